@@ -1,0 +1,194 @@
+"""Quarterly panel and feature frame: the two modelling tables, partitioned by quarter.
+
+Thin wrappers over `domain.panel` and `domain.features`: load the partitions an asset's partition mapping
+hands over, call the pure functions, attach contracts and UI metadata (coverage, column lineage).
+"""
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.domain import contracts, features, panel
+from sector_forecast.domain.score import SCORE_FORMULA_MD
+from sector_forecast.domain.sectors import KONK4_TO_SECTOR, KONK25_TO_SECTOR
+from sector_forecast.partitions import (
+    period_to_month_key,
+    quarter_key_to_label,
+    quarter_label_to_key,
+    quarterly_partitions,
+)
+from sector_forecast.ui import frame_metadata, markdown_table
+
+PANEL_GROUP = "panel"
+DIVERGENCE_TOLERANCE = 0.25  # KONK25 reclassified some industries (e.g. car trade G -> STUV)
+
+
+def column_lineage(lineage: dict[str, list[tuple[str, str]]]) -> dg.TableColumnLineage:
+    return dg.TableColumnLineage(
+        deps_by_column={
+            column: [dg.TableColumnDep(asset_key=dg.AssetKey(asset), column_name=col) for asset, col in deps]
+            for column, deps in lineage.items()
+        }
+    )
+
+
+def coverage_metadata(frame: pd.DataFrame) -> dict:
+    quarters = sorted(frame["quarter"].unique())
+    nowcast = (frame["births_provenance"] == "nowcast").mean() if "births_provenance" in frame else None
+    md = {
+        "first_quarter": dg.MetadataValue.text(quarters[0] if quarters else "-"),
+        "last_quarter": dg.MetadataValue.text(quarters[-1] if quarters else "-"),
+        "quarters": dg.MetadataValue.int(len(quarters)),
+    }
+    if nowcast is not None:
+        md["share_nowcast_births"] = dg.MetadataValue.float(float(nowcast))
+    return md
+
+
+def _quarter_bankruptcies(
+    months: dict[str, pd.DataFrame], quarter: str, code_col: str, mapping: dict[str, int]
+) -> pd.DataFrame:
+    frames = [months.get(period_to_month_key(m)) for m in panel.quarter_months(quarter)]
+    return panel.quarterly_bankruptcies([f for f in frames if f is not None], code_col, mapping, quarter=quarter)
+
+
+@dg.asset(
+    description=(
+        "One row per (sector 1–10, quarter): KONK25 bankruptcies of active enterprises summed over the "
+        "quarter's three months and mapped onto the ten DB07 sectors, KONK4's figure where it still exists "
+        "(for the divergence check), DEMO14 births spread evenly over the year's quarters (or a flagged "
+        "nowcast while DST has not published the year), and the Sector Vitality Score.\n\n" + SCORE_FORMULA_MD
+    ),
+    group_name=PANEL_GROUP,
+    partitions_def=quarterly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    kinds={"pandas", "parquet"},
+    ins={
+        "konk25_raw": dg.AssetIn(metadata={"allow_missing_partitions": True}),
+        "konk4_raw": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True),
+            metadata={"allow_missing_partitions": True},
+        ),
+        # Births of year Y, or the last three published years for a nowcast: 12 quarters back.
+        "demo14_raw": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-12, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"allow_missing_partitions": True},
+        ),
+    },
+    check_specs=[
+        contract_spec("quarterly_panel"),
+        dg.AssetCheckSpec(
+            name="konk4_konk25_divergence", asset="quarterly_panel",
+            description="KONK4 (DB07) vs KONK25 (DB25) bankruptcies per sector over their overlap (to 2025Q4).",
+        ),
+    ],
+    code_version="1",
+)
+def quarterly_panel(
+    context: dg.AssetExecutionContext,
+    konk25_raw: dict[str, pd.DataFrame],
+    konk4_raw: dict[str, pd.DataFrame],
+    demo14_raw: dict[str, pd.DataFrame],
+) -> Iterator:
+    births_by_year = {int(year): frame for year, frame in demo14_raw.items()}
+    parts: dict[str, pd.DataFrame] = {}
+    for key in context.partition_keys:
+        quarter = quarter_key_to_label(key)
+        try:
+            bankruptcies = _quarter_bankruptcies(konk25_raw, quarter, "branche25", KONK25_TO_SECTOR)
+        except ValueError as err:
+            raise dg.Failure(f"quarterly_panel {quarter}: {err} — the quarter is not materialised.") from err
+        try:
+            konk4 = _quarter_bankruptcies(konk4_raw, quarter, "branche", KONK4_TO_SECTOR)
+        except ValueError:
+            konk4 = None  # KONK4 closed at 2025M12: no comparison figure for later quarters
+        known = {y: f for y, f in births_by_year.items() if y <= panel.quarter_year(quarter)}
+        births = panel.quarterly_births(known, quarter)
+        parts[key] = panel.build_panel(bankruptcies, births, konk4)
+    frame = pd.concat(parts.values(), ignore_index=True)
+    nowcast_quarters = sorted(frame.loc[frame["births_provenance"] == "nowcast", "quarter"].unique())
+    if nowcast_quarters:
+        context.log.info(f"births nowcast (DEMO14 not yet published) for {nowcast_quarters[0]}..{nowcast_quarters[-1]}")
+    yield dg.Output(
+        parts,
+        metadata=frame_metadata(
+            frame, **coverage_metadata(frame),
+            **{"dagster/column_lineage": column_lineage(features.PANEL_LINEAGE)},
+            score_formula=dg.MetadataValue.md(SCORE_FORMULA_MD),
+        ),
+    )
+    yield contract_check_result("quarterly_panel", frame, contracts.PANEL_SCHEMA, list(parts))
+    yield divergence_result(frame)
+
+
+def divergence_result(frame: pd.DataFrame) -> dg.AssetCheckResult:
+    """Report the KONK4/KONK25 divergence per sector; WARN (not fail) beyond the tolerance."""
+    table = panel.konk_divergence(frame)
+    compared = table[table["n_quarters"] > 0]
+    worst = compared["relative_divergence"].abs().max() if len(compared) else 0.0
+    passed = bool(len(compared) == 0 or worst <= DIVERGENCE_TOLERANCE)
+    return dg.AssetCheckResult(
+        check_name="konk4_konk25_divergence", asset_key="quarterly_panel", passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "quarters_compared": dg.MetadataValue.int(int(compared["n_quarters"].max()) if len(compared) else 0),
+            "max_abs_relative_divergence": dg.MetadataValue.float(float(worst)),
+            "tolerance": dg.MetadataValue.float(DIVERGENCE_TOLERANCE),
+            "per_sector": dg.MetadataValue.md(markdown_table(table)),
+        },
+        description=(
+            "no overlap with KONK4 in these quarters" if len(compared) == 0
+            else f"largest per-sector divergence {worst:.1%} (tolerance {DIVERGENCE_TOLERANCE:.0%})"
+        ),
+    )
+
+
+@dg.asset(
+    description=(
+        "Model features per (sector, quarter): score lags 1–4, rolling mean/std over 4 and 8 quarters, "
+        "momentum, bankruptcy and birth levels, shares and growth, quarter-of-year, sector, and the target "
+        "(next quarter's score; missing for the latest quarter). Every feature uses only the quarter itself "
+        "and earlier quarters; history is read through an offset window of 8 quarters back and 1 ahead "
+        "(the target)."
+    ),
+    group_name=PANEL_GROUP,
+    partitions_def=quarterly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    kinds={"pandas", "parquet"},
+    ins={
+        "quarterly_panel": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-features.HISTORY_QUARTERS, end_offset=1, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"allow_missing_partitions": True},
+        )
+    },
+    check_specs=[contract_spec("feature_frame")],
+    code_version="1",
+)
+def feature_frame(context: dg.AssetExecutionContext, quarterly_panel: dict[str, pd.DataFrame]) -> Iterator:
+    window = pd.concat(quarterly_panel.values(), ignore_index=True)
+    quarters = [quarter_key_to_label(k) for k in context.partition_keys]
+    missing = [q for q in quarters if quarter_label_to_key(q) not in quarterly_panel]
+    if missing:
+        raise dg.Failure(f"feature_frame: quarterly_panel is not materialised for {', '.join(missing)}")
+    frame = features.build_features(window, quarters)
+    parts = {
+        quarter_label_to_key(q): part.reset_index(drop=True) for q, part in frame.groupby("quarter", sort=True)
+    }
+    yield dg.Output(
+        parts,
+        metadata=frame_metadata(
+            frame, **coverage_metadata(frame),
+            targets_missing=dg.MetadataValue.int(int(frame["target"].isna().sum())),
+            **{"dagster/column_lineage": column_lineage(features.FEATURE_LINEAGE)},
+        ),
+    )
+    yield contract_check_result("feature_frame", frame, contracts.FEATURE_SCHEMA, list(parts))

@@ -1,0 +1,42 @@
+"""The one `Definitions` of the sector_forecast code location: assets, checks, jobs, sensors, resources.
+
+`dagster dev` (via workspace.yaml or `[tool.dagster]`) and `sector-forecast run` both load `defs` from here.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from sector_forecast.assets import evaluation, models, monitoring, panel, raw
+from sector_forecast.automation import AUTOMATION_SENSORS, with_automation
+from sector_forecast.io_manager import ParquetIOManager
+from sector_forecast.jobs import JOBS
+from sector_forecast.resources import MlflowResource, StatBankResource
+from sector_forecast.sensors import SCHEDULES, SENSORS
+
+
+def build_definitions(
+    statbank: StatBankResource | None = None,
+    mlflow: MlflowResource | None = None,
+    storage_dir: str | None = None,
+) -> dg.Definitions:
+    """Assemble the code location; tests pass a local StatBank server, a temporary store and tracking URI."""
+    return dg.Definitions(
+        assets=with_automation([
+            *raw.RAW_ASSETS, panel.quarterly_panel, panel.feature_frame, *models.FIT_ASSETS,
+            evaluation.backtest_leaderboard, evaluation.champion_model, evaluation.forecasts,
+            *monitoring.MONITORING_ASSETS,
+        ]),
+        asset_checks=monitoring.MONITORING_CHECKS,
+        jobs=JOBS,
+        sensors=[*SENSORS, *AUTOMATION_SENSORS],
+        schedules=SCHEDULES,
+        resources={
+            "statbank": statbank or StatBankResource.from_env(),
+            "mlflow": mlflow or MlflowResource(),
+            "parquet_io_manager": ParquetIOManager(base_dir=storage_dir),
+        },
+    )
+
+
+defs = build_definitions()

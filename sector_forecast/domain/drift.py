@@ -1,0 +1,152 @@
+"""Statistics for the monitoring report: feature drift, prediction shift and performance degradation.
+
+With ten sectors a quarter, samples are small: a KS test on 10 vs 10 values has little power, so every
+feature reports its sample sizes, features with fewer than ``min_samples`` values on either side are
+marked 'sample too small' and never flagged, and the dataset flag is computed over testable features only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+PSI_EPSILON = 1e-4
+DRIFT_TABLE_COLUMNS: list[str] = ["column", "n_ref", "n_cur", "ks_stat", "p_value", "psi", "drifted", "note"]
+
+
+def _clean(values: pd.Series | np.ndarray | list[float]) -> np.ndarray:
+    """Finite float values only (missing values are a data-quality matter, not a distribution shift)."""
+    arr = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype="float64")
+    return arr[np.isfinite(arr)]
+
+
+def ks_test(
+    reference: pd.Series | np.ndarray | list[float], current: pd.Series | np.ndarray | list[float]
+) -> tuple[float, float]:
+    """Two-sample Kolmogorov–Smirnov (statistic, p-value); (nan, nan) when a side is empty."""
+    ref, cur = _clean(reference), _clean(current)
+    if len(ref) == 0 or len(cur) == 0:
+        return float("nan"), float("nan")
+    result = stats.ks_2samp(ref, cur)
+    return float(result.statistic), float(result.pvalue)
+
+
+def psi(
+    reference: pd.Series | np.ndarray | list[float],
+    current: pd.Series | np.ndarray | list[float],
+    bins: int = 10,
+    epsilon: float = PSI_EPSILON,
+) -> float:
+    """Population stability index over quantile bins of the reference.
+
+    PSI = Σ (cur% − ref%) · ln(cur% / ref%); empty bins get ``epsilon`` so the log stays finite. Bins come
+    from the reference only (open-ended outer bins), so values outside its range still count.
+    Rule of thumb: < 0.1 stable, 0.1–0.25 moderate, > 0.25 large shift.
+    """
+    ref, cur = _clean(reference), _clean(current)
+    if len(ref) == 0 or len(cur) == 0:
+        return float("nan")
+    inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
+    n_bins = len(inner) + 1
+    ref_pct = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=n_bins) / len(ref)
+    cur_pct = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=n_bins) / len(cur)
+    ref_pct, cur_pct = np.maximum(ref_pct, epsilon), np.maximum(cur_pct, epsilon)
+    return float(np.sum((cur_pct - ref_pct) * np.log(cur_pct / ref_pct)))
+
+
+@dataclass
+class DriftResult:
+    """Per-feature drift table plus the dataset-level verdict."""
+
+    table: pd.DataFrame
+    n_testable: int
+    n_drifted: int
+    share_drifted: float
+    dataset_drift: bool
+    summary: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form for asset metadata."""
+        return {
+            "n_testable": self.n_testable, "n_drifted": self.n_drifted,
+            "share_drifted": None if math.isnan(self.share_drifted) else self.share_drifted,
+            "dataset_drift": self.dataset_drift, "summary": self.summary,
+        }
+
+
+def feature_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str],
+    p_threshold: float = 0.15,
+    share_threshold: float = 0.3,
+    min_samples: int = 8,
+) -> DriftResult:
+    """KS + PSI per feature; a testable feature drifts when its KS p-value < ``p_threshold``.
+
+    The dataset drifts when the share of drifted testable features is >= ``share_threshold``. If no feature
+    is testable, the flag is False and the summary says the samples are too small to judge.
+    """
+    rows = []
+    for col in columns:
+        ref, cur = _clean(reference[col]), _clean(current[col])
+        row = {"column": col, "n_ref": len(ref), "n_cur": len(cur), "ks_stat": np.nan, "p_value": np.nan,
+               "psi": np.nan, "drifted": False, "note": ""}
+        if len(ref) < min_samples or len(cur) < min_samples:
+            row["note"] = "sample too small"
+        else:
+            row["ks_stat"], row["p_value"] = ks_test(ref, cur)
+            row["psi"] = psi(ref, cur)
+            row["drifted"] = bool(row["p_value"] < p_threshold)
+            row["note"] = "drift" if row["drifted"] else "ok"
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=DRIFT_TABLE_COLUMNS)
+    testable = table[table["note"] != "sample too small"]
+    n_testable, n_drifted = len(testable), int(testable["drifted"].sum())
+    if n_testable == 0:
+        return DriftResult(
+            table, 0, 0, float("nan"), False,
+            f"no feature testable: fewer than {min_samples} values on a side for all {len(columns)} features",
+        )
+    share = n_drifted / n_testable
+    flag = share >= share_threshold
+    summary = (
+        f"{n_drifted}/{n_testable} testable features drifted (KS p < {p_threshold}); share {share:.2f} "
+        f"{'>=' if flag else '<'} {share_threshold}: {'dataset drift' if flag else 'no dataset drift'}"
+    )
+    return DriftResult(table, n_testable, n_drifted, share, flag, summary)
+
+
+def prediction_shift(
+    reference_preds: pd.Series | np.ndarray | list[float], current_preds: pd.Series | np.ndarray | list[float]
+) -> dict[str, float]:
+    """How far the current forecasts moved from the reference ones: KS, PSI and the mean shift."""
+    ref, cur = _clean(reference_preds), _clean(current_preds)
+    ks_stat, p_value = ks_test(ref, cur)
+    mean_ref = float(ref.mean()) if len(ref) else float("nan")
+    mean_cur = float(cur.mean()) if len(cur) else float("nan")
+    return {
+        "n_ref": len(ref), "n_cur": len(cur), "ks_stat": ks_stat, "p_value": p_value, "psi": psi(ref, cur),
+        "mean_ref": mean_ref, "mean_cur": mean_cur, "mean_shift": mean_cur - mean_ref,
+    }
+
+
+def performance_degradation(
+    realised_mae: float, baseline_mae: float, margin: float = 0.2
+) -> tuple[bool, float]:
+    """(retrain, realised/baseline): retrain iff realised MAE > baseline MAE · (1 + margin).
+
+    ``baseline_mae`` must be a fixed reference measured before the monitored period — the model's own
+    backtest MAE at promotion. The reference design compared the monitored MAE with itself, so its flag
+    could never fire. Unknown inputs never trigger a retrain (ratio NaN).
+    """
+    if any(x is None or math.isnan(x) for x in (realised_mae, baseline_mae)):
+        return False, float("nan")
+    if baseline_mae <= 0:
+        return realised_mae > 0, (math.inf if realised_mae > 0 else 1.0)
+    ratio = realised_mae / baseline_mae
+    return bool(realised_mae > baseline_mae * (1 + margin)), float(ratio)

@@ -1,0 +1,65 @@
+"""Quarter and month labels shared by the panel, features and models.
+
+Quarters are plain strings like ``2024Q1`` (not DST's ``2024K1``) so that they sort correctly as text and
+work as Dagster partition keys; months follow DST's ``2024M01``. Arithmetic goes through ``pd.Period`` so
+year boundaries are never hand-coded.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
+_MONTH_RE = re.compile(r"^(\d{4})M(0[1-9]|1[0-2])$")
+
+
+def _parse_quarter(quarter: str) -> pd.Period:
+    """Parse and validate a ``YYYYQn`` label, so typos fail loudly instead of silently mis-sorting."""
+    if not isinstance(quarter, str) or not _QUARTER_RE.match(quarter):
+        raise ValueError(f"invalid quarter label {quarter!r}: expected like '2024Q1'")
+    return pd.Period(quarter, freq="Q")
+
+
+def quarter_label(ts: pd.Timestamp | pd.Period | str) -> str:
+    """Quarter label (``2024Q1``) of a timestamp, period, date string or DST month code (``2024M02``)."""
+    if isinstance(ts, str) and _MONTH_RE.match(ts):
+        return month_quarter(ts)
+    period = ts.asfreq("Q") if isinstance(ts, pd.Period) else pd.Timestamp(ts).to_period("Q")
+    return f"{period.year}Q{period.quarter}"
+
+
+def quarter_months(quarter: str) -> list[str]:
+    """The three DST month codes of a quarter, e.g. ``['2024M01', '2024M02', '2024M03']``."""
+    p = _parse_quarter(quarter)
+    first = 3 * (p.quarter - 1) + 1
+    return [f"{p.year}M{m:02d}" for m in range(first, first + 3)]
+
+
+def quarter_offset(quarter: str, n: int) -> str:
+    """The quarter ``n`` quarters after (negative: before) ``quarter``."""
+    return quarter_label(_parse_quarter(quarter) + n)
+
+
+def quarter_year(quarter: str) -> int:
+    """Calendar year of a quarter (the DEMO14 year its births come from)."""
+    return int(_parse_quarter(quarter).year)
+
+
+def quarter_of_year(quarter: str) -> int:
+    """1–4: the seasonal position of a quarter."""
+    return int(_parse_quarter(quarter).quarter)
+
+
+def month_quarter(month: str) -> str:
+    """Quarter label of a DST month code (``2024M05`` → ``2024Q2``)."""
+    m = _MONTH_RE.match(month) if isinstance(month, str) else None
+    if not m:
+        raise ValueError(f"invalid month label {month!r}: expected like '2024M01'")
+    return f"{m.group(1)}Q{(int(m.group(2)) - 1) // 3 + 1}"
+
+
+def quarter_range(first: str, last: str) -> list[str]:
+    """All quarters from ``first`` to ``last`` inclusive (empty when last < first)."""
+    return [quarter_label(p) for p in pd.period_range(_parse_quarter(first), _parse_quarter(last), freq="Q")]

@@ -1,0 +1,123 @@
+"""Run the whole graph in-process on a Dagster instance: what `sector-forecast run` does.
+
+Each stage is one Dagster run over a partition range (single-run backfill), so a cold run of hundreds of
+partitions costs a handful of runs, and `dagster dev` on the same `$DAGSTER_HOME` shows the same history.
+Partitions DST has not published yet are left out, and the summary says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from sector_forecast.partitions import (
+    konk4_monthly_partitions,
+    monthly_partitions,
+    origin_partitions,
+    period_to_month_key,
+    quarter_key_to_label,
+    quarterly_partitions,
+    yearly_partitions,
+)
+from sector_forecast.statbank import StatBankClient
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+@dataclass
+class StageResult:
+    job: str
+    partitions: str
+    run_id: str
+    success: bool
+    seconds: float
+
+
+@dataclass
+class PipelineResult:
+    stages: list[StageResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return all(s.success for s in self.stages)
+
+
+def _last_key_at_or_before(partitions_def: dg.TimeWindowPartitionsDefinition, key: str) -> str | None:
+    keys = [k for k in partitions_def.get_partition_keys() if k <= key]
+    return keys[-1] if keys else None
+
+
+def published_ranges(client: StatBankClient) -> dict[str, tuple[str, str] | None]:
+    """Partition ranges each stage can materialise, given what the source has published."""
+    konk25_last = period_to_month_key(client.table_meta("KONK25")["latestPeriod"])
+    konk4_last = period_to_month_key(client.table_meta("KONK4")["latestPeriod"])
+    demo14_last = str(client.table_meta("DEMO14")["latestPeriod"])
+    m25 = _last_key_at_or_before(monthly_partitions, konk25_last)
+    m4 = _last_key_at_or_before(konk4_monthly_partitions, konk4_last)
+    y = _last_key_at_or_before(yearly_partitions, demo14_last)
+    # A quarter is complete when its third month is published.
+    q_keys = [k for k in quarterly_partitions.get_partition_keys()
+              if m25 and f"{k[:5]}{int(k[5:7]) + 2:02d}-01" <= m25]
+    o_keys = [k for k in origin_partitions.get_partition_keys() if q_keys and k <= q_keys[-1]]
+    return {
+        "konk25_job": (monthly_partitions.get_first_partition_key(), m25) if m25 else None,
+        "konk4_job": (konk4_monthly_partitions.get_first_partition_key(), m4) if m4 else None,
+        "demo14_job": (yearly_partitions.get_first_partition_key(), y) if y else None,
+        "panel_job": (q_keys[0], q_keys[-1]) if q_keys else None,
+        "fits_job": (o_keys[0], o_keys[-1]) if o_keys else None,
+        "evaluation_job": None,
+    }
+
+
+def run_pipeline(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    client: StatBankClient,
+    jobs: list[str] | None = None,
+    echo: Callable[[str], None] = print,
+    log_level: str = "WARNING",
+) -> PipelineResult:
+    """Materialise every published partition of every stage, in dependency order."""
+    import time
+
+    ranges = published_ranges(client)
+    order = jobs or ["konk4_job", "konk25_job", "demo14_job", "panel_job", "fits_job", "evaluation_job"]
+    result = PipelineResult()
+    for name in order:
+        job = defs.resolve_job_def(name)
+        tags: dict[str, str] = {"sector_forecast/launched_by": "sector-forecast run"}
+        span = "-"
+        if name != "evaluation_job":
+            window = ranges.get(name)
+            if window is None:
+                result.notes.append(f"{name}: nothing published to materialise")
+                continue
+            tags.update({RANGE_START: window[0], RANGE_END: window[1]})
+            span = f"{window[0]}..{window[1]}"
+        echo(f"→ {name} {span}")
+        started = time.perf_counter()
+        outcome = job.execute_in_process(
+            instance=instance, tags=tags, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        elapsed = time.perf_counter() - started
+        result.stages.append(StageResult(name, span, outcome.run_id, outcome.success, elapsed))
+        echo(f"  {'ok' if outcome.success else 'FAILED'} in {elapsed:.1f}s (run {outcome.run_id[:8]})")
+        if not outcome.success:
+            for event in outcome.all_events:
+                if event.is_failure and event.event_specific_data is not None:
+                    error = getattr(event.event_specific_data, "error", None)
+                    if error is not None:
+                        echo(f"  {event.step_key}: {error.message.strip().splitlines()[0]}")
+            break
+    last_month = ranges.get("konk25_job")
+    if last_month:
+        result.notes.append(f"KONK25 published through {last_month[1][:7]}; later months are not materialised")
+    panel = ranges.get("panel_job")
+    if panel:
+        result.notes.append(f"quarters {quarter_key_to_label(panel[0])}..{quarter_key_to_label(panel[1])}")
+    return result

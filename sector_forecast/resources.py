@@ -1,0 +1,82 @@
+"""Dagster resources: the StatBank source and the MLflow tracking store, configured from the environment.
+
+Tests swap in a local StatBank server or a temporary tracking store by constructing these with other
+values; nothing is patched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from sector_forecast.statbank import StatBankClient
+
+STATBANK_URL_ENV = "SECTOR_FORECAST_STATBANK_URL"
+SNAPSHOT_DIR_ENV = "SECTOR_FORECAST_SNAPSHOT_DIR"
+
+
+class StatBankResource(dg.ConfigurableResource):
+    """DST StatBank API v1, or the bundled snapshot served through the same client code when no URL is set.
+
+    `base_url` comes from `SECTOR_FORECAST_STATBANK_URL` (e.g. `https://api.statbank.dk/v1`); unset means
+    the reconstructed snapshot in `data/statbank/` (or `SECTOR_FORECAST_SNAPSHOT_DIR`).
+    """
+
+    base_url: str | None = Field(default=None, description="StatBank API base URL; unset = bundled snapshot.")
+    snapshot_dir: str | None = Field(default=None, description="Snapshot directory used when no URL is set.")
+    timeout: float = 30.0
+    retries: int = 3
+
+    @classmethod
+    def from_env(cls) -> StatBankResource:
+        return cls(base_url=os.environ.get(STATBANK_URL_ENV) or None,
+                   snapshot_dir=os.environ.get(SNAPSHOT_DIR_ENV) or None)
+
+    def get_client(self) -> StatBankClient:
+        return StatBankClient(
+            base_url=self.base_url,
+            snapshot_dir=Path(self.snapshot_dir) if self.snapshot_dir else None,
+            timeout=self.timeout,
+            retries=self.retries,
+        )
+
+
+def default_mlflow_uri(dagster_home: str | None) -> str:
+    """A database-backed store under the instance home, so `mlflow ui` shows what `run` logged."""
+    home = Path(dagster_home or os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home")
+    (home / "mlflow").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking store and model registry.
+
+    Why not `dagster_mlflow.mlflow_tracking`: it opens one MLflow run per Dagster *run* with process-global
+    state and ends it from a job hook, while this graph needs one MLflow run per asset *partition* (one
+    forecast origin of one model), several per Dagster run in a single-run backfill. A thin resource over
+    `MlflowClient` keeps each run explicit.
+    """
+
+    tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; unset = MLFLOW_TRACKING_URI or sqlite under DAGSTER_HOME."
+    )
+    experiment_name: str = "sector-vitality"
+    registered_model_name: str = "sector-vitality"
+    _uri: str = PrivateAttr(default="")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        home = context.instance.root_directory if context.instance is not None else None
+        self._uri = self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_mlflow_uri(home)
+
+    @property
+    def uri(self) -> str:
+        return self._uri or self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_mlflow_uri(None)
+
+    def artifact_location(self) -> str | None:
+        """Artifacts beside a sqlite store; a server-backed store decides for itself."""
+        if self.uri.startswith("sqlite:///"):
+            return (Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+        return None

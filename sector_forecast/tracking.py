@@ -1,0 +1,113 @@
+"""MLflow bookkeeping for fits and the registry: plain MLflow calls, no Dagster.
+
+One MLflow run per (model, forecast origin). `MlflowClient.log_batch` keeps a cold backtest of ~100 runs
+cheap; full MLflow models are logged only for origins that can be promoted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+CHAMPION_ALIAS = "champion"
+
+
+def client_for(uri: str) -> MlflowClient:
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:  # created concurrently by another run
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _finite(metrics: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+
+
+def log_run(
+    client: MlflowClient,
+    exp_id: str,
+    *,
+    run_name: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    texts: Mapping[str, str] | None = None,
+) -> str:
+    """Create a finished run with params, metrics, tags and small CSV/markdown artefacts; return its id."""
+    run = client.create_run(exp_id, run_name=run_name, tags=dict(tags))
+    run_id = run.info.run_id
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in _finite(metrics).items()],
+        params=[Param(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in params.items()],
+        tags=[RunTag("mlflow.runName", run_name)],
+    )
+    for name, frame in (tables or {}).items():
+        client.log_text(run_id, frame.to_csv(index=False), name)
+    for name, text in (texts or {}).items():
+        client.log_text(run_id, text, name)
+    client.set_terminated(run_id)
+    return run_id
+
+
+def log_model_into(run_id: str, uri: str, log: Any) -> str:
+    """Reopen a run and call `log()` inside it (MLflow's model logging needs an active run)."""
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_id=run_id):
+        info = log()
+    return info.model_uri
+
+
+def scratch_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="sector-forecast-mlflow-"))
+
+
+def current_champion(client: MlflowClient, name: str) -> Any | None:
+    """The model version behind `name@champion`, or None."""
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+    except MlflowException:
+        return None
+
+
+def same_champion(client: MlflowClient, name: str, fingerprint: str) -> Any | None:
+    """The current champion if it was registered from the same fit (re-runs must not add versions)."""
+    current = current_champion(client, name)
+    if current is not None and current.tags.get("fit_fingerprint") == fingerprint:
+        return current
+    return None
+
+
+def register_champion(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: Mapping[str, str]) -> Any:
+    """Register a new version and move the `champion` alias to it."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="Next-quarter Sector Vitality Score per Danish DB07 sector (sector_forecast)."
+        )
+    version = client.create_model_version(name, model_uri, run_id=run_id, tags=dict(tags))
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
+    return version
