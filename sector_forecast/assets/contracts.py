@@ -6,6 +6,8 @@ nothing downstream is built from a partition that broke its contract. A single-r
 its whole range in one pass (one schema call, not one per month).
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
@@ -46,3 +48,24 @@ def contract_check_result(
         check_name="contract", asset_key=asset_name, passed=not failures, metadata=metadata,
         description=description,
     )
+
+
+def checked_output(
+    asset_name: str,
+    value: object,
+    frame: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    partitions: list[str],
+    metadata: dict,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Validate first, store only what passes.
+
+    A failing contract is still reported as a (failed, blocking) check result, then the step fails with a
+    one-line error: the bad rows never reach storage, so no later run can read them either.
+    """
+    result = contract_check_result(asset_name, frame, schema, partitions)
+    if not result.passed:
+        yield result
+        raise dg.Failure(description=result.description, metadata=result.metadata)
+    yield dg.Output(value, metadata=metadata)
+    yield result

@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from sector_forecast import serving, tracking
-from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.assets.contracts import checked_output, contract_spec
 from sector_forecast.domain import contracts, models
 from sector_forecast.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.resources import MlflowResource
@@ -104,8 +104,8 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
         last_key = max(parts)
         last = parts[last_key]
         all_predictions = pd.concat([p["predictions"] for p in parts.values()], ignore_index=True)
-        yield dg.Output(
-            parts,
+        yield from checked_output(
+            asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA, list(parts),
             metadata={
                 **frame_metadata(all_predictions, preview_rows=10),
                 "origins": dg.MetadataValue.text(
@@ -118,7 +118,6 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
                 "mlflow_tracking_uri": dg.MetadataValue.text(mlflow.uri),
             },
         )
-        yield contract_check_result(asset_name, all_predictions, contracts.PREDICTIONS_SCHEMA, list(parts))
 
     return _fit
 

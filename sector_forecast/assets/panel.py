@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.assets.contracts import checked_output, contract_spec
 from sector_forecast.domain import contracts, features, panel
 from sector_forecast.domain.score import SCORE_FORMULA_MD
 from sector_forecast.domain.sectors import KONK4_TO_SECTOR, KONK25_TO_SECTOR
@@ -100,10 +100,14 @@ def quarterly_panel(
     parts: dict[str, pd.DataFrame] = {}
     for key in context.partition_keys:
         quarter = quarter_key_to_label(key)
-        try:
-            bankruptcies = _quarter_bankruptcies(konk25_raw, quarter, "branche25", KONK25_TO_SECTOR)
-        except ValueError as err:
-            raise dg.Failure(f"quarterly_panel {quarter}: {err} — the quarter is not materialised.") from err
+        missing = [period_to_month_key(m) for m in panel.quarter_months(quarter)
+                   if period_to_month_key(m) not in konk25_raw]
+        if missing:
+            raise dg.Failure(
+                f"quarterly_panel {quarter}: konk25_raw partition {', '.join(missing)} is not materialised "
+                "(month not published yet, or its contract failed) — the quarter is not materialised."
+            )
+        bankruptcies = _quarter_bankruptcies(konk25_raw, quarter, "branche25", KONK25_TO_SECTOR)
         try:
             konk4 = _quarter_bankruptcies(konk4_raw, quarter, "branche", KONK4_TO_SECTOR)
         except ValueError:
@@ -115,15 +119,14 @@ def quarterly_panel(
     nowcast_quarters = sorted(frame.loc[frame["births_provenance"] == "nowcast", "quarter"].unique())
     if nowcast_quarters:
         context.log.info(f"births nowcast (DEMO14 not yet published) for {nowcast_quarters[0]}..{nowcast_quarters[-1]}")
-    yield dg.Output(
-        parts,
+    yield from checked_output(
+        "quarterly_panel", parts, frame, contracts.PANEL_SCHEMA, list(parts),
         metadata=frame_metadata(
             frame, **coverage_metadata(frame),
             **{"dagster/column_lineage": column_lineage(features.PANEL_LINEAGE)},
             score_formula=dg.MetadataValue.md(SCORE_FORMULA_MD),
         ),
     )
-    yield contract_check_result("quarterly_panel", frame, contracts.PANEL_SCHEMA, list(parts))
     yield divergence_result(frame)
 
 
@@ -183,12 +186,11 @@ def feature_frame(context: dg.AssetExecutionContext, quarterly_panel: dict[str, 
     parts = {
         quarter_label_to_key(q): part.reset_index(drop=True) for q, part in frame.groupby("quarter", sort=True)
     }
-    yield dg.Output(
-        parts,
+    yield from checked_output(
+        "feature_frame", parts, frame, contracts.FEATURE_SCHEMA, list(parts),
         metadata=frame_metadata(
             frame, **coverage_metadata(frame),
             targets_missing=dg.MetadataValue.int(int(frame["target"].isna().sum())),
             **{"dagster/column_lineage": column_lineage(features.FEATURE_LINEAGE)},
         ),
     )
-    yield contract_check_result("feature_frame", frame, contracts.FEATURE_SCHEMA, list(parts))

@@ -7,12 +7,13 @@ partition that breaks it fails the run, so nothing downstream is built from it.
 
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.assets.contracts import checked_output, contract_spec
 from sector_forecast.domain import contracts, sectors
 from sector_forecast.partitions import (
     konk4_monthly_partitions,
@@ -21,7 +22,7 @@ from sector_forecast.partitions import (
     yearly_partitions,
 )
 from sector_forecast.resources import StatBankResource
-from sector_forecast.statbank import StatBankClient
+from sector_forecast.statbank import StatBankClient, StatBankError
 from sector_forecast.statbank.snapshot import read_provenance
 from sector_forecast.ui import frame_metadata
 
@@ -67,6 +68,15 @@ def provenance_markdown(client: StatBankClient, table: str) -> str:
     )
 
 
+@contextmanager
+def statbank_failures() -> Iterator[None]:
+    """StatBank errors become a one-line `Failure` naming table and cause, not a stack trace."""
+    try:
+        yield
+    except StatBankError as err:
+        raise dg.Failure(description=str(err)) from err
+
+
 def _unpublished(periods: list[str], latest: str, table: str, rhythm: str) -> None:
     missing = [p for p in periods if p > latest]
     if missing:
@@ -97,12 +107,13 @@ def _konk_asset(table: str, code_var: str, partitions_def: dg.PartitionsDefiniti
         client = statbank.get_client()
         keys = context.partition_keys
         periods = [month_key_to_period(k) for k in keys]
-        meta = client.table_meta(table)
-        _unpublished(periods, meta["latestPeriod"], table, "DST publishes a month about a week after it ends")
-        frame = client.data(
-            table,
-            {code_var: ["*"], "VIRKTYP1": [sectors.ACTIVE_ENTERPRISES], "Tid": [f">={periods[0]}<={periods[-1]}"]},
-        )
+        with statbank_failures():
+            meta = client.table_meta(table)
+            _unpublished(periods, meta["latestPeriod"], table, "DST publishes a month about a week after it ends")
+            frame = client.data(
+                table,
+                {code_var: ["*"], "VIRKTYP1": [sectors.ACTIVE_ENTERPRISES], "Tid": [f">={periods[0]}<={periods[-1]}"]},
+            )
         frame = pd.DataFrame(
             {
                 code_col: frame[code_var].astype(str),
@@ -114,15 +125,14 @@ def _konk_asset(table: str, code_var: str, partitions_def: dg.PartitionsDefiniti
         )
         parts = {key: frame[frame["period"] == p].reset_index(drop=True) for key, p in zip(keys, periods, strict=True)}
         context.log.info(f"{table}: {len(frame)} rows for {periods[0]}..{periods[-1]} from {client.source}")
-        yield dg.Output(
-            parts,
+        yield from checked_output(
+            name, parts, frame, contracts.konk_raw_schema(code_col, codes, periods), keys,
             metadata=frame_metadata(
                 frame, periods=dg.MetadataValue.text(f"{periods[0]}..{periods[-1]}"),
                 suppressed_cells=dg.MetadataValue.int(int(frame["suppressed"].sum())),
                 **source_metadata(client, table, meta),
             ),
         )
-        yield contract_check_result(name, frame, contracts.konk_raw_schema(code_col, codes, periods), keys)
 
     return _asset
 
@@ -154,12 +164,13 @@ konk25_raw = _konk_asset(
 def demo14_raw(context: dg.AssetExecutionContext, statbank: StatBankResource) -> Iterator:
     client = statbank.get_client()
     years = list(context.partition_keys)
-    meta = client.table_meta("DEMO14")
-    _unpublished(years, meta["latestPeriod"], "DEMO14", "year Y is published around June of Y+2")
-    frame = client.data(
-        "DEMO14",
-        {"REGION": ["000"], "BRANCHEDB0710": ["*"], "MÆNGDE4": ["*"], "Tid": [f">={years[0]}<={years[-1]}"]},
-    )
+    with statbank_failures():
+        meta = client.table_meta("DEMO14")
+        _unpublished(years, meta["latestPeriod"], "DEMO14", "year Y is published around June of Y+2")
+        frame = client.data(
+            "DEMO14",
+            {"REGION": ["000"], "BRANCHEDB0710": ["*"], "MÆNGDE4": ["*"], "Tid": [f">={years[0]}<={years[-1]}"]},
+        )
     frame = pd.DataFrame(
         {
             "region": frame["REGION"].astype(str),
@@ -172,12 +183,11 @@ def demo14_raw(context: dg.AssetExecutionContext, statbank: StatBankResource) ->
     )
     parts = {year: frame[frame["period"] == year].reset_index(drop=True) for year in years}
     context.log.info(f"DEMO14: {len(frame)} rows for {years[0]}..{years[-1]} from {client.source}")
-    yield dg.Output(
-        parts,
+    yield from checked_output(
+        "demo14_raw", parts, frame, contracts.demo14_raw_schema(years), years,
         metadata=frame_metadata(frame, years=dg.MetadataValue.text(f"{years[0]}..{years[-1]}"),
                                 **source_metadata(client, "DEMO14", meta)),
     )
-    yield contract_check_result("demo14_raw", frame, contracts.demo14_raw_schema(years), years)
 
 
 RAW_ASSETS: list[Callable] = [konk4_raw, konk25_raw, demo14_raw]

@@ -1,4 +1,8 @@
 """Sensors and schedules: DST publications, drift-driven retraining, the quarterly safety net."""
 
-SENSORS: list = []
-SCHEDULES: list = []
+from sector_forecast.freshness import dst_freshness_sensor
+from sector_forecast.sensors.publication import statbank_publication_sensor
+from sector_forecast.sensors.schedules import demo14_yearly_safety_net, quarterly_safety_net
+
+SENSORS: list = [statbank_publication_sensor, dst_freshness_sensor]
+SCHEDULES: list = [quarterly_safety_net, demo14_yearly_safety_net]

@@ -1,0 +1,159 @@
+"""The whole graph materialised once from a local StatBank server: panel, features, fits, registry, forecasts."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sector_forecast.domain.periods import quarter_offset
+from sector_forecast.io_manager import read_stored
+from sector_forecast.partitions import origin_partitions, quarter_label_to_key, quarterly_partitions
+from sector_forecast_tests.conftest import GraphEnv, make_graph_env
+
+MODELS = ["naive", "seasonal_naive", "ridge", "xgboost"]
+LAST_QUARTER = "2026Q3"  # the snapshot's KONK25 ends at 2026M09
+
+
+def _panel(env: GraphEnv) -> pd.DataFrame:
+    keys = [k for k in quarterly_partitions.get_partition_keys() if k <= quarter_label_to_key(LAST_QUARTER)]
+    return pd.concat(read_stored(env.storage, "quarterly_panel", k) for k in keys)
+
+
+def test_panel_covers_2009_to_latest_quarter_with_provenance(materialised_graph: GraphEnv) -> None:
+    panel = _panel(materialised_graph)
+    assert panel["quarter"].min() == "2009Q1" and panel["quarter"].max() == LAST_QUARTER
+    assert (panel.groupby("quarter")["sector"].nunique() == 10).all()
+    year = panel["quarter"].str.slice(0, 4).astype(int)
+    assert set(panel.loc[year < 2019, "births_provenance"]) == {"unavailable"}
+    assert set(panel.loc[year.between(2019, 2023), "births_provenance"]) == {"published"}
+    assert set(panel.loc[year >= 2024, "births_provenance"]) == {"nowcast"}
+    # DEMO14 NYE sector 1, 2021 = 1465 (DST, exact): spread over the quarters, never copied into each.
+    q = panel[(panel["sector"] == 1) & (panel["quarter"].str.startswith("2021"))]
+    assert q["births"].tolist() == [1465 / 4] * 4
+    scored = panel.dropna(subset=["score"])
+    assert scored["score"].between(0, 1).all()
+    assert (scored["quarter"] >= "2019Q1").all()
+
+
+def test_every_contract_check_passed(materialised_graph: GraphEnv) -> None:
+    storage = materialised_graph.instance.event_log_storage
+    assets = ["konk4_raw", "konk25_raw", "demo14_raw", "quarterly_panel", "feature_frame",
+              *[f"fit_{m}" for m in MODELS]]
+    keys = [dg.AssetCheckKey(dg.AssetKey(a), "contract") for a in assets]
+    latest = storage.get_latest_asset_check_execution_by_key(keys)
+    assert set(latest) == set(keys)
+    for key, record in latest.items():
+        assert record.status.value == "SUCCEEDED", key
+
+
+def test_feature_frame_has_column_lineage_to_the_panel(materialised_graph: GraphEnv) -> None:
+    event = materialised_graph.instance.get_latest_materialization_event(dg.AssetKey("feature_frame"))
+    lineage = event.asset_materialization.metadata["dagster/column_lineage"].value
+    deps = lineage.deps_by_column["score_lag1"]
+    assert [(d.asset_key.to_user_string(), d.column_name) for d in deps] == [("quarterly_panel", "score")]
+    panel_event = materialised_graph.instance.get_latest_materialization_event(dg.AssetKey("quarterly_panel"))
+    panel_lineage = panel_event.asset_materialization.metadata["dagster/column_lineage"].value
+    assert ("konk25_raw", "bankruptcies") in [
+        (d.asset_key.to_user_string(), d.column_name) for d in panel_lineage.deps_by_column["bankruptcies"]
+    ]
+
+
+def test_fits_cover_every_origin_without_look_ahead(materialised_graph: GraphEnv) -> None:
+    origins = [k for k in origin_partitions.get_partition_keys() if k <= quarter_label_to_key(LAST_QUARTER)]
+    for model in MODELS:
+        for key in origins:
+            fit = read_stored(materialised_graph.storage, f"fit_{model}", key)
+            origin = fit["predictions"]["origin"].iloc[0]
+            assert fit["model"].train_quarters[1] <= quarter_offset(origin, -1), (model, origin)
+            assert len(fit["predictions"]) == 10
+        latest = read_stored(materialised_graph.storage, f"fit_{model}", origins[-1])
+        assert latest["predictions"]["actual"].isna().all()  # 2026Q4 is not known yet
+        assert latest["model_uri"] is not None
+        older = read_stored(materialised_graph.storage, f"fit_{model}", origins[-2])
+        assert older["model_uri"] is None and older["predictions"]["actual"].notna().all()
+
+
+def test_mlflow_has_one_run_per_fit_partition_and_the_champion(materialised_graph: GraphEnv) -> None:
+    client = MlflowClient(tracking_uri=materialised_graph.mlflow_uri, registry_uri=materialised_graph.mlflow_uri)
+    experiment = client.get_experiment_by_name("sector-vitality")
+    runs = client.search_runs([experiment.experiment_id], "tags.`dagster.asset_key` = 'fit_ridge'", max_results=500)
+    n_origins = len([k for k in origin_partitions.get_partition_keys() if k <= quarter_label_to_key(LAST_QUARTER)])
+    assert len(runs) == n_origins
+    assert {r.data.tags["dagster.partition"] for r in runs} == set(
+        origin_partitions.get_partition_keys()[:n_origins])
+    assert all(r.data.tags["dagster.run_id"] for r in runs)
+    version = client.get_model_version_by_alias("sector-vitality", "champion")
+    board = read_stored(materialised_graph.storage, "backtest_leaderboard")["overall"]
+    assert version.tags["model"] == board.iloc[0]["model"]
+    assert board.set_index("model").loc[version.tags["model"], "mase"] < 1.0
+
+
+def test_forecasts_come_from_the_registered_champion(materialised_graph: GraphEnv) -> None:
+    forecast = read_stored(materialised_graph.storage, "forecasts")
+    champion = read_stored(materialised_graph.storage, "champion_model")
+    assert sorted(forecast["sector"]) == list(range(1, 11))
+    assert set(forecast["quarter"]) == {"2026Q4"}
+    assert (forecast["lower"] <= forecast["prediction"]).all() and (forecast["prediction"] <= forecast["upper"]).all()
+    assert set(forecast["model_version"]) == {champion["champion_version"]}
+
+
+def _copy_env(source: GraphEnv, tmp_path) -> GraphEnv:
+    env = make_graph_env(tmp_path, source.url)
+    shutil.copytree(source.storage, env.storage)
+    shutil.copyfile(source.root / "mlflow.db", tmp_path / "mlflow.db")
+    artifacts = source.root / "artifacts"
+    if artifacts.exists():
+        shutil.copytree(artifacts, tmp_path / "artifacts")
+    return env
+
+
+def _run_assets(env: GraphEnv, *assets: str) -> dg.ExecuteInProcessResult:
+    job = env.defs.resolve_job_def("evaluation_job")
+    return job.execute_in_process(instance=env.instance, asset_selection=[dg.AssetKey(a) for a in assets])
+
+
+def test_rerun_of_the_gate_does_not_register_a_new_version(materialised_graph: GraphEnv, tmp_path) -> None:
+    env = _copy_env(materialised_graph, tmp_path)
+    client = MlflowClient(tracking_uri=env.mlflow_uri, registry_uri=env.mlflow_uri)
+    before = client.get_model_version_by_alias("sector-vitality", "champion").version
+    assert _run_assets(env, "champion_model").success
+    assert client.get_model_version_by_alias("sector-vitality", "champion").version == before
+    assert read_stored(env.storage, "champion_model")["decision"] == "unchanged"
+
+
+def test_gate_keeps_previous_champion_when_best_does_not_beat_seasonal_naive(
+    materialised_graph: GraphEnv, tmp_path
+) -> None:
+    env = _copy_env(materialised_graph, tmp_path)
+    board = read_stored(env.storage, "backtest_leaderboard")
+    worse = board["overall"].assign(mase=lambda d: d["model"].map(lambda m: 1.0 if m == "seasonal_naive" else 1.3))
+    pd.to_pickle({**board, "overall": worse.sort_values("mase")}, env.storage / "backtest_leaderboard" / "value.pkl")
+    client = MlflowClient(tracking_uri=env.mlflow_uri, registry_uri=env.mlflow_uri)
+    before = client.get_model_version_by_alias("sector-vitality", "champion")
+    assert _run_assets(env, "champion_model", "forecasts").success
+    gate = read_stored(env.storage, "champion_model")
+    assert gate["decision"] == "rejected"
+    assert "seasonal_naive" in gate["reason"]
+    after = client.get_model_version_by_alias("sector-vitality", "champion")
+    assert after.version == before.version
+    runs = client.search_runs([client.get_experiment_by_name("sector-vitality").experiment_id],
+                              "tags.`gate.decision` = 'rejected'")
+    assert len(runs) == 1
+    forecast = read_stored(env.storage, "forecasts")
+    assert set(forecast["model_version"]) == {str(before.version)}
+
+
+@pytest.mark.parametrize("model", ["ridge", "xgboost"])
+def test_refit_of_an_origin_is_deterministic(materialised_graph: GraphEnv, tmp_path, model: str) -> None:
+    env = _copy_env(materialised_graph, tmp_path)
+    key = origin_partitions.get_partition_keys()[4]
+    before = read_stored(env.storage, f"fit_{model}", key)["predictions"]
+    job = env.defs.resolve_job_def("fits_job")
+    assert job.execute_in_process(
+        instance=env.instance, partition_key=key, asset_selection=[dg.AssetKey(f"fit_{model}")]).success
+    after = read_stored(env.storage, f"fit_{model}", key)["predictions"]
+    pd.testing.assert_frame_equal(before, after)
