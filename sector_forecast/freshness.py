@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from sector_forecast.sensors import releases as rel
+from sector_forecast import releases as rel
 
 FRESHNESS_CHECK = "dst_release_freshness"
 TABLE_ACTIVE_CHECK = "statbank_table_active"

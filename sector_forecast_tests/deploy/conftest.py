@@ -1,0 +1,258 @@
+"""Fixtures for the deployment tests: a private PostgreSQL server from Debian's binaries, and the services of
+deploy/docker-compose.yml started as local processes.
+
+No Docker engine runs here, so the compose file's own commands and environment are run on 127.0.0.1: hosts
+become 127.0.0.1, container ports become free ports, container paths become temporary directories. What the
+compose file says is therefore what the test runs. Every process starts in its own process group and is
+killed by the fixture or context manager that started it, also when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+INSTALLER = REPO / "scripts" / "install-system-deps.sh"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it; a tiny race with other processes remains)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+
+
+@contextmanager
+def background(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = REPO, stop_signal: int = signal.SIGTERM
+) -> Iterator[subprocess.Popen]:
+    """Run `cmd` in its own process group with output to `log`; on exit signal the group, then SIGKILL it."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        stop_group(proc, stop_signal)
+
+
+def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 15.0) -> None:
+    """Ask the whole process group to stop, then SIGKILL whatever is left (a stuck leader or its children)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def wait_until(
+    check: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
+    """Poll `check` until it is true; fail naming `what`, with the process's log, on timeout or early exit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: process exited with {proc.returncode}\n{log_tail(log) if log else ''}")
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not ready after {timeout:.0f}s\n{log_tail(log) if log else ''}")
+
+
+# --------------------------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass
+class PgServer:
+    """A running private PostgreSQL cluster on 127.0.0.1 with password authentication."""
+
+    port: int
+    user: str
+    password: str
+    root: Path
+
+    def connect(self, db: str = "postgres"):
+        import psycopg2
+
+        return psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+                                dbname=db, connect_timeout=5)
+
+    def create_database(self, name: str) -> None:
+        conn = self.connect()
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+
+    def query(self, db: str, sql: str, params: tuple = ()) -> list[tuple]:
+        conn = self.connect(db)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+
+def postgres_bin_dir() -> Path | None:
+    """Newest Debian PostgreSQL server install (/usr/lib/postgresql/<major>/bin), if any."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+def ensure_postgres_installed() -> Path:
+    """The server binaries, installing Debian's package when missing; skip only where that is impossible."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        reply = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=900)
+        bin_dir = postgres_bin_dir()
+        if bin_dir is None:
+            pytest.skip(f"PostgreSQL cannot be installed on this machine ({INSTALLER.name} exited "
+                        f"{reply.returncode}: {(reply.stderr or reply.stdout).strip()[-300:]})")
+    return bin_dir
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as Debian's `postgres` user then."""
+    if os.geteuid() != 0:
+        return cmd
+    if shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: cannot start PostgreSQL as an unprivileged user")
+    return ["runuser", "-u", "postgres", "--", *cmd]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PgServer]:
+    """A fresh cluster (initdb) in a temporary directory, started with `postgres` itself and always stopped."""
+    bin_dir = ensure_postgres_installed()
+    root = Path(tempfile.mkdtemp(prefix="sector-forecast-pg-"))
+    try:
+        password = "pg-test-" + os.urandom(6).hex()
+        (root / "pwfile").write_text(password + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres")
+            shutil.chown(root / "pwfile", "postgres")
+        init = subprocess.run(
+            _as_server_user([str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", "dagster", "-E", "UTF8",
+                             "--no-locale", "--auth=scram-sha-256", f"--pwfile={root / 'pwfile'}"]),
+            capture_output=True, text=True, timeout=120,
+        )
+        assert init.returncode == 0, f"initdb failed:\n{init.stdout}\n{init.stderr}"
+        server = PgServer(port=free_port(), user="dagster", password=password, root=root)
+        cmd = _as_server_user([
+            str(bin_dir / "postgres"), "-D", str(root / "data"), "-p", str(server.port),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root}",
+            # A throwaway cluster: durability settings off make the test faster, nothing else changes.
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        ])
+        log = root / "postgres.log"
+        # SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, the server exits cleanly.
+        with background(cmd, log, stop_signal=signal.SIGINT) as proc:
+            wait_until(lambda: _accepts(server), "PostgreSQL", 60, proc, log)
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _accepts(server: PgServer) -> bool:
+    try:
+        server.connect().close()
+        return True
+    except Exception:
+        return False
+
+
+# ----------------------------------------------------------------------------------- compose, run locally
+
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}")
+
+
+def interpolate(text: str, variables: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}` and `$$`, as `docker compose` applies them."""
+
+    def one(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        value = variables.get(name, "")
+        if op == ":?" and not value:
+            raise AssertionError(f"compose needs {name}: {arg}")
+        return value or (arg if op == ":-" else "")
+
+    return _VAR.sub(one, text)
+
+
+@dataclass
+class ComposeOnHost:
+    """docker-compose.yml's services with container addresses mapped onto this machine."""
+
+    compose: dict
+    variables: dict[str, str]
+    ports: dict[str, tuple[int, int]]  # service -> (container port, local port)
+    paths: dict[str, str] = field(default_factory=dict)  # container path prefix -> local path
+
+    @classmethod
+    def load(cls, variables: dict[str, str], ports: dict[str, tuple[int, int]], paths: dict[str, str]):
+        return cls(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()), variables, ports, paths)
+
+    def localise(self, text: str) -> str:
+        text = interpolate(str(text), self.variables)
+        for service, (inside, local) in self.ports.items():
+            text = text.replace(f"{service}:{inside}", f"127.0.0.1:{local}")
+        for inside, local in self.paths.items():
+            text = text.replace(inside, local)
+        return text
+
+    def service(self, name: str) -> dict:
+        return self.compose["services"][name]
+
+    def environment(self, name: str) -> dict[str, str]:
+        env = {key: self.localise(value) for key, value in (self.service(name).get("environment") or {}).items()}
+        for key, value in env.items():  # bare host / port variables (DAGSTER_PG_HOST: postgres, ...)
+            for service, (inside, local) in self.ports.items():
+                if value == service:
+                    env[key] = "127.0.0.1"
+                elif value == str(inside) and key.removesuffix("_PORT") != key:
+                    env[key] = str(local)
+        return env
+
+    def command(self, name: str) -> list[str]:
+        """The service's command with 0.0.0.0 -> 127.0.0.1, its port -> the local port, tools from this venv."""
+        args = [self.localise(arg) for arg in self.service(name)["command"]]
+        inside, local = self.ports[name]
+        args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
+        args = [str(local) if a == str(inside) and args[i - 1] in ("-p", "--port") else a for i, a in enumerate(args)]
+        tool = VENV_BIN / args[0]
+        return [str(tool) if tool.exists() else args[0], *args[1:]]

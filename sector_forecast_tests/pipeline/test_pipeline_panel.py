@@ -1,0 +1,77 @@
+"""Panel and features from a local StatBank server: missing months, unpublished DEMO14 years, no look-ahead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sector_forecast.io_manager import read_stored
+from sector_forecast_tests.conftest import GraphEnv, make_graph_env
+from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
+
+RAW_AND_PANEL = ["konk4_job", "konk25_job", "demo14_job", "panel_job"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("panel_server")) as handle:
+        yield handle
+
+
+def _features(env: GraphEnv) -> pd.DataFrame:
+    files = sorted((env.storage / "feature_frame").glob("*.parquet"))
+    return pd.concat(read_stored(env.storage, "feature_frame", f.stem) for f in files).reset_index(drop=True)
+
+
+def test_quarter_with_an_unmaterialised_month_is_not_built(server: ServerHandle, tmp_path: Path) -> None:
+    env = make_graph_env(tmp_path, server.url)
+    konk25 = env.defs.resolve_job_def("konk25_job")
+    for month in ("2026-07-01", "2026-08-01"):
+        assert konk25.execute_in_process(instance=env.instance, partition_key=month).success
+    result = env.defs.resolve_job_def("panel_job").execute_in_process(
+        instance=env.instance, partition_key="2026-07-01", raise_on_error=False
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "2026Q3" in message and "konk25_raw partition 2026-09-01 is not materialised" in message
+    assert not (env.storage / "quarterly_panel" / "2026-07-01.parquet").exists()
+
+
+def test_unpublished_demo14_years_are_nowcast_then_replaced_when_published(
+    server: ServerHandle, tmp_path: Path
+) -> None:
+    server.reset()
+    env = make_graph_env(tmp_path, server.url)
+    assert env.run(RAW_AND_PANEL).success
+    before = read_stored(env.storage, "quarterly_panel", "2024-04-01")
+    assert set(before["births_provenance"]) == {"nowcast"}
+    assert set(before["births_source_year"]) == {2023}
+    server.publish("DEMO14")  # DST publishes 2024
+    assert env.run(["demo14_job", "panel_job"]).success
+    after = read_stored(env.storage, "quarterly_panel", "2024-04-01")
+    assert set(after["births_provenance"]) == {"published"}
+    assert set(read_stored(env.storage, "quarterly_panel", "2025-04-01")["births_provenance"]) == {"nowcast"}
+    # Bankruptcies are untouched; only births (and so the score) moved.
+    pd.testing.assert_series_equal(before["bankruptcies"], after["bankruptcies"])
+
+
+def test_revising_a_late_month_leaves_earlier_features_unchanged(server: ServerHandle, tmp_path: Path) -> None:
+    server.reset()
+    env = make_graph_env(tmp_path, server.url)
+    assert env.run(RAW_AND_PANEL).success
+    before = _features(env)
+    server.revise("KONK25", {"BRANCHE25": "F", "VIRKTYP1": "K02", "Tid": "2026M08"}, 400)
+    assert env.run(["konk25_job", "panel_job"]).success
+    after = _features(env)
+    early = before["quarter"] < "2026Q2"
+    pd.testing.assert_frame_equal(before[early], after[early])
+    # The quarter before carries the revised quarter's score as its target, and only in that column.
+    q2 = (before["quarter"] == "2026Q2") & (before["sector"] == 3)
+    assert before.loc[q2, "target"].item() != after.loc[q2, "target"].item()
+    assert before.drop(columns="target")[q2].equals(after.drop(columns="target")[q2])
+    q3 = (after["quarter"] == "2026Q3") & (after["sector"] == 3)
+    assert after.loc[q3, "score"].item() < before.loc[q3, "score"].item()
