@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -41,6 +42,10 @@ def main() -> None:
 def run(stages: tuple[str, ...]) -> None:
     home = ensure_dagster_home()
     import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
     from sector_forecast.definitions import defs
     from sector_forecast.pipeline import run_pipeline

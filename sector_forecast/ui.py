@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 _TYPE_NAMES = {"i": "int", "u": "int", "f": "float", "b": "bool", "O": "string", "M": "datetime"}
+_NULLABLE_TYPES = {"Int64", "Float64", "string"}
 
 
 def column_schema(df: pd.DataFrame, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
@@ -18,7 +19,7 @@ def column_schema(df: pd.DataFrame, descriptions: dict[str, str] | None = None) 
         columns=[
             dg.TableColumn(
                 name=str(col),
-                type=str(dtype) if str(dtype) in {"Int64", "Float64", "string"} else _TYPE_NAMES.get(dtype.kind, str(dtype)),
+                type=str(dtype) if str(dtype) in _NULLABLE_TYPES else _TYPE_NAMES.get(dtype.kind, str(dtype)),
                 description=descriptions.get(str(col)),
             )
             for col, dtype in df.dtypes.items()

@@ -1,10 +1,9 @@
 """Backtest leaderboard, the promotion gate into the MLflow registry, and the next-quarter forecasts."""
 
-from collections.abc import Iterator
 
 import dagster as dg
-from mlflow.pyfunc import load_model
 import pandas as pd
+from mlflow.pyfunc import load_model
 
 from sector_forecast import plots, serving, tracking
 from sector_forecast.assets.models import FIT_ASSET_NAMES, MODELS_GROUP, fit_tags
@@ -157,7 +156,8 @@ def forecasts(
         uri = f"models:/{mlflow.registered_model_name}@champion"
         model = load_model(uri)
         # Explicit feature columns: a champion fitted at an older origin still forecasts from today's rows.
-        request = latest_rows[FEATURE_COLUMNS].assign(quarter=latest_rows["quarter"].map(lambda q: quarter_offset(q, 1)))
+        target_quarters = latest_rows["quarter"].map(lambda q: quarter_offset(q, 1))
+        request = latest_rows[FEATURE_COLUMNS].assign(quarter=target_quarters)
         result = model.predict(request)
         source = f"{uri} (version {champion_model['champion_version']}, {champion_model['champion_model']})"
     else:

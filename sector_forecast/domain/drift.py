@@ -150,3 +150,119 @@ def performance_degradation(
         return realised_mae > 0, (math.inf if realised_mae > 0 else 1.0)
     ratio = realised_mae / baseline_mae
     return bool(realised_mae > baseline_mae * (1 + margin)), float(ratio)
+
+
+# ---- Monitoring a quarter: the samples to compare and the realised error of the forecast made for it ------
+
+# Calendar and provenance columns are identical or move by design, so they are not monitored: `sector` and
+# `quarter_of_year` have the same distribution in every window, and `births_nowcast` flips from 0 to 1
+# whenever DEMO14 lags (a publication-timing fact the panel already reports, not an input shift).
+UNMONITORED_FEATURES: tuple[str, ...] = ("sector", "quarter_of_year", "births_nowcast")
+REALISED_COLUMNS: list[str] = ["sector", "quarter", "prediction", "actual", "abs_error"]
+
+
+def monitored_features(feature_columns: list[str]) -> list[str]:
+    """The model features whose distribution can shift."""
+    return [c for c in feature_columns if c not in UNMONITORED_FEATURES]
+
+
+def reference_rows(training: pd.DataFrame, train_quarters: tuple[str, str], before: str) -> pd.DataFrame:
+    """The champion's training rows (its fit window, target and score known) from quarters before ``before``.
+
+    Cutting at the monitored window's first quarter keeps the two samples disjoint (a quarter compared with
+    itself cannot drift, and the KS test assumes independent samples) and never lets a replay of an old
+    quarter compare it with later data.
+    """
+    first, last = train_quarters
+    q = training["quarter"]
+    keep = (q >= first) & (q <= last) & (q < before) & training["target"].notna() & training["score"].notna()
+    return training[keep].reset_index(drop=True)
+
+
+@dataclass
+class RealisedError:
+    """How the forecast made for a quarter did once the quarter's score was published."""
+
+    quarter: str
+    source: str  # "prediction log" (a served forecast), "backtest replay", or "none"
+    model_version: str | None
+    model_origin: str | None
+    n: int
+    mae: float
+    baseline_mae: float
+    ratio: float
+    degraded: bool
+    retrain: bool
+    note: str
+    table: pd.DataFrame
+
+    def to_dict(self) -> dict[str, object]:
+        def num(x: float) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {
+            "quarter": self.quarter, "source": self.source, "model_version": self.model_version,
+            "model_origin": self.model_origin, "n": self.n, "mae": num(self.mae),
+            "baseline_mae": num(self.baseline_mae), "ratio": num(self.ratio), "degraded": self.degraded,
+            "retrain": self.retrain, "note": self.note,
+        }
+
+
+def served_forecast(log: pd.DataFrame, quarter: str) -> pd.DataFrame:
+    """The first out-of-sample forecast logged for ``quarter``: the rows of one (origin, model version).
+
+    Out of sample means the model's origin is before the quarter, so its training never saw the quarter's
+    score; a forecast re-scored later by a model trained on the quarter says nothing about degradation.
+    """
+    rows = log[(log["quarter"] == quarter) & (log["model_origin"] < quarter)]
+    if rows.empty:
+        return rows
+    first = rows.sort_values("predicted_at", kind="mergesort").iloc[0]
+    same = (rows["model_version"] == first["model_version"]) & (rows["origin"] == first["origin"])
+    return rows[same].sort_values("sector", ignore_index=True)
+
+
+def realised_error(
+    quarter: str,
+    actuals: pd.DataFrame,
+    log: pd.DataFrame,
+    replay: pd.DataFrame,
+    baseline_mae: dict[str, float],
+    margin: float = 0.2,
+) -> RealisedError:
+    """Realised MAE of the forecast made for ``quarter`` against the model's own backtest MAE.
+
+    ``actuals``: the quarter's ``sector, score``. Source order: the served forecast from the prediction log
+    (``baseline_mae[model_version]``), else the champion model's rolling-origin backtest forecast for the
+    quarter (``replay``, ``baseline_mae["replay"]``). Only a served forecast can ask for a retrain: a replay
+    describes how the model family did then, not how the model in service is doing now.
+    """
+    served = served_forecast(log, quarter)
+    source, version, origin = "none", None, None
+    preds = pd.DataFrame({"sector": pd.Series(dtype="int64"), "prediction": pd.Series(dtype="float64")})
+    if not served.empty:
+        source, preds = "prediction log", served[["sector", "prediction"]]
+        version, origin = str(served["model_version"].iloc[0]), str(served["model_origin"].iloc[0])
+    elif not replay.empty:
+        source, preds = "backtest replay", replay[["sector", "prediction"]]
+        origin = str(replay["origin"].iloc[0])
+    actual = actuals[["sector", "score"]].rename(columns={"score": "actual"})
+    table = preds.merge(actual, on="sector", how="left").assign(quarter=quarter)
+    table = table.assign(abs_error=(table["prediction"] - table["actual"]).abs())[REALISED_COLUMNS]
+    known = table.dropna(subset=["abs_error"])
+    mae = float(known["abs_error"].mean()) if len(known) else float("nan")
+    base = baseline_mae.get(version if source == "prediction log" else "replay", float("nan"))
+    degraded, ratio = performance_degradation(mae, base, margin)
+    retrain = degraded and source == "prediction log"
+    if source == "none":
+        note = f"no forecast for {quarter} to evaluate"
+    elif not len(known):
+        note = f"{quarter}: score not published yet (no actuals)"
+    else:
+        verdict = "worse than" if degraded else "within"
+        note = (f"{source}: MAE {mae:.4f} over {len(known)} sectors is {verdict} the backtest MAE {base:.4f} "
+                f"× (1 + {margin:g}) (ratio {ratio:.2f})")
+        if degraded and not retrain:
+            note += "; a replay of history does not trigger a retrain"
+    return RealisedError(quarter, source, version, origin, len(known), mae, base, ratio, degraded, retrain,
+                         note, table.reset_index(drop=True))

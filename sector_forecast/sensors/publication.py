@@ -15,10 +15,10 @@ import json
 
 import dagster as dg
 
+from sector_forecast import releases as rel
 from sector_forecast.jobs import demo14_job, konk4_job, konk25_job
 from sector_forecast.partitions import konk4_monthly_partitions, monthly_partitions, yearly_partitions
 from sector_forecast.resources import StatBankResource
-from sector_forecast import releases as rel
 from sector_forecast.statbank import StatBankClient, StatBankError
 
 SENSOR_NAME = "statbank_publication_sensor"

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from sector_forecast import releases as rel
 from sector_forecast.jobs import demo14_job, konk25_job
 from sector_forecast.partitions import quarterly_partitions
 from sector_forecast.resources import StatBankResource
-from sector_forecast import releases as rel
 from sector_forecast.sensors.publication import PARTITIONS, RANGE_END, RANGE_START, TRIGGER_TAG
 from sector_forecast.statbank import StatBankError
 

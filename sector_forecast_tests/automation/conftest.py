@@ -48,7 +48,9 @@ def clone_graph(source: GraphEnv, root: Path, url: str) -> GraphEnv:
 
 def sensor_tick(env: GraphEnv, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
     """One evaluation of the publication sensor with the resources of `env.defs`."""
-    context = dg.build_sensor_context(instance=env.instance, cursor=cursor, definitions=env.defs)
+    context = dg.build_sensor_context(
+        instance=env.instance, cursor=cursor, resources={"statbank": env.defs.resources["statbank"]}
+    )
     return statbank_publication_sensor(context)
 
 
@@ -56,7 +58,8 @@ def execute_request(env: GraphEnv, request: dg.RunRequest) -> dg.ExecuteInProces
     """Run a sensor's run request in-process, as the daemon would launch it."""
     job = env.defs.resolve_job_def(request.job_name)
     result = job.execute_in_process(
-        instance=env.instance, partition_key=request.partition_key, tags=dict(request.tags), raise_on_error=False
+        instance=env.instance, partition_key=request.partition_key, tags=dict(request.tags),
+        raise_on_error=False,
     )
     assert result.success, request
     return result

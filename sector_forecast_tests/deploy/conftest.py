@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,12 +45,18 @@ def log_tail(path: Path, chars: int = 3000) -> str:
 
 @contextmanager
 def background(
-    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = REPO, stop_signal: int = signal.SIGTERM
+    cmd: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path = REPO,
+    stop_signal: int = signal.SIGTERM,
 ) -> Iterator[subprocess.Popen]:
     """Run `cmd` in its own process group with output to `log`; on exit signal the group, then SIGKILL it."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
     try:
         yield proc
     finally:
@@ -75,7 +81,11 @@ def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float =
 
 
 def wait_until(
-    check: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None
+    check: Callable[[], bool],
+    what: str,
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    log: Path | None = None,
 ) -> None:
     """Poll `check` until it is true; fail naming `what`, with the process's log, on timeout or early exit."""
     deadline = time.monotonic() + timeout
@@ -83,7 +93,9 @@ def wait_until(
         if check():
             return
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: process exited with {proc.returncode}\n{log_tail(log) if log else ''}")
+            raise AssertionError(
+                f"{what}: process exited with {proc.returncode}\n{log_tail(log) if log else ''}"
+            )
         time.sleep(0.5)
     raise AssertionError(f"{what}: not ready after {timeout:.0f}s\n{log_tail(log) if log else ''}")
 
@@ -103,8 +115,14 @@ class PgServer:
     def connect(self, db: str = "postgres"):
         import psycopg2
 
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
-                                dbname=db, connect_timeout=5)
+        return psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=db,
+            connect_timeout=5,
+        )
 
     def create_database(self, name: str) -> None:
         conn = self.connect()
@@ -138,8 +156,10 @@ def ensure_postgres_installed() -> Path:
         reply = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=900)
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
-            pytest.skip(f"PostgreSQL cannot be installed on this machine ({INSTALLER.name} exited "
-                        f"{reply.returncode}: {(reply.stderr or reply.stdout).strip()[-300:]})")
+            pytest.skip(
+                f"PostgreSQL cannot be installed on this machine ({INSTALLER.name} exited "
+                f"{reply.returncode}: {(reply.stderr or reply.stdout).strip()[-300:]})"
+            )
     return bin_dir
 
 
@@ -154,7 +174,7 @@ def _as_server_user(cmd: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PgServer]:
-    """A fresh cluster (initdb) in a temporary directory, started with `postgres` itself and always stopped."""
+    """A fresh cluster (initdb) in a temporary directory, started as `postgres` itself and always stopped."""
     bin_dir = ensure_postgres_installed()
     root = Path(tempfile.mkdtemp(prefix="sector-forecast-pg-"))
     try:
@@ -164,18 +184,46 @@ def postgres() -> Iterator[PgServer]:
             shutil.chown(root, "postgres")
             shutil.chown(root / "pwfile", "postgres")
         init = subprocess.run(
-            _as_server_user([str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", "dagster", "-E", "UTF8",
-                             "--no-locale", "--auth=scram-sha-256", f"--pwfile={root / 'pwfile'}"]),
-            capture_output=True, text=True, timeout=120,
+            _as_server_user(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(root / "data"),
+                    "-U",
+                    "dagster",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={root / 'pwfile'}",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert init.returncode == 0, f"initdb failed:\n{init.stdout}\n{init.stderr}"
         server = PgServer(port=free_port(), user="dagster", password=password, root=root)
-        cmd = _as_server_user([
-            str(bin_dir / "postgres"), "-D", str(root / "data"), "-p", str(server.port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root}",
-            # A throwaway cluster: durability settings off make the test faster, nothing else changes.
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        ])
+        cmd = _as_server_user(
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(root / "data"),
+                "-p",
+                str(server.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={root}",
+                # A throwaway cluster: durability settings off make the test faster, nothing else changes.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        )
         log = root / "postgres.log"
         # SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, the server exits cleanly.
         with background(cmd, log, stop_signal=signal.SIGINT) as proc:
@@ -221,38 +269,94 @@ class ComposeOnHost:
     compose: dict
     variables: dict[str, str]
     ports: dict[str, tuple[int, int]]  # service -> (container port, local port)
-    paths: dict[str, str] = field(default_factory=dict)  # container path prefix -> local path
-
-    @classmethod
-    def load(cls, variables: dict[str, str], ports: dict[str, tuple[int, int]], paths: dict[str, str]):
-        return cls(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()), variables, ports, paths)
-
-    def localise(self, text: str) -> str:
-        text = interpolate(str(text), self.variables)
-        for service, (inside, local) in self.ports.items():
-            text = text.replace(f"{service}:{inside}", f"127.0.0.1:{local}")
-        for inside, local in self.paths.items():
-            text = text.replace(inside, local)
-        return text
+    paths: dict[str, str] = field(default_factory=dict)  # container path -> local path
 
     def service(self, name: str) -> dict:
         return self.compose["services"][name]
 
+    def localise(self, text: str, own: str | None = None) -> str:
+        text = interpolate(str(text), self.variables)
+        for service, (inside, local) in self.ports.items():
+            text = text.replace(f"{service}:{inside}", f"127.0.0.1:{local}")
+        if own is not None:  # a service talking to itself (healthchecks)
+            inside, local = self.ports[own]
+            text = text.replace(f"127.0.0.1:{inside}", f"127.0.0.1:{local}")
+        for inside_path, local_path in self.paths.items():
+            text = text.replace(inside_path, local_path)
+        return text
+
     def environment(self, name: str) -> dict[str, str]:
-        env = {key: self.localise(value) for key, value in (self.service(name).get("environment") or {}).items()}
+        env = {
+            key: self.localise(value) for key, value in (self.service(name).get("environment") or {}).items()
+        }
         for key, value in env.items():  # bare host / port variables (DAGSTER_PG_HOST: postgres, ...)
             for service, (inside, local) in self.ports.items():
                 if value == service:
                     env[key] = "127.0.0.1"
-                elif value == str(inside) and key.removesuffix("_PORT") != key:
+                elif value == str(inside) and key.endswith("_PORT"):
                     env[key] = str(local)
         return env
 
-    def command(self, name: str) -> list[str]:
-        """The service's command with 0.0.0.0 -> 127.0.0.1, its port -> the local port, tools from this venv."""
-        args = [self.localise(arg) for arg in self.service(name)["command"]]
-        inside, local = self.ports[name]
+    def _args(self, name: str, args: list[str]) -> list[str]:
+        """0.0.0.0 -> 127.0.0.1, the service's port -> its local port, console scripts from this venv."""
+        args = [self.localise(a, own=name if name in self.ports else None) for a in args]
         args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
-        args = [str(local) if a == str(inside) and args[i - 1] in ("-p", "--port") else a for i, a in enumerate(args)]
+        if name in self.ports:
+            inside, local = self.ports[name]
+            args = [
+                str(local) if a == str(inside) and args[i - 1] in ("-p", "--port") else a
+                for i, a in enumerate(args)
+            ]
         tool = VENV_BIN / args[0]
         return [str(tool) if tool.exists() else args[0], *args[1:]]
+
+    def command(self, name: str) -> list[str]:
+        return self._args(name, list(self.service(name)["command"]))
+
+    def healthcheck(self, name: str) -> list[str]:
+        test = list(self.service(name)["healthcheck"]["test"])
+        assert test[0] == "CMD", f"{name}: healthcheck must be an exec-form CMD to run here"
+        return self._args(name, test[1:])
+
+
+@dataclass
+class Service:
+    """A started process: its log, and a way to wait for it that reports the log when it dies."""
+
+    name: str
+    proc: subprocess.Popen
+    log: Path
+
+    def wait_for(self, check: Callable[[], bool], timeout: float) -> None:
+        wait_until(check, self.name, timeout, self.proc, self.log)
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """`spawn(name, cmd, env)` starts a process group; all are stopped when the test ends, pass or fail."""
+    with ExitStack() as stack:
+
+        def _spawn(name: str, cmd: list[str], env: dict[str, str]) -> Service:
+            log = tmp_path / "logs" / f"{name}.log"
+            return Service(name, stack.enter_context(background(cmd, log, env)), log)
+
+        yield _spawn
+
+
+@pytest.fixture
+def compose_on_host(postgres: PgServer, tmp_path: Path) -> ComposeOnHost:
+    """The compose services on free local ports, talking to the private PostgreSQL server."""
+    return ComposeOnHost(
+        compose=yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()),
+        variables={"POSTGRES_USER": postgres.user, "POSTGRES_PASSWORD": postgres.password},
+        ports={
+            "postgres": (5432, postgres.port),
+            "user_code": (4000, free_port()),
+            "webserver": (3000, free_port()),
+            "mlflow": (5000, free_port()),
+        },
+        paths={
+            "/opt/dagster/app/": f"{REPO}/",
+            "/opt/dagster/mlflow-artifacts": str(tmp_path / "mlflow-artifacts"),
+        },
+    )

@@ -128,7 +128,7 @@ def test_negative_count_fails_the_blocking_check_and_blocks_downstream(env: Grap
     [
         ("unknown code", lambda lines: lines + ["XYZ;K02;2024M03;4"], "isin"),
         ("duplicate key", lambda lines: lines + ["F;K02;2024M03;9"], "uniqueness"),
-        ("negative count", lambda lines: [l.replace("F;K02;2024M03;", "F;K02;2024M03;-") for l in lines], "greater_than"),
+        ("negative count", lambda rows: [r.replace("F;K02;2024M03;", "F;K02;2024M03;-") for r in rows], "greater_than"),
     ],
 )
 def test_bad_rows_fail_the_contract_naming_the_rows(

@@ -1,0 +1,120 @@
+"""From a DST release to the forecasts: sensor tick → raw run → automation → exactly the dependent partitions.
+
+Starts from a copy of the fully materialised graph (the session's `materialised_graph`) talking to this
+module's own local server. The tests run in file order on one instance, as one story: nothing changed →
+DST publishes 2026M10 → DST revises 2026M08. Automation is evaluated with `evaluate_automation_conditions`
+and what it requests is executed in-process, stage by stage, as the automation sensor's backfill would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from sector_forecast.io_manager import read_stored
+from sector_forecast.sensors.publication import TRIGGER_TAG
+from sector_forecast_tests.automation.conftest import (
+    clone_graph,
+    execute_request,
+    execute_requested,
+    requested,
+    sensor_tick,
+)
+from sector_forecast_tests.conftest import GraphEnv
+from sector_forecast_tests.statbank_server import ServerHandle
+
+FITS = ["fit_naive", "fit_seasonal_naive", "fit_ridge", "fit_xgboost"]
+Q2, Q3 = "2026-04-01", "2026-07-01"
+
+
+@dataclass
+class World:
+    env: GraphEnv
+    server: ServerHandle
+    sensor_cursor: str | None = None
+    automation_cursor: object = None
+
+    def tick(self) -> list[dg.RunRequest]:
+        """One publication-sensor tick; its run requests (the cursor moves only on a healthy tick)."""
+        result = sensor_tick(self.env, self.sensor_cursor)
+        assert isinstance(result, dg.SensorResult), result
+        self.sensor_cursor = result.cursor
+        return list(result.run_requests or [])
+
+    def automation(self) -> dict[str, set[str | None]]:
+        """One automation tick over the whole graph: asset -> requested partitions."""
+        result = dg.evaluate_automation_conditions(
+            defs=self.env.defs, instance=self.env.instance, cursor=self.automation_cursor
+        )
+        self.automation_cursor = result.cursor
+        return requested(self.env, result)
+
+    def monitoring(self) -> set[str]:
+        graph = self.env.defs.resolve_asset_graph()
+        return {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "monitoring"}
+
+
+@pytest.fixture(scope="module")
+def world(materialised_graph: GraphEnv, statbank: ServerHandle, tmp_path_factory) -> World:
+    statbank.reset()
+    env = clone_graph(materialised_graph, tmp_path_factory.mktemp("automation_flow"), statbank.url)
+    world = World(env, statbank)
+    assert world.tick() == []  # first look: baseline, the instance already holds 2026M09
+    assert world.automation() == {}  # first evaluation: nothing is "new"
+    return world
+
+
+def test_nothing_changed_means_no_run(world: World) -> None:
+    assert world.tick() == []
+    assert world.automation() == {}
+    assert world.automation() == {}
+
+
+def test_a_new_month_materialises_its_partition_and_nothing_downstream(world: World) -> None:
+    runs_before = len(world.env.instance.get_runs())
+    world.server.publish("KONK25")  # 2026M10: quarter 2026Q4 is not complete, so no panel partition yet
+    (request,) = world.tick()
+    assert (request.job_name, request.partition_key, request.tags[TRIGGER_TAG]) == (
+        "konk25_job", "2026-10-01", "publication")
+    execute_request(world.env, request)
+    assert "2026-10-01" in world.env.instance.get_materialized_partitions(dg.AssetKey("konk25_raw"))
+    assert world.automation() == {}
+    assert len(world.env.instance.get_runs()) == runs_before + 1
+    freshness = world.env.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("konk25_raw"), "dst_release_freshness")])
+    (record,) = freshness.values()
+    assert record.event.asset_check_evaluation.passed  # 2026M10 was due by 2026-11-10
+
+
+def test_a_revision_reruns_exactly_the_affected_partitions_downstream(world: World) -> None:
+    before = read_stored(world.env.storage, "quarterly_panel", Q3)
+    old_forecast_run = world.env.instance.get_latest_materialization_event(dg.AssetKey("forecasts")).run_id
+    world.server.revise("KONK25", {"BRANCHE25": "A", "VIRKTYP1": "K02", "Tid": "2026M08"}, 60)
+    (request,) = world.tick()
+    assert (request.partition_key, request.tags[TRIGGER_TAG]) == ("2026-08-01", "revision")
+    execute_request(world.env, request)
+
+    wanted = world.automation()
+    expected = {
+        "quarterly_panel": {Q3},  # 2026M08 lies in 2026Q3
+        "feature_frame": {Q2, Q3},  # 2026Q3's own features, and 2026Q2's target (2026Q3's score)
+        **{fit: {Q2, Q3} for fit in FITS},  # the origins whose training window holds those feature rows
+        "backtest_leaderboard": {None}, "champion_model": {None}, "forecasts": {None},
+    }
+    monitoring = world.monitoring()
+    assert {k: v for k, v in wanted.items() if k not in monitoring} == expected
+    runs = execute_requested(world.env, wanted)
+    assert runs[:3] == ["quarterly_panel 2026-07-01..2026-07-01", "feature_frame 2026-04-01..2026-07-01",
+                        f"{','.join(sorted(FITS))} 2026-04-01..2026-07-01"] or len(runs) >= 4
+
+    after = read_stored(world.env.storage, "quarterly_panel", Q3)
+    sector1 = lambda frame: frame.loc[frame["sector"] == 1, "bankruptcies"].item()  # noqa: E731
+    assert sector1(after) != sector1(before)
+    pd.testing.assert_frame_equal(after[after["sector"] != 1].reset_index(drop=True),
+                                  before[before["sector"] != 1].reset_index(drop=True))
+    assert world.env.instance.get_latest_materialization_event(dg.AssetKey("forecasts")).run_id != old_forecast_run
+    assert world.automation() == {}  # everything it asked for has run: nothing runs twice
+    assert world.tick() == []
