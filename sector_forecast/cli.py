@@ -57,8 +57,13 @@ def run(stages: tuple[str, ...]) -> None:
     if client.is_snapshot:
         click.echo("  (bundled snapshot: RECONSTRUCTED data — real figures where DST's are known, synthetic "
                    "elsewhere; see data/README.md)")
+    from sector_forecast.statbank import StatBankError
+
     with dg.DagsterInstance.get() as instance:
-        result = run_pipeline(defs, instance, client, jobs=list(stages) or None, echo=click.echo)
+        try:
+            result = run_pipeline(defs, instance, client, jobs=list(stages) or None, echo=click.echo)
+        except StatBankError as err:
+            raise click.ClickException(str(err)) from err
         print_summary(instance, result, echo=click.echo)
     if not result.success:
         sys.exit(1)

@@ -28,5 +28,9 @@ evaluation_job = dg.define_asset_job(
     "evaluation_job", selection=dg.AssetSelection.assets("backtest_leaderboard", "champion_model", "forecasts"),
     description="Leaderboard, promotion gate into the MLflow registry, and next-quarter forecasts.",
 )
+monitoring_job = dg.define_asset_job(
+    "monitoring_job", selection=dg.AssetSelection.assets("batch_predictions", "drift_report"),
+    description="Batch predictions into the prediction log, then the drift report, for a range of quarters.",
+)
 
-JOBS = [konk4_job, konk25_job, demo14_job, panel_job, fits_job, evaluation_job]
+JOBS = [konk4_job, konk25_job, demo14_job, panel_job, fits_job, evaluation_job, monitoring_job]

@@ -7,6 +7,7 @@ Partitions DST has not published yet are left out, and the summary says so.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -70,6 +71,7 @@ def published_ranges(client: StatBankClient) -> dict[str, tuple[str, str] | None
         "panel_job": (q_keys[0], q_keys[-1]) if q_keys else None,
         "fits_job": (o_keys[0], o_keys[-1]) if o_keys else None,
         "evaluation_job": None,
+        "monitoring_job": (o_keys[0], o_keys[-1]) if o_keys else None,
     }
 
 
@@ -82,10 +84,9 @@ def run_pipeline(
     log_level: str = "WARNING",
 ) -> PipelineResult:
     """Materialise every published partition of every stage, in dependency order."""
-    import time
-
     ranges = published_ranges(client)
-    order = jobs or ["konk4_job", "konk25_job", "demo14_job", "panel_job", "fits_job", "evaluation_job"]
+    order = jobs or ["konk4_job", "konk25_job", "demo14_job", "panel_job", "fits_job", "evaluation_job",
+                     "monitoring_job"]
     result = PipelineResult()
     for name in order:
         job = defs.resolve_job_def(name)
@@ -108,11 +109,8 @@ def run_pipeline(
         result.stages.append(StageResult(name, span, outcome.run_id, outcome.success, elapsed))
         echo(f"  {'ok' if outcome.success else 'FAILED'} in {elapsed:.1f}s (run {outcome.run_id[:8]})")
         if not outcome.success:
-            for event in outcome.all_events:
-                if event.is_failure and event.event_specific_data is not None:
-                    error = getattr(event.event_specific_data, "error", None)
-                    if error is not None:
-                        echo(f"  {event.step_key}: {error.message.strip().splitlines()[0]}")
+            for line in failure_lines(outcome):
+                echo(f"  {line}")
             break
     last_month = ranges.get("konk25_job")
     if last_month:
@@ -121,3 +119,21 @@ def run_pipeline(
     if panel:
         result.notes.append(f"quarters {quarter_key_to_label(panel[0])}..{quarter_key_to_label(panel[1])}")
     return result
+
+
+def failure_lines(outcome: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per failed step: the user-facing description, or the innermost error's first line."""
+    lines = []
+    for event in outcome.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            text = data.user_failure_data.description
+        else:
+            error = data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            text = error.message if error is not None else "unknown error"
+        lines.append(f"{event.step_key}: {text.strip().splitlines()[0]}")
+    return lines

@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from mlflow.pyfunc import load_model
 
 from sector_forecast import tracking
 from sector_forecast.domain.features import FEATURE_COLUMNS
@@ -136,7 +137,7 @@ def batch_predictions(
                          metadata={"champion": dg.MetadataValue.text("none: no model passed the promotion gate"),
                                    "prediction_log": dg.MetadataValue.path(str(log_path))})
     info = champion_version_info(mlflow, version)
-    model = mlflow.pyfunc.load_model(info["uri"])
+    model = load_model(info["uri"])
     now = datetime.now(UTC).isoformat(timespec="seconds")
     parts: dict[str, pd.DataFrame] = {}
     for key in context.partition_keys:
