@@ -52,7 +52,8 @@ def run(stages: tuple[str, ...]) -> None:
     from sector_forecast.report import print_summary
     from sector_forecast.resources import StatBankResource
 
-    client = StatBankResource.from_env().get_client()
+    statbank_resource = StatBankResource.from_env()
+    client = statbank_resource.get_client()
     click.echo(f"sector_forecast: source {client.source}; Dagster instance {home}")
     if client.is_snapshot:
         click.echo("  (bundled snapshot: RECONSTRUCTED data — real figures where DST's are known, synthetic "
@@ -64,7 +65,7 @@ def run(stages: tuple[str, ...]) -> None:
             result = run_pipeline(defs, instance, client, jobs=list(stages) or None, echo=click.echo)
         except StatBankError as err:
             raise click.ClickException(str(err)) from err
-        print_summary(instance, result, echo=click.echo)
+        print_summary(instance, result, echo=click.echo, data_label=statbank_resource.data_label())
     if not result.success:
         sys.exit(1)
 

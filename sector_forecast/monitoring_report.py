@@ -126,14 +126,15 @@ def distributions_png(report: DriftReport) -> str:
         ax.set_title(col, fontsize=8)
         ax.tick_params(labelsize=6)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("Empirical CDF: reference (champion's training window) vs current window", fontsize=9)
+    fig.suptitle("Empirical CDF: reference (champion's training window) vs current window", fontsize=9, y=1.04)
     return _png(fig)
 
 
 def predictions_png(report: DriftReport) -> str:
     """Forecast distribution shift, and the quarter's forecast against its published score."""
     fig, (dist_ax, err_ax) = plt.subplots(1, 2, figsize=(10, 3.2))
-    bins = np.linspace(0, 1, 41)
+    both = np.concatenate([report.reference_predictions, report.current_predictions])
+    bins = np.linspace(np.min(both), np.max(both), 31) if len(both) else np.linspace(0, 1, 31)
     if len(report.reference_predictions):
         dist_ax.hist(report.reference_predictions, bins=bins, density=True, alpha=0.5, label="reference")
     if len(report.current_predictions):

@@ -21,7 +21,9 @@ def stored(instance: dg.DagsterInstance, asset: str, partition: str | None = Non
         return None
 
 
-def print_summary(instance: dg.DagsterInstance, result: PipelineResult, echo: Callable[[str], None] = print) -> None:
+def print_summary(
+    instance: dg.DagsterInstance, result: PipelineResult, echo: Callable[[str], None] = print, data_label: str = ""
+) -> None:
     echo("")
     echo("== stages")
     for stage in result.stages:
@@ -43,6 +45,8 @@ def print_summary(instance: dg.DagsterInstance, result: PipelineResult, echo: Ca
     if isinstance(forecast, pd.DataFrame):
         echo("")
         echo(f"== forecasts for {forecast['quarter'].iloc[0]} (Sector Vitality Score, 80% interval)")
+        if data_label:
+            echo(f"   {data_label}")
         shown = forecast.assign(name=forecast["sector"].map(SECTORS).str.slice(0, 40))
         echo(shown[["sector", "name", "prediction", "lower", "upper", "model", "model_version"]]
              .to_string(index=False, float_format=lambda v: f"{v:.3f}"))

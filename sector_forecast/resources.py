@@ -35,6 +35,13 @@ class StatBankResource(dg.ConfigurableResource):
         return cls(base_url=os.environ.get(STATBANK_URL_ENV) or None,
                    snapshot_dir=os.environ.get(SNAPSHOT_DIR_ENV) or None)
 
+    def data_label(self) -> str:
+        """What every forecast, plot and report says about where its numbers come from."""
+        if self.base_url:
+            return f"StatBank data from {self.base_url}"
+        return ("RECONSTRUCTED data: bundled snapshot of real, chart-read and synthetic figures "
+                "(see data/README.md), not a DST download")
+
     def get_client(self) -> StatBankClient:
         return StatBankClient(
             base_url=self.base_url,

@@ -11,7 +11,7 @@ from sector_forecast.domain import metrics
 from sector_forecast.domain.features import FEATURE_COLUMNS
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.partitions import quarter_key_to_label
-from sector_forecast.resources import MlflowResource
+from sector_forecast.resources import MlflowResource, StatBankResource
 from sector_forecast.ui import figure_markdown, frame_metadata, markdown_table
 
 BASELINE = "seasonal_naive"
@@ -32,7 +32,9 @@ _LATEST = dg.LastPartitionMapping()
     kinds={"pandas"},
     code_version="1",
 )
-def backtest_leaderboard(context: dg.AssetExecutionContext, **fits: dict[str, dict]) -> dg.Output:
+def backtest_leaderboard(
+    context: dg.AssetExecutionContext, statbank: StatBankResource, **fits: dict[str, dict]
+) -> dg.Output:
     predictions = pd.concat(
         [part["predictions"] for fit in fits.values() for part in fit.values()], ignore_index=True
     )
@@ -47,7 +49,9 @@ def backtest_leaderboard(context: dg.AssetExecutionContext, **fits: dict[str, di
                 f"{origins[0]}..{origins[-1]} ({len(origins)})" if origins else "none"),
             "leaderboard": dg.MetadataValue.md(markdown_table(overall)),
             "per_sector": dg.MetadataValue.md(markdown_table(per_sector, max_rows=60)),
-            "errors_by_origin": figure_markdown(plots.errors_by_origin(predictions), "MAE by origin"),
+            "errors_by_origin": figure_markdown(
+                plots.errors_by_origin(predictions, statbank.data_label()), "MAE by origin"),
+            "data": dg.MetadataValue.text(statbank.data_label()),
             "best_model": dg.MetadataValue.text(str(overall.iloc[0]["model"])),
         },
     )
@@ -148,7 +152,7 @@ def champion_model(
 )
 def forecasts(
     context: dg.AssetExecutionContext, champion_model: dict, feature_frame: dict, fit_seasonal_naive: dict,
-    quarterly_panel: dict, mlflow: MlflowResource,
+    quarterly_panel: dict, mlflow: MlflowResource, statbank: StatBankResource,
 ) -> dg.Output:
     (origin_key, latest_rows), = feature_frame.items()
     if champion_model.get("champion_version"):
@@ -177,6 +181,8 @@ def forecasts(
             "forecast_quarter": dg.MetadataValue.text(str(result["quarter"].iloc[0])),
             "source": dg.MetadataValue.text(source),
             "forecasts": dg.MetadataValue.md(markdown_table(result)),
-            "plot": figure_markdown(plots.history_and_forecast(history, result), "History and forecast"),
+            "data": dg.MetadataValue.text(statbank.data_label()),
+            "plot": figure_markdown(
+                plots.history_and_forecast(history, result, note=statbank.data_label()), "History and forecast"),
         },
     )
