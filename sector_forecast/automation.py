@@ -1,25 +1,32 @@
 """Declarative automation: every asset below the raw tables re-runs when what it reads changed, and only then.
 
 The raw assets carry no condition: the publication sensor (`sensors/publication.py`) requests exactly the
-months and years DST published or revised. Everything downstream carries `REVISION_AWARE_EAGER`, which is
-Dagster's `eager()` with three changes, each for a reason this graph has:
+months and years DST published or revised. Everything downstream carries `revision_aware_eager()`, which is
+Dagster's `eager()` changed where this graph needs it:
 
 - **No `in_latest_time_window()`.** `eager()` only looks at the newest time partition, but DST revises old
-  months: a revision of 2026M08 must re-run quarter 2026Q3 even when 2026Q4 exists. Without it, a partition
-  runs when one of the upstream partitions it maps to was updated (or it newly went missing).
+  months: a revision of 2026M08 must re-run quarter 2026Q3 even when 2026Q4 exists. Here a partition runs
+  when an upstream partition it maps to was updated (or it newly went missing).
 - **Missing DEMO14 years and KONK4 months do not block.** `eager()` waits while any upstream partition is
   missing. The panel reads DEMO14 twelve quarters back, and DEMO14 year Y appears only in June of Y+2, so
   the latest quarters always map to unpublished years (the panel nowcasts births for them); KONK4 ended in
   2025M12 and only feeds the divergence check. Both edges load with `allow_missing_partitions`, so
   `any_deps_missing` ignores those two assets; every other missing upstream partition still blocks.
-- **Blocking checks gate the flow.** `all_deps_blocking_checks_passed()`: a partition whose upstream broke
-  its Pandera contract is not rebuilt from it.
+- **A failed upstream blocking check stops the flow.** `~any_deps_match(any_checks_match(check_failed))`
+  rather than `all_deps_blocking_checks_passed()`: the latter also demands a *passed* check from every dep,
+  which a quarter after 2025Q4 cannot get from KONK4 (no partition maps to it), so it would never run.
+- **No trigger through a shortcut.** Dagster only chains requests within one tick between assets of the
+  same partitions definition; across definitions (quarter -> forecast origin -> unpartitioned) the chain
+  advances one tick at a time. `forecasts` reads `quarterly_panel` and `feature_frame` directly *and*
+  through `champion_model`; triggered by both, it would run once on the new panel with the old champion
+  and again when the champion caught up. So a dep that also reaches the asset through another dep does
+  not trigger it (`shortcut_deps`); it still counts for missing, in-progress and check gating.
 
 Conditions are keyed by group, not by asset module, so assets added later (the monitoring group's
 `drift_report`, `batch_predictions`) get the same condition unless they declare their own.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import dagster as dg
 
@@ -28,42 +35,74 @@ AUTOMATION_SENSOR_NAME = "sector_forecast_automation"
 OPTIONAL_UPSTREAM = dg.AssetSelection.assets("demo14_raw", "konk4_raw")
 
 
-def revision_aware_eager() -> dg.AutomationCondition:
-    """`eager()` over every partition, not blocked by unpublished DEMO14 years, gated by blocking checks."""
-    base = dg.AutomationCondition.eager()
-    return (
-        base.without(dg.AutomationCondition.in_latest_time_window())
+def shortcut_deps(deps: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """For each asset, the direct deps that are also ancestors of another of its direct deps."""
+    memo: dict[str, set[str]] = {}
+
+    def ancestors(key: str) -> set[str]:
+        if key not in memo:
+            memo[key] = set()
+            for dep in deps.get(key, ()):
+                memo[key] |= {dep, *ancestors(dep)}
+        return memo[key]
+
+    return {
+        key: {d for d in direct if any(d in ancestors(other) for other in direct if other != d)}
+        for key, direct in ((k, set(v)) for k, v in deps.items())
+    }
+
+
+def revision_aware_eager(ignore_triggers: Iterable[str] = ()) -> dg.AutomationCondition:
+    """`eager()` over every partition, not blocked by unpublished DEMO14 years, gated by blocking checks.
+
+    `ignore_triggers`: deps whose updates do not trigger this asset (they reach it through another dep).
+    """
+    condition = (
+        dg.AutomationCondition.eager()
+        .without(dg.AutomationCondition.in_latest_time_window())
         .with_label(None)
-        .replace(
-            "any_deps_missing",
-            dg.AutomationCondition.any_deps_missing().ignore(OPTIONAL_UPSTREAM),
+        .replace("any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(OPTIONAL_UPSTREAM))
+    )
+    ignored = sorted(ignore_triggers)
+    if ignored:
+        condition = condition.replace(
+            "any_deps_updated",
+            dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(*ignored)),
         )
-        & dg.AutomationCondition.all_deps_blocking_checks_passed()
-    ).with_label("eager_with_revisions")
+    blocked = dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.any_checks_match(dg.AutomationCondition.check_failed(), blocking_only=True)
+    ).with_label("any_deps_blocking_check_failed")
+    return (condition & ~blocked).with_label("eager_with_revisions")
 
 
-REVISION_AWARE_EAGER = revision_aware_eager()
-
-
-def condition_for(spec: dg.AssetSpec) -> dg.AutomationCondition | None:
-    """Raw tables: none (the publication sensor owns them). Anything else: an own condition, or ours."""
-    if spec.group_name == RAW_GROUP:
-        return spec.automation_condition
-    return spec.automation_condition or REVISION_AWARE_EAGER
-
-
-def _with_condition(spec: dg.AssetSpec) -> dg.AssetSpec:
-    return spec.replace_attributes(automation_condition=condition_for(spec))
+def _deps_by_asset(assets: Sequence) -> dict[str, set[str]]:
+    deps: dict[str, set[str]] = {}
+    for asset in assets:
+        specs = [asset] if isinstance(asset, dg.AssetSpec) else getattr(asset, "specs", [])
+        for spec in specs:
+            deps[spec.key.to_user_string()] = {d.asset_key.to_user_string() for d in spec.deps}
+    return deps
 
 
 def with_automation(assets: Sequence) -> list:
-    """Return the assets with their automation conditions attached (see module docstring)."""
+    """Return the assets with their automation conditions attached (see module docstring).
+
+    Raw tables get none (the publication sensor owns them); an asset that declares its own keeps it.
+    """
+    shortcuts = shortcut_deps(_deps_by_asset(assets))
+
+    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.group_name == RAW_GROUP or spec.automation_condition is not None:
+            return spec
+        condition = revision_aware_eager(shortcuts.get(spec.key.to_user_string(), ()))
+        return spec.replace_attributes(automation_condition=condition)
+
     out = []
     for asset in assets:
         if isinstance(asset, dg.AssetsDefinition) and not isinstance(asset, dg.AssetChecksDefinition):
-            out.append(asset.map_asset_specs(_with_condition))
+            out.append(asset.map_asset_specs(attach))
         elif isinstance(asset, dg.AssetSpec):
-            out.append(_with_condition(asset))
+            out.append(attach(asset))
         else:
             out.append(asset)
     return out
@@ -76,7 +115,7 @@ AUTOMATION_SENSORS: list[dg.AutomationConditionSensorDefinition] = [
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
         # Several partitions of one asset in a tick become one asset backfill, which keeps dependency
-        # order across partitions definitions and honours the single-run backfill policies.
+        # order and honours the single-run backfill policies (one run per stage, not per quarter).
         emit_backfills=True,
         description="Evaluates every asset's automation condition: carries new and revised raw partitions "
         "to panel, features, fits, leaderboard, champion, forecasts and monitoring.",

@@ -13,9 +13,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from sector_forecast.statbank import StatBankClient
-
-STATBANK_URL_ENV = "SECTOR_FORECAST_STATBANK_URL"
-SNAPSHOT_DIR_ENV = "SECTOR_FORECAST_SNAPSHOT_DIR"
+from sector_forecast.statbank.client import ENV_SNAPSHOT, ENV_URL
 
 
 class StatBankResource(dg.ConfigurableResource):
@@ -32,8 +30,7 @@ class StatBankResource(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> StatBankResource:
-        return cls(base_url=os.environ.get(STATBANK_URL_ENV) or None,
-                   snapshot_dir=os.environ.get(SNAPSHOT_DIR_ENV) or None)
+        return cls(base_url=os.environ.get(ENV_URL) or None, snapshot_dir=os.environ.get(ENV_SNAPSHOT) or None)
 
     def data_label(self) -> str:
         """What every forecast, plot and report says about where its numbers come from."""

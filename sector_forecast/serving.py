@@ -7,14 +7,20 @@ with `sector, quarter, prediction, lower, upper, model, model_origin`.
 
 The interval is the champion's split-conformal half-width from its rolling-origin backtest residuals, so the
 served forecast equals the `forecasts` asset for the same quarter and model version.
-Bad requests raise `MlflowException(INVALID_PARAMETER_VALUE)`: the scoring server answers HTTP 400 with
-the message and no stack trace.
+Bad requests (unknown or misspelt fields, a missing or non-integer `sector`, an unknown code, a `quarter`
+that is not a string like `2026Q4` or lies outside the stored data, non-numeric features) raise
+`MlflowException(INVALID_PARAMETER_VALUE)` naming the problem: the scoring server answers HTTP 400 with that
+message and no stack trace. Nothing is coerced: MLflow's input-schema enforcement is off on purpose (see
+`signature`). An unexpected scoring failure is a one-line HTTP 500; its trace goes to the server log.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
 from sector_forecast.domain.features import FEATURE_COLUMNS
@@ -32,11 +38,52 @@ from sector_forecast.domain.sectors import SECTOR_CODES
 
 OUTPUT_COLUMNS = ["sector", "quarter", "prediction", "lower", "upper", "model", "model_origin"]
 _NUMERIC_FEATURES = [c for c in FEATURE_COLUMNS if c != "sector"]
-_INTEGER_FEATURES = {"quarter_of_year", "births_nowcast"}
+_ALLOWED_INPUTS = {"sector", "quarter", *_NUMERIC_FEATURES}
+_QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
+_NUMBER = (int, np.integer, float, np.floating)
+_log = logging.getLogger(__name__)
 
 
 def _bad_request(message: str) -> MlflowException:
     return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+
+
+def _sector_codes(values: pd.Series) -> list[int]:
+    """Each value must be an integer code 1–10 (an integral float such as 4.0 counts; text, bools do not)."""
+    missing = [i for i, v in enumerate(values) if _missing(v)]
+    if missing:
+        raise _bad_request(f"'sector' is missing in row(s) {missing[:5]}: send an integer 1–10")
+    bad = [v for v in values if isinstance(v, bool | np.bool_) or not isinstance(v, _NUMBER) or float(v) != int(v)]
+    if bad:
+        raise _bad_request(f"'sector' must be an integer 1–10, got {[_show(v) for v in bad[:3]]}")
+    codes = [int(v) for v in values]
+    unknown = sorted(set(codes) - set(SECTOR_CODES))
+    if unknown:
+        raise _bad_request(f"unknown sector code(s) {unknown}: valid codes are 1–10")
+    return codes
+
+
+def _show(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _quarters(request: pd.DataFrame, default: str) -> list[str]:
+    """`quarter` per row: a string like '2026Q4'; absent or null means the default quarter (documented)."""
+    if "quarter" not in request.columns:
+        return [default] * len(request)
+    out = []
+    for value in request["quarter"]:
+        if _missing(value):
+            out.append(default)
+        elif not isinstance(value, str) or not _QUARTER_RE.match(value):
+            raise _bad_request(f"'quarter' must be a string like '2026Q4', got {_show(value)}")
+        else:
+            out.append(value)
+    return out
 
 
 class SectorVitalityModel(mlflow.pyfunc.PythonModel):
@@ -48,51 +95,57 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
         self.features = pd.read_parquet(context.artifacts["feature_frame"])
         self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
 
+    def _explicit_rows(self, request: pd.DataFrame, sectors: list[int], quarters: list[str]) -> pd.DataFrame:
+        missing = [c for c in _NUMERIC_FEATURES if c not in request.columns]
+        if missing:
+            raise _bad_request(f"explicit features are incomplete: missing {missing}")
+        rows = request[_NUMERIC_FEATURES].copy()
+        for col in _NUMERIC_FEATURES:
+            bad = [v for v in rows[col] if not _missing(v) and (isinstance(v, bool | np.bool_ | str)
+                                                                 or not np.isscalar(v))]
+            if bad:
+                raise _bad_request(f"feature '{col}' must be a number or null, got {_show(bad[0])}")
+            rows[col] = pd.to_numeric(rows[col]).astype("float64")
+        rows.insert(0, "sector", sectors)
+        rows["quarter"] = [quarter_offset(q, -1) for q in quarters]
+        return rows.reset_index(drop=True)
+
     def _rows_for(self, request: pd.DataFrame) -> pd.DataFrame:
+        unknown = sorted(set(map(str, request.columns)) - _ALLOWED_INPUTS)
+        if unknown:
+            raise _bad_request(f"unknown field(s) {unknown}: send 'sector' (1–10), optionally 'quarter' "
+                               "(like '2026Q4') and optionally all model features")
         if "sector" not in request.columns:
             raise _bad_request("missing required field 'sector' (an integer 1–10)")
-        sectors = pd.to_numeric(request["sector"], errors="coerce")
-        bad = request.loc[sectors.isna() | (sectors != sectors.round()), "sector"].tolist()
-        if bad:
-            raise _bad_request(f"'sector' must be an integer 1–10, got {bad[:3]}")
-        unknown = sorted(set(sectors.astype(int)) - set(SECTOR_CODES))
-        if unknown:
-            raise _bad_request(f"unknown sector code(s) {unknown}: valid codes are 1–10")
-        default_quarter = quarter_offset(self.meta["origin"], 1)
-        quarters = request["quarter"] if "quarter" in request.columns else pd.Series(default_quarter, index=request.index)
-        quarters = quarters.where(quarters.notna() & (quarters.astype(str) != ""), default_quarter).astype(str)
-        explicit = [c for c in _NUMERIC_FEATURES if c in request.columns]
-        if explicit:
-            missing = [c for c in _NUMERIC_FEATURES if c not in request.columns]
-            if missing:
-                raise _bad_request(f"explicit features are incomplete: missing {missing}")
-            rows = request[_NUMERIC_FEATURES].apply(pd.to_numeric, errors="coerce")
-            rows.insert(0, "sector", sectors.astype(int).to_numpy())
-            rows["quarter"] = [quarter_offset(q, -1) for q in quarters]
-            return rows.reset_index(drop=True)
+        sectors = _sector_codes(request["sector"])
+        quarters = _quarters(request, quarter_offset(self.meta["origin"], 1))
+        if any(c in request.columns for c in _NUMERIC_FEATURES):
+            return self._explicit_rows(request, sectors, quarters)
         available = sorted(self.features["quarter"].unique())
+        first, last = quarter_offset(available[0], 1), quarter_offset(available[-1], 1)
         rows = []
-        for sector, quarter in zip(sectors.astype(int), quarters, strict=True):
-            try:
-                origin = quarter_offset(quarter, -1)
-            except ValueError as err:
-                raise _bad_request(f"'quarter' {quarter!r} is not a quarter like '2026Q4'") from err
-            match = self.features[(self.features["sector"] == sector) & (self.features["quarter"] == origin)]
+        for sector, quarter in zip(sectors, quarters, strict=True):
+            match = self.features[(self.features["sector"] == sector)
+                                  & (self.features["quarter"] == quarter_offset(quarter, -1))]
             if match.empty:
-                raise _bad_request(
-                    f"quarter {quarter} is outside the data: this model forecasts "
-                    f"{quarter_offset(available[0], 1)}..{quarter_offset(available[-1], 1)}"
-                )
+                raise _bad_request(f"quarter {quarter} is outside the data: this model forecasts {first}..{last}")
             rows.append(match.iloc[0])
         return pd.DataFrame(rows).reset_index(drop=True)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if not isinstance(model_input, pd.DataFrame):
-            model_input = pd.DataFrame(model_input)
+            try:
+                model_input = pd.DataFrame(model_input)
+            except (TypeError, ValueError) as err:
+                raise _bad_request(f"request is not a table of rows with a 'sector' field: {err}") from None
         if model_input.empty:
             raise _bad_request("empty request: send at least one row with a 'sector'")
         rows = self._rows_for(model_input)
-        point = self.fitted.predict(rows)["prediction"].to_numpy(dtype=float)
+        try:
+            point = self.fitted.predict(rows)["prediction"].to_numpy(dtype=float)
+        except Exception as err:  # a bug, not a bad request: one line to the caller, the trace to the log
+            _log.exception("sector-vitality: scoring failed")
+            raise MlflowException(f"scoring failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR) from None
         half = float(self.meta["interval_halfwidth"])
         return pd.DataFrame(
             {
@@ -108,16 +161,18 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
 
 
 def signature() -> ModelSignature:
-    inputs = Schema(
-        [ColSpec("long", "sector"), ColSpec("string", "quarter", required=False)]
-        + [ColSpec("long" if c in _INTEGER_FEATURES else "double", c, required=False) for c in _NUMERIC_FEATURES]
-    )
+    """Outputs only: input columns are validated by `predict` itself.
+
+    MLflow's input-schema enforcement would cast `sector: 1.5` to 1 and silently drop misspelt fields
+    (`quater`), serving the default quarter instead — exactly the silent defaults the service must not have.
+    The input example (logged with the model) documents the request.
+    """
     outputs = Schema(
         [ColSpec("long", "sector"), ColSpec("string", "quarter"), ColSpec("double", "prediction"),
          ColSpec("double", "lower"), ColSpec("double", "upper"), ColSpec("string", "model"),
          ColSpec("string", "model_origin")]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs)
 
 
 def log_serving_model(
@@ -141,4 +196,14 @@ def log_serving_model(
         signature=signature(),
         input_example=pd.DataFrame({"sector": [1, 4], "quarter": [quarter_offset(origin, 1)] * 2}),
         code_paths=None,
+        # Explicit requirements: MLflow's inference loads the model in a subprocess (seconds per model).
+        pip_requirements=serving_requirements(),
     )
+
+
+def serving_requirements() -> list[str]:
+    """The packages the pyfunc imports, pinned to this environment (`sector_forecast` itself is local)."""
+    from importlib.metadata import version
+
+    names = ["mlflow", "pandas", "numpy", "pyarrow", "scikit-learn", "xgboost-cpu"]
+    return [f"{name}=={version(name)}" for name in names]

@@ -97,7 +97,8 @@ def build_report(
                           f"forecasts made at origins {window[0]}..{window[-1]} (model version {versions})")
     replay = backtest[(backtest["model"] == (champ or {}).get("model")) & (backtest["target_quarter"] == quarter)]
     actuals = feature_frame[quarter_label_to_key(quarter)]
-    realised = drift.realised_error(quarter, actuals, log, replay, baselines, margin=config.degradation_margin)
+    realised = drift.realised_error(quarter, actuals, log, replay, baselines, margin=config.degradation_margin,
+                                    current_version=(champ or {}).get("version"))
     thresholds = {"p_threshold": config.p_threshold, "share_threshold": config.share_threshold,
                   "min_samples": config.min_samples, "margin": config.degradation_margin}
     return mr.DriftReport(quarter, window, champ, span, features, prediction, realised, thresholds,
@@ -129,6 +130,11 @@ def log_to_mlflow(mlflow_res: MlflowResource, run_id: str, report: mr.DriftRepor
             client.log_metric(run_id, key, float(value), step=step)
 
 
+def judged_forecast(realised: drift.RealisedError) -> str:
+    """`<quarter>@v<version>`: which served forecast a retrain flag is about (the sensor acts once per key)."""
+    return f"{realised.quarter}@v{realised.model_version}" if realised.model_version else f"{realised.quarter}@-"
+
+
 def partition_metadata(report: mr.DriftReport, images: dict[str, str], files: dict[str, Path]) -> dict[str, Any]:
     r = report.realised
     drifted = report.features.table.loc[report.features.table["drifted"], "column"].tolist()
@@ -146,6 +152,7 @@ def partition_metadata(report: mr.DriftReport, images: dict[str, str], files: di
         "realised_source": dg.MetadataValue.text(r.source),
         "retrain": dg.MetadataValue.bool(report.retrain),
         "retrain_reason": dg.MetadataValue.text(r.note),
+        "judged_forecast": dg.MetadataValue.text(judged_forecast(r)),
         "champion_version": dg.MetadataValue.text(str((report.champion or {}).get("version", "none"))),
         "report_html": dg.MetadataValue.path(str(files["html"])),
         "report_json": dg.MetadataValue.path(str(files["json"])),

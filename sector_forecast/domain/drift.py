@@ -229,13 +229,15 @@ def realised_error(
     replay: pd.DataFrame,
     baseline_mae: dict[str, float],
     margin: float = 0.2,
+    current_version: str | None = None,
 ) -> RealisedError:
     """Realised MAE of the forecast made for ``quarter`` against the model's own backtest MAE.
 
     ``actuals``: the quarter's ``sector, score``. Source order: the served forecast from the prediction log
     (``baseline_mae[model_version]``), else the champion model's rolling-origin backtest forecast for the
-    quarter (``replay``, ``baseline_mae["replay"]``). Only a served forecast can ask for a retrain: a replay
-    describes how the model family did then, not how the model in service is doing now.
+    quarter (``replay``, ``baseline_mae["replay"]``). Only a served forecast of the model still in service
+    (``current_version``) can ask for a retrain: a replay describes how the model family did then, and a
+    version the promotion gate has already replaced needs no retraining (asking again would loop).
     """
     served = served_forecast(log, quarter)
     source, version, origin = "none", None, None
@@ -253,7 +255,7 @@ def realised_error(
     mae = float(known["abs_error"].mean()) if len(known) else float("nan")
     base = baseline_mae.get(version if source == "prediction log" else "replay", float("nan"))
     degraded, ratio = performance_degradation(mae, base, margin)
-    retrain = degraded and source == "prediction log"
+    retrain = degraded and source == "prediction log" and version == current_version
     if source == "none":
         note = f"no forecast for {quarter} to evaluate"
     elif not len(known):
@@ -262,7 +264,9 @@ def realised_error(
         verdict = "worse than" if degraded else "within"
         note = (f"{source}: MAE {mae:.4f} over {len(known)} sectors is {verdict} the backtest MAE {base:.4f} "
                 f"× (1 + {margin:g}) (ratio {ratio:.2f})")
-        if degraded and not retrain:
+        if degraded and source != "prediction log":
             note += "; a replay of history does not trigger a retrain"
+        elif degraded and not retrain:
+            note += f"; version {version} is no longer the champion ({current_version}): no retrain needed"
     return RealisedError(quarter, source, version, origin, len(known), mae, base, ratio, degraded, retrain,
                          note, table.reset_index(drop=True))

@@ -13,91 +13,20 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from sector_forecast_tests.deploy.services import REPO, VENV_BIN, Service, background, free_port, wait_until
+
 DEPLOY = REPO / "deploy"
 INSTALLER = REPO / "scripts" / "install-system-deps.sh"
-VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it; a tiny race with other processes remains)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def log_tail(path: Path, chars: int = 3000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
-
-
-@contextmanager
-def background(
-    cmd: list[str],
-    log: Path,
-    env: dict[str, str] | None = None,
-    cwd: Path = REPO,
-    stop_signal: int = signal.SIGTERM,
-) -> Iterator[subprocess.Popen]:
-    """Run `cmd` in its own process group with output to `log`; on exit signal the group, then SIGKILL it."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
-        )
-    try:
-        yield proc
-    finally:
-        stop_group(proc, stop_signal)
-
-
-def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 15.0) -> None:
-    """Ask the whole process group to stop, then SIGKILL whatever is left (a stuck leader or its children)."""
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
-
-
-def wait_until(
-    check: Callable[[], bool],
-    what: str,
-    timeout: float,
-    proc: subprocess.Popen | None = None,
-    log: Path | None = None,
-) -> None:
-    """Poll `check` until it is true; fail naming `what`, with the process's log, on timeout or early exit."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(
-                f"{what}: process exited with {proc.returncode}\n{log_tail(log) if log else ''}"
-            )
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not ready after {timeout:.0f}s\n{log_tail(log) if log else ''}")
 
 
 # --------------------------------------------------------------------------------------------- PostgreSQL
@@ -317,18 +246,6 @@ class ComposeOnHost:
         test = list(self.service(name)["healthcheck"]["test"])
         assert test[0] == "CMD", f"{name}: healthcheck must be an exec-form CMD to run here"
         return self._args(name, test[1:])
-
-
-@dataclass
-class Service:
-    """A started process: its log, and a way to wait for it that reports the log when it dies."""
-
-    name: str
-    proc: subprocess.Popen
-    log: Path
-
-    def wait_for(self, check: Callable[[], bool], timeout: float) -> None:
-        wait_until(check, self.name, timeout, self.proc, self.log)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from sector_forecast.pipeline import RANGE_END, RANGE_START, published_ranges
 from sector_forecast.statbank import StatBankClient
+from sector_forecast_tests.deploy.services import graphql_over_http, stop_instigators
 from sector_forecast_tests.statbank_server import REPO, running_statbank_server
 
 # dagster_graphql's client calls gql with arguments gql has deprecated; not ours to fix.
@@ -123,7 +124,11 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
         )
         assert as_container.status_code == 200, as_container.text
 
-        client = DagsterGraphQLClient("127.0.0.1", port_number=compose.ports["webserver"][1])
+        web_port = compose.ports["webserver"][1]
+        client = DagsterGraphQLClient("127.0.0.1", port_number=web_port)
+        # This test decides which runs happen: the publication and automation sensors are switched off
+        # (the state is written to the schedule storage, i.e. PostgreSQL) before the daemon starts.
+        stopped = stop_instigators(graphql_over_http(f"http://127.0.0.1:{web_port}/graphql"))
         konk25 = ranges["konk25_job"]
         assert konk25 is not None and ranges["konk4_job"] and ranges["demo14_job"]
         first_wave = [
@@ -141,6 +146,7 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
         most_active = wait_for_runs(postgres, first_wave, 400, logs)
         assert most_active <= MAX_CONCURRENT_RUNS
         spans = [(r[2], r[3]) for r in run_rows(postgres, first_wave).values()]
+        # Four queued runs, two slots: two ran side by side, never three.
         assert max_overlap(spans) == MAX_CONCURRENT_RUNS, spans
 
         panel = submit(client, "panel_job", ranges["panel_job"])
@@ -149,9 +155,32 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
         fits = submit(client, "fits_job", (last_origin, last_origin))
         wait_for_runs(postgres, [fits], 300, logs)
 
+    timeline = run_rows(postgres, [*first_wave, panel, fits])
+    print(
+        "\n".join(
+            f"{job:12s} {status:8s} {start:.1f}..{end:.1f} ({end - start:.1f}s)"
+            for job, status, start, end in sorted(timeline.values(), key=lambda r: r[2])
+        )
+    )
+    fit_partitions = postgres.query(
+        "dagster",
+        "SELECT DISTINCT partition FROM event_logs WHERE run_id = %s AND asset_key = %s "
+        "AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+        (fits, '["fit_ridge"]'),
+    )
+    assert [r[0] for r in fit_partitions] == [last_origin]
     assert_history_in_postgres(postgres, [*first_wave, panel, fits], konk25, home)
+    all_runs = postgres.query("dagster", "SELECT run_id FROM runs")
+    assert sorted(r[0] for r in all_runs) == sorted([*first_wave, panel, fits]), "runs nobody asked for"
     heartbeats = postgres.query("dagster", "SELECT count(*) FROM daemon_heartbeats")[0][0]
     assert heartbeats > 0, "the daemon wrote no heartbeat to PostgreSQL"
+    # Schedule storage: the sensors' stopped state is a row in PostgreSQL's `instigators` table.
+    bodies = [
+        b
+        for b, status in postgres.query("dagster", "SELECT instigator_body, status FROM instigators")
+        if status == "STOPPED"
+    ]
+    assert stopped and all(any(f'"{name}"' in b for b in bodies) for name in stopped), (stopped, bodies)
     assert_mlflow_in_postgres(postgres, last_origin, tmp_path / "mlflow-artifacts")
 
 

@@ -1,0 +1,171 @@
+"""End to end: a shifted quarter arrives, the drift report raises its flags, the WARN checks show it, the retrain
+sensor asks once, the requested run re-fits and re-promotes, and the report then stops asking.
+
+One scenario per module (see conftest.py): the graph as of August 2022 (champion trained through 2022Q2), then
+2022Q3 published with four times the bankruptcies. The steps build on each other through module fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sector_forecast.assets.models import FIT_ASSET_NAMES
+from sector_forecast.io_manager import read_stored
+from sector_forecast.sensors.retrain import drift_retrain_sensor, read_cursor
+from sector_forecast_tests.conftest import GraphEnv
+from sector_forecast_tests.monitoring.conftest import (
+    SHIFT_TIME,
+    SHIFTED_QUARTER,
+    ShiftScenario,
+    read_log,
+    run_stage,
+)
+
+BASE_QUARTERS = ["2021Q1", "2021Q2", "2021Q3", "2021Q4", "2022Q1", "2022Q2"]
+SHIFTED = "2022Q3"
+
+
+def tick(env: GraphEnv, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=env.instance, cursor=cursor, definitions=env.defs)
+    return drift_retrain_sensor(context)
+
+
+def report(env: GraphEnv, quarter: str) -> dict:
+    return json.loads((env.storage / "monitoring" / "drift_report" / f"{quarter}.json").read_text())
+
+
+def check_evaluation(env: GraphEnv, name: str) -> dg.AssetCheckEvaluation:
+    key = dg.AssetCheckKey(dg.AssetKey("drift_report"), name)
+    record = env.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+    return record.event.dagster_event.event_specific_data
+
+
+@dataclass
+class Ticks:
+    base: dg.SensorResult
+    shifted: dg.SensorResult | None = None
+
+
+@pytest.fixture(scope="module")
+def ticks(shift_scenario: ShiftScenario) -> Ticks:
+    return Ticks(base=tick(shift_scenario.env, None))
+
+
+@pytest.fixture(scope="module")
+def shifted(shift_scenario: ShiftScenario, ticks: Ticks) -> ShiftScenario:
+    shift_scenario.publish_shifted_quarter()
+    shift_scenario.monitor_new_quarter()
+    ticks.shifted = tick(shift_scenario.env, ticks.base.cursor)
+    return shift_scenario
+
+
+def test_base_graph_has_a_report_per_quarter_and_no_retrain(shift_scenario: ShiftScenario, ticks: Ticks) -> None:
+    env = shift_scenario.env
+    for quarter in BASE_QUARTERS:
+        body = report(env, quarter)
+        assert body["flags"]["retrain"] is False
+        assert body["champion"]["origin"] == "2022Q2" and body["current"]["rows"] > 0
+    # Every quarter the champion was trained on is judged by the backtest replay, never by the in-sample log.
+    assert report(env, "2022Q2")["realised_error"]["source"] == "backtest replay"
+    assert not ticks.base.run_requests and "none asks" in ticks.base.skip_reason.skip_message
+    assert read_cursor(ticks.base.cursor)[0] is not None
+
+
+def test_shifted_quarter_raises_data_drift_and_retrain(shifted: ShiftScenario) -> None:
+    body = report(shifted.env, SHIFTED)
+    assert body["flags"] == {"data_drift": True, "degraded": True, "retrain": True}
+    realised = body["realised_error"]
+    # Judged on the forecast the champion (origin 2022Q2, version 1) served before 2022Q3 was published.
+    assert (realised["source"], realised["model_version"], realised["model_origin"]) == ("prediction log", "1", "2022Q2")
+    assert realised["n"] == 10 and realised["ratio"] > 1.2
+    drifted = {f["column"] for f in body["data_drift"]["features"] if f["drifted"]}
+    assert {"bankruptcy_growth_yoy", "bankruptcy_growth_qoq", "momentum"} <= drifted
+    assert body["data_drift"]["share_drifted"] > report(shifted.env, "2022Q2")["data_drift"]["share_drifted"]
+    assert body["current"]["quarters"] == ["2021Q4", "2022Q1", "2022Q2", "2022Q3"]
+    assert body["current"]["rows"] == 40 and body["reference"]["quarters"].endswith("2021Q3")
+
+
+def test_report_ui_metadata_html_and_mlflow(shifted: ShiftScenario) -> None:
+    env = shifted.env
+    event = env.instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
+    metadata = event.asset_materialization.metadata
+    assert event.asset_materialization.partition == SHIFTED_QUARTER
+    assert metadata["retrain"].value is True and metadata["judged_forecast"].value == "2022Q3@v1"
+    for plot in ("feature_drift_plot", "distributions_plot", "predictions_plot"):
+        assert "data:image/png;base64," in metadata[plot].value
+    assert "| bankruptcy_growth_yoy |" in metadata["report"].value.replace("  ", " ")
+    html = (env.storage / "monitoring" / "drift_report" / f"{SHIFTED}.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "http" not in html.split("<body>")[1]
+    client = MlflowClient(env.mlflow_uri)
+    version = client.get_model_version("sector-vitality", "1")
+    artifacts = {a.path for a in client.list_artifacts(version.run_id, "monitoring")}
+    assert {f"monitoring/drift_report_{SHIFTED}.json", f"monitoring/drift_report_{SHIFTED}.html"} <= artifacts
+    history = client.get_metric_history(version.run_id, "monitoring_realised_mae")
+    assert [h.step for h in history].count(2022 * 4 + 2) == 1
+
+
+def test_warn_checks_show_drift_and_degradation_without_failing_the_run(shifted: ShiftScenario) -> None:
+    for name in ("data_drift", "performance_degradation"):
+        evaluation = check_evaluation(shifted.env, name)
+        assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.WARN
+        assert evaluation.metadata["quarter"].value == SHIFTED
+    assert "worse than the backtest MAE" in check_evaluation(shifted.env, "performance_degradation").description
+
+
+def test_sensor_requests_one_retrain_of_the_latest_origin(shifted: ShiftScenario, ticks: Ticks) -> None:
+    (request,) = ticks.shifted.run_requests
+    assert request.partition_key == SHIFTED_QUARTER and request.job_name in (None, "retrain_job")
+    assert request.run_key == "drift-retrain-2022Q3@v1"
+    assert request.run_config["ops"] == {name: {"config": {"log_model": True}} for name in FIT_ASSET_NAMES}
+    # The same tick again, or a re-run of the same report, asks for nothing more.
+    assert not tick(shifted.env, ticks.shifted.cursor).run_requests
+
+
+def test_batch_predictions_are_idempotent_per_quarter(shifted: ShiftScenario, ticks: Ticks) -> None:
+    env = shifted.env
+    before = read_log(env)
+    with dg.partition_loading_context(effective_dt=SHIFT_TIME):
+        run_stage(env, "monitoring_job", SHIFTED_QUARTER, SHIFTED_QUARTER)
+    after = read_log(env)
+    assert len(after) == len(before)
+    assert not after.duplicated(["origin", "model_version", "sector"]).any()
+    assert len(after[(after["origin"] == SHIFTED) & (after["model_version"] == "1")]) == 10
+    # The re-run report still asks to retrain, but for the same served forecast: no second request.
+    assert report(env, SHIFTED)["flags"]["retrain"] is True
+    result = tick(env, ticks.shifted.cursor)
+    assert not result.run_requests and "none asks for a new retrain" in result.skip_reason.skip_message
+
+
+def test_requested_retrain_refits_promotes_and_stops_the_flag(shifted: ShiftScenario, ticks: Ticks) -> None:
+    env = shifted.env
+    (request,) = ticks.shifted.run_requests
+    with dg.partition_loading_context(effective_dt=SHIFT_TIME):
+        result = env.defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=env.instance, partition_key=request.partition_key, run_config=request.run_config,
+            tags=request.tags)
+        assert result.success
+        for name in FIT_ASSET_NAMES:
+            fit = read_stored(env.storage, name, SHIFTED_QUARTER)
+            assert fit["model_uri"] is not None  # log_model=True: every model can be promoted
+        champion = read_stored(env.storage, "champion_model")
+        assert champion["origin"] == SHIFTED and champion["champion_version"] == "2"
+        forecasts = read_stored(env.storage, "forecasts")
+        assert set(forecasts["quarter"]) == {"2022Q4"} and set(forecasts["model_version"]) == {"2"}
+        log = read_log(env)
+        new = log[(log["origin"] == SHIFTED) & (log["model_version"] == "2")]
+        pd.testing.assert_frame_equal(
+            new.sort_values("sector")[["sector", "quarter", "prediction", "lower", "upper"]].reset_index(drop=True),
+            forecasts.sort_values("sector")[["sector", "quarter", "prediction", "lower", "upper"]]
+            .reset_index(drop=True))
+        # Monitoring the quarter again: the judged forecast (version 1) is no longer in service, so no retrain.
+        run_stage(env, "monitoring_job", SHIFTED_QUARTER, SHIFTED_QUARTER)
+    body = report(env, SHIFTED)
+    assert body["flags"]["degraded"] is True and body["flags"]["retrain"] is False
+    assert "no longer the champion" in body["realised_error"]["note"]
+    assert not tick(env, ticks.shifted.cursor).run_requests
