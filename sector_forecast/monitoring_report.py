@@ -90,7 +90,7 @@ def _jsonable(obj: Any) -> Any:
 
 def _png(fig: Any) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=72)
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
@@ -101,6 +101,7 @@ def feature_drift_png(report: DriftReport) -> str:
     colors = ["tab:red" if d else ("lightgrey" if n == "sample too small" else "tab:blue")
               for d, n in zip(table["drifted"], table["note"], strict=True)]
     fig, (ks_ax, psi_ax) = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+    fig.subplots_adjust(left=0.2, right=0.98, top=0.9, bottom=0.12, wspace=0.05)
     ks_ax.barh(table["column"], table["ks_stat"].fillna(0), color=colors)
     ks_ax.set_xlabel(f"KS statistic (red: p < {report.thresholds['p_threshold']:g})")
     psi_ax.barh(table["column"], table["psi"].fillna(0), color=colors)
@@ -117,6 +118,7 @@ def distributions_png(report: DriftReport) -> str:
     ranked = report.features.table.dropna(subset=["ks_stat"]).sort_values("ks_stat", ascending=False)
     columns = list(ranked["column"].head(TOP_FEATURES_PLOTTED))
     fig, axes = plt.subplots(1, max(1, len(columns)), figsize=(3.2 * max(1, len(columns)), 2.8), squeeze=False)
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.8, bottom=0.12, wspace=0.25)
     for ax, col in zip(axes[0], columns, strict=False):
         samples = ((report.reference, "reference", "tab:blue"), (report.current, "current", "tab:red"))
         for frame, label, color in samples:
@@ -126,13 +128,14 @@ def distributions_png(report: DriftReport) -> str:
         ax.set_title(col, fontsize=8)
         ax.tick_params(labelsize=6)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("Empirical CDF: reference (champion's training window) vs current window", fontsize=9, y=1.04)
+    fig.suptitle("Empirical CDF: reference (champion's training window) vs current window", fontsize=9)
     return _png(fig)
 
 
 def predictions_png(report: DriftReport) -> str:
     """Forecast distribution shift, and the quarter's forecast against its published score."""
     fig, (dist_ax, err_ax) = plt.subplots(1, 2, figsize=(10, 3.2))
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.15, wspace=0.2)
     both = np.concatenate([report.reference_predictions, report.current_predictions])
     bins = np.linspace(np.min(both), np.max(both), 31) if len(both) else np.linspace(0, 1, 31)
     if len(report.reference_predictions):

@@ -59,7 +59,7 @@ def _sector_codes(values: pd.Series) -> list[int]:
         raise _bad_request(f"'sector' is missing in row(s) {missing[:5]}: send an integer 1–10")
     bad = [v for v in values if isinstance(v, bool | np.bool_) or not isinstance(v, _NUMBER) or float(v) != int(v)]
     if bad:
-        raise _bad_request(f"'sector' must be an integer 1–10, got {[_show(v) for v in bad[:3]]}")
+        raise _bad_request(f"'sector' must be an integer 1–10, got {_show(bad[0])}")
     codes = [int(v) for v in values]
     unknown = sorted(set(codes) - set(SECTOR_CODES))
     if unknown:

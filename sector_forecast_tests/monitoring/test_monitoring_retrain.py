@@ -82,7 +82,8 @@ def test_shifted_quarter_raises_data_drift_and_retrain(shifted: ShiftScenario) -
     assert body["flags"] == {"data_drift": True, "degraded": True, "retrain": True}
     realised = body["realised_error"]
     # Judged on the forecast the champion (origin 2022Q2, version 1) served before 2022Q3 was published.
-    assert (realised["source"], realised["model_version"], realised["model_origin"]) == ("prediction log", "1", "2022Q2")
+    judged = (realised["source"], realised["model_version"], realised["model_origin"])
+    assert judged == ("prediction log", "1", "2022Q2")
     assert realised["n"] == 10 and realised["ratio"] > 1.2
     drifted = {f["column"] for f in body["data_drift"]["features"] if f["drifted"]}
     assert {"bankruptcy_growth_yoy", "bankruptcy_growth_qoq", "momentum"} <= drifted
@@ -102,7 +103,7 @@ def test_report_ui_metadata_html_and_mlflow(shifted: ShiftScenario) -> None:
     assert "| bankruptcy_growth_yoy |" in metadata["report"].value.replace("  ", " ")
     html = (env.storage / "monitoring" / "drift_report" / f"{SHIFTED}.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "http" not in html.split("<body>")[1]
-    client = MlflowClient(env.mlflow_uri)
+    client = MlflowClient(tracking_uri=env.mlflow_uri, registry_uri=env.mlflow_uri)
     version = client.get_model_version("sector-vitality", "1")
     artifacts = {a.path for a in client.list_artifacts(version.run_id, "monitoring")}
     assert {f"monitoring/drift_report_{SHIFTED}.json", f"monitoring/drift_report_{SHIFTED}.html"} <= artifacts

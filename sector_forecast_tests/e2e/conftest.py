@@ -1,0 +1,177 @@
+"""Fixtures for the browser tests: the Dagster UI as an analyst opens it, and headless Chromium to drive it.
+
+One `sector-forecast ui` (= `dagster dev`: webserver, daemon, code server) per test module, on a free port
+of 127.0.0.1, with a temporary `$DAGSTER_HOME` holding the project's dagster.yaml, the local StatBank
+server as its source and a temporary MLflow store. Before the UI starts, the raw tables and the panel are
+materialised with `sector-forecast run` (what an analyst does first), and the sensors are switched off
+so that the only runs are the ones the tests launch. Chromium is Debian's (/usr/bin/chromium) driven by
+Playwright; nothing is downloaded. Screenshots go to test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sector_forecast_tests.deploy.services import (
+    REPO,
+    VENV_BIN,
+    background,
+    free_port,
+    graphql_over_http,
+    log_tail,
+    stop_instigators,
+    wait_until,
+)
+from sector_forecast_tests.statbank_server import ServerHandle, running_statbank_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+VIEWPORT = {"width": 1600, "height": 1000}
+PRE_MATERIALISED = ["konk4_job", "konk25_job", "demo14_job", "panel_job"]
+
+
+@dataclass
+class DagsterUI:
+    """A running `dagster dev` and what the tests need to reach it and its source."""
+
+    url: str
+    home: Path
+    statbank: ServerHandle
+    graphql: Callable[[str, dict], dict]
+    log: Path
+
+    def query(self, document: str, **variables: object) -> dict:
+        return self.graphql(document, variables)
+
+
+def _graphql_via_cli(env: dict[str, str], workdir: Path) -> Callable[[str, dict], dict]:
+    """GraphQL against the instance in `$DAGSTER_HOME` without a webserver (`dagster-graphql`)."""
+
+    def execute(document: str, variables: dict) -> dict:
+        out = workdir / "graphql.json"
+        reply = subprocess.run(
+            [str(VENV_BIN / "dagster-graphql"), "-w", str(REPO / "workspace.yaml"), "-t", document,
+             "-v", json.dumps(variables), "-o", str(out)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert reply.returncode == 0, reply.stderr[-2000:]
+        body = json.loads(out.read_text())
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    return execute
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
+    root = tmp_path_factory.mktemp("dagster_ui")
+    home = root / "dagster_home"
+    with running_statbank_server(tmp_path=root) as statbank:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_"))
+        }
+        env.update(
+            {
+                "DAGSTER_HOME": str(home),
+                "SECTOR_FORECAST_STATBANK_URL": statbank.url,
+                "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        stages = [arg for job in PRE_MATERIALISED for arg in ("--stage", job)]
+        # `run` copies the project's dagster.yaml into the new home; the sensors are stopped meanwhile.
+        with background([str(VENV_BIN / "sector-forecast"), "run", *stages], root / "run.log", env) as run:
+            wait_until(
+                lambda: (home / "dagster.yaml").exists(), "sector-forecast run", 120, run, root / "run.log"
+            )
+            stop_instigators(_graphql_via_cli(env, root))
+            assert run.wait(timeout=600) == 0, log_tail(root / "run.log")
+        port = free_port()
+        log = root / "dagster_dev.log"
+        with background([str(VENV_BIN / "sector-forecast"), "ui", "--port", str(port)], log, env) as dev:
+            url = f"http://127.0.0.1:{port}"
+            ui = DagsterUI(
+                url=url, home=home, statbank=statbank, graphql=graphql_over_http(f"{url}/graphql"), log=log
+            )
+            wait_until(lambda: _location_loaded(ui), "dagster dev", 180, dev, log)
+            yield ui
+
+
+def _location_loaded(ui: DagsterUI) -> bool:
+    try:
+        data = ui.query(
+            "{ workspaceOrError { ... on Workspace { locationEntries { name "
+            "locationOrLoadError { __typename } } } } }"
+        )
+    except Exception:
+        return False
+    entries = data["workspaceOrError"].get("locationEntries") or []
+    return any(
+        (e.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation" for e in entries
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, with the flags this machine's closed network needs."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright gives every launch a new, empty profile directory of its own and removes it afterwards.
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Shots:
+    """Numbered screenshots of one test, kept as artefacts: test-artifacts/e2e/<test>-<n>-<step>.png."""
+
+    page: object
+    prefix: str
+    count: int = 0
+
+    def take(self, step: str, full_page: bool = False) -> Path:
+        self.count += 1
+        path = ARTIFACTS / f"{self.prefix}-{self.count}-{step}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+
+@pytest.fixture
+def page(browser, dagster_ui: DagsterUI, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser context per test; its last screen is saved whether the test passed or failed."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=VIEWPORT, base_url=dagster_ui.url)
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        name = request.node.name.removeprefix("test_")
+        try:
+            tab.screenshot(path=str(ARTIFACTS / f"{name}-last.png"))
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def shots(page, request: pytest.FixtureRequest) -> Shots:
+    return Shots(page, request.node.name.removeprefix("test_"))
