@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from sector_forecast.cli_statbank import statbank
+from sector_forecast.pipeline import STAGES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +38,7 @@ def main() -> None:
               "SECTOR_FORECAST_STATBANK_URL is set) into the Dagster instance at $DAGSTER_HOME "
               "(./.dagster_home when unset), then print a summary, the leaderboard and the forecasts.")
 @click.option("--stage", "stages", multiple=True,
-              type=click.Choice(["konk4_job", "konk25_job", "demo14_job", "panel_job", "fits_job", "evaluation_job"]),
+              type=click.Choice(STAGES),
               help="Run only these stages (default: all, in order).")
 def run(stages: tuple[str, ...]) -> None:
     home = ensure_dagster_home()

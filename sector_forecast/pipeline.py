@@ -24,6 +24,10 @@ from sector_forecast.partitions import (
 )
 from sector_forecast.statbank import StatBankClient
 
+# The stage jobs in dependency order; each runs as one Dagster run over its published partition range.
+STAGES: tuple[str, ...] = (
+    "konk4_job", "konk25_job", "demo14_job", "panel_job", "fits_job", "evaluation_job", "monitoring_job",
+)
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
@@ -85,8 +89,7 @@ def run_pipeline(
 ) -> PipelineResult:
     """Materialise every published partition of every stage, in dependency order."""
     ranges = published_ranges(client)
-    order = jobs or ["konk4_job", "konk25_job", "demo14_job", "panel_job", "fits_job", "evaluation_job",
-                     "monitoring_job"]
+    order = jobs or list(STAGES)
     result = PipelineResult()
     for name in order:
         job = defs.resolve_job_def(name)
