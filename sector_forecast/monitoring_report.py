@@ -218,6 +218,12 @@ th{background:#f3f3f3}.flag{padding:6px 10px;border-radius:4px;display:inline-bl
 .warn{background:#fde2e1}.ok{background:#e3f5e1}img{max-width:100%}"""
 
 
+def _img(alt: str, png: str | None) -> str:
+    if png is None:
+        return "<p><em>Plot not drawn in this bulk run; materialise the quarter on its own to draw it.</em></p>"
+    return f'<img alt="{alt}" src="data:image/png;base64,{png}">'
+
+
 def to_html(report: DriftReport, images: dict[str, str]) -> str:
     """A self-contained HTML page: verdicts, tables and the embedded plots."""
     def flag(name: str, on: bool) -> str:
@@ -234,12 +240,12 @@ def to_html(report: DriftReport, images: dict[str, str]) -> str:
         f"Thresholds: KS p &lt; {t['p_threshold']:g}, dataset share ≥ {t['share_threshold']:.0%}, "
         f"min samples {t['min_samples']:g}, retrain margin {t['margin']:.0%}.</p>",
         f"<h2>Data drift</h2><p>{html.escape(report.features.summary)}</p>",
-        f'<img alt="feature drift" src="data:image/png;base64,{images["feature_drift"]}">',
+        _img("feature drift", images.get("feature_drift")),
         feature_table(report).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–"),
-        f'<img alt="distributions" src="data:image/png;base64,{images["distributions"]}">',
+        _img("distributions", images.get("distributions")),
         f"<h2>Predictions</h2><p>{html.escape(_prediction_line(report.prediction))}</p>",
         f"<p>{html.escape(r.note)}</p>",
-        f'<img alt="predictions" src="data:image/png;base64,{images["predictions"]}">',
+        _img("predictions", images.get("predictions")),
         r.table.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="–") if len(r.table) else "",
     ]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift report {report.quarter}</title>"

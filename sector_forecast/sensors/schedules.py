@@ -45,12 +45,13 @@ def catch_up_requests(
     client = statbank.get_client()
     try:
         meta = client.table_meta(watch.table)
+        if not meta["active"]:
+            successor = rel.successor_from_info(client.tableinfo(watch.table), watch.successor)
+            return dg.SkipReason(rel.closure_message(watch.table, meta, successor))
     except StatBankError as err:
         return dg.SkipReason(f"{watch.table}: StatBank at {client.source} unreachable or misbehaving — {err}")
     finally:
         client.close()
-    if not meta["active"]:
-        return dg.SkipReason(rel.closure_message(watch.table, meta, watch.successor))
     partitions_def = PARTITIONS[watch.asset]
     all_keys = partitions_def.get_partition_keys(current_time=now)
     materialised = instance.get_materialized_partitions(dg.AssetKey(watch.asset))

@@ -9,6 +9,7 @@ and what it requests is executed in-process, stage by stage, as the automation s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -16,7 +17,9 @@ import pytest
 
 from sector_forecast.io_manager import read_stored
 from sector_forecast.partitions import origin_partitions
+from sector_forecast.releases import expected_latest_period
 from sector_forecast.sensors.publication import TRIGGER_TAG
+from sector_forecast.sensors.schedules import quarterly_safety_net
 from sector_forecast_tests.automation.conftest import (
     clone_graph,
     execute_request,
@@ -87,7 +90,17 @@ def test_a_new_month_materialises_its_partition_and_nothing_downstream(world: Wo
     freshness = world.env.instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(dg.AssetKey("konk25_raw"), "dst_release_freshness")])
     (record,) = freshness.values()
-    assert record.event.asset_check_evaluation.passed  # 2026M10 was due by 2026-11-10
+    due, _ = expected_latest_period("month", datetime.now(UTC))  # 2026M10 (due 2026-11-10) on 2026-11-25
+    assert record.event.asset_check_evaluation.passed == (due <= "2026M10")
+
+
+def test_the_quarterly_safety_net_skips_when_the_sensor_kept_up(world: World) -> None:
+    context = dg.build_schedule_context(
+        instance=world.env.instance, scheduled_execution_time=datetime(2026, 11, 10, 9, tzinfo=UTC),
+        resources={"statbank": world.env.defs.resources["statbank"]},
+    )
+    result = quarterly_safety_net(context)
+    assert isinstance(result, dg.SkipReason) and "through 2026M10 is materialised" in result.skip_message
 
 
 def test_a_revision_reruns_exactly_the_affected_partitions_downstream(world: World) -> None:

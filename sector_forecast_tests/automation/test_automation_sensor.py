@@ -7,12 +7,16 @@ instance: the first tick records the baseline, the second sees what the test mad
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from sector_forecast.sensors.publication import TABLE_ACTIVE_CHECK, TRIGGER_TAG
+from sector_forecast.freshness import dst_freshness_sensor
+from sector_forecast.releases import expected_latest_period
+from sector_forecast.sensors.publication import RANGE_END, RANGE_START, TABLE_ACTIVE_CHECK, TRIGGER_TAG
+from sector_forecast.sensors.schedules import demo14_yearly_safety_net, quarterly_safety_net
 from sector_forecast_tests.automation.conftest import sensor_tick, with_freshness_checks
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import ServerHandle
@@ -137,3 +141,36 @@ def test_a_closed_table_is_reported_with_its_successor_and_not_polled(
     later = sensor_tick(env, result.cursor)
     assert _runs(later) == []
     assert not [e for e in later.asset_events if isinstance(e, dg.AssetCheckEvaluation)]  # reported once
+
+
+def _safety_net(env: GraphEnv, schedule) -> list | dg.SkipReason:
+    context = dg.build_schedule_context(
+        instance=env.instance, scheduled_execution_time=datetime(2026, 11, 10, 9, tzinfo=UTC),
+        resources={"statbank": env.defs.resources["statbank"]},
+    )
+    return schedule(context)
+
+
+def test_the_safety_nets_pull_what_is_published_but_missing(env: GraphEnv, server: ServerHandle) -> None:
+    (request,) = _safety_net(env, quarterly_safety_net)
+    assert (request.job_name, request.tags[RANGE_START], request.tags[RANGE_END]) == (
+        "konk25_job", "2009-01-01", "2026-09-01")
+    assert request.tags[TRIGGER_TAG] == "safety_net"
+    (demo,) = _safety_net(env, demo14_yearly_safety_net)
+    assert (demo.job_name, demo.tags[RANGE_START], demo.tags[RANGE_END]) == ("demo14_job", "2019", "2023")
+    server.close("DEMO14", successor="DEMO15")
+    closed = _safety_net(env, demo14_yearly_safety_net)
+    assert isinstance(closed, dg.SkipReason) and "successor DEMO15" in closed.skip_message
+
+
+def test_the_freshness_sensor_reports_overdue_tables_once(env: GraphEnv) -> None:
+    context = dg.build_sensor_context(instance=env.instance)
+    first = dst_freshness_sensor(context)
+    evaluations = {e.asset_key.to_user_string(): e for e in first.asset_events}
+    assert set(evaluations) == {"konk25_raw", "demo14_raw"}
+    assert not any(e.passed for e in evaluations.values())  # an empty instance holds nothing DST published
+    for asset, frequency in (("konk25_raw", "month"), ("demo14_raw", "year")):
+        period, deadline = expected_latest_period(frequency, datetime.now(UTC))  # 2026M10 / 2024 on 2026-11-25
+        assert f"{period} was due by {deadline:%Y-%m-%d}" in evaluations[asset].description
+    again = dst_freshness_sensor(dg.build_sensor_context(instance=env.instance, cursor=first.cursor))
+    assert again.asset_events == []  # nothing changed: nothing recorded again

@@ -80,6 +80,16 @@ def test_asset_graph_shows_every_asset(page, shots, dagster_ui) -> None:
     labels = [t.strip() for t in nodes.all_inner_texts()]
     unmatched = [k for k in in_api if not any(label_matches(label, k) for label in labels)]
     assert unmatched == [], f"assets not in the graph: {unmatched} (labels: {labels})"
+    # The colour of a node is its partition status: green exactly where the API says every partition is there.
+    stats = {key: partition_stats(dagster_ui, key)["partitionStats"] for key in sorted(in_code)}
+    complete = [k for k, s in stats.items() if s and s["numMaterialized"] == s["numPartitions"]]
+    assert "quarterly_panel" in complete, stats
+    for key in complete:
+        node = nodes.filter(has=page.get_by_text(key, exact=True))
+        expect(node).to_have_attribute("style", re.compile("background-green"), timeout=60_000)
+    for key in (k for k, s in stats.items() if s and s["numMaterialized"] == 0):
+        expect(nodes.filter(has=page.get_by_text(key, exact=True))).not_to_have_attribute(
+            "style", re.compile("background-green"))  # fmt: skip
     shots.take("asset-graph")
 
 
@@ -161,7 +171,7 @@ def test_backfill_over_two_quarters(page, shots, dagster_ui) -> None:
     assert len(status["runs"]) == 1
 
     page.goto("/overview/backfills")
-    row = page.get_by_role("row").filter(has_text=backfill_id)
+    row = page.locator("[class*=VirtualizedTable_row]").filter(has_text=backfill_id).first
     expect(row).to_contain_text("Success", timeout=60_000)
     shots.take("backfill-completed")
 
@@ -176,7 +186,8 @@ def test_asset_check_result(page, shots, dagster_ui) -> None:
     )
 
     page.goto("/assets/quarterly_panel?view=checks")
-    page.get_by_role("link", name=re.compile("^contract")).first.click()
+    checks_list = page.locator("[class*=AssetChecks_checkRow]")
+    checks_list.filter(has=page.get_by_text("contract", exact=True)).first.click()
     expect(page.get_by_text("This is a blocking asset check", exact=False)).to_be_visible()
     expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
     expect(page.get_by_text(latest["evaluation"]["description"])).to_be_visible()
