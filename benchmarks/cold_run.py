@@ -27,8 +27,13 @@ def instance_counts(home: Path) -> tuple[int, dict[str, int]]:
     """Runs in the instance and materialised partitions per asset (1 for an unpartitioned asset)."""
     import os
 
+    import warnings
+
     os.environ["DAGSTER_HOME"] = str(home)
     import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
     from sector_forecast.definitions import defs
 

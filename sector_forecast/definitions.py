@@ -9,6 +9,7 @@ import dagster as dg
 
 from sector_forecast.assets import evaluation, models, monitoring, panel, raw
 from sector_forecast.automation import AUTOMATION_SENSORS, with_automation
+from sector_forecast.freshness import FRESHNESS_CHECKS
 from sector_forecast.io_manager import ParquetIOManager
 from sector_forecast.jobs import JOBS
 from sector_forecast.resources import MlflowResource, StatBankResource
@@ -27,7 +28,7 @@ def build_definitions(
             evaluation.backtest_leaderboard, evaluation.champion_model, evaluation.forecasts,
             *monitoring.MONITORING_ASSETS,
         ]),
-        asset_checks=monitoring.MONITORING_CHECKS,
+        asset_checks=[*monitoring.MONITORING_CHECKS, *FRESHNESS_CHECKS],
         jobs=JOBS,
         sensors=[*SENSORS, *AUTOMATION_SENSORS],
         schedules=SCHEDULES,

@@ -73,10 +73,12 @@ def _quarter_bankruptcies(
             partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True),
             metadata={"allow_missing_partitions": True},
         ),
-        # Births of year Y, or the last three published years for a nowcast: 12 quarters back.
+        # Births of year Y, or a nowcast from the last three published years. DST lags up to ~2.5 years, so
+        # those can start six years back: read 28 quarters of DEMO14 years, so that a single-quarter re-run
+        # nowcasts from the same years as a full-range run.
         "demo14_raw": dg.AssetIn(
             partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-12, allow_nonexistent_upstream_partitions=True
+                start_offset=-28, allow_nonexistent_upstream_partitions=True
             ),
             metadata={"allow_missing_partitions": True},
         ),

@@ -47,6 +47,12 @@ def test_unpublished_demo14_years_are_nowcast_then_replaced_when_published(
     server.reset()
     env = make_graph_env(tmp_path, server.url)
     assert env.run(RAW_AND_PANEL).success
+    # A single-quarter re-run (what automation does) nowcasts from the same years as the full-range run.
+    full_range = read_stored(env.storage, "quarterly_panel", "2026-07-01")
+    assert env.defs.resolve_job_def("panel_job").execute_in_process(
+        instance=env.instance, partition_key="2026-07-01").success
+    pd.testing.assert_frame_equal(full_range, read_stored(env.storage, "quarterly_panel", "2026-07-01"))
+    assert set(full_range["births_source_year"]) == {2023}
     before = read_stored(env.storage, "quarterly_panel", "2024-04-01")
     assert set(before["births_provenance"]) == {"nowcast"}
     assert set(before["births_source_year"]) == {2023}
