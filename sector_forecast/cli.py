@@ -42,6 +42,7 @@ def main() -> None:
               help="Run only these stages (default: all, in order).")
 def run(stages: tuple[str, ...]) -> None:
     home = ensure_dagster_home()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the summary readable
     import dagster as dg
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
