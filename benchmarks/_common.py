@@ -50,9 +50,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def fresh_home(keep: bool = False) -> Iterator[Path]:
-    """An empty directory for `$DAGSTER_HOME` (and the MLflow store under it), removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="sector-forecast-bench-"))
+def fresh_home(keep: bool = False, under: Path | None = None) -> Iterator[Path]:
+    """An empty directory for `$DAGSTER_HOME` (and the MLflow store under it), removed afterwards.
+
+    `under` puts it on another file system, e.g. /dev/shm to see what the disk's fsyncs cost.
+    """
+    root = Path(tempfile.mkdtemp(prefix="sector-forecast-bench-", dir=under))
     try:
         yield root / "dagster_home"
     finally:

@@ -1,0 +1,102 @@
+"""The deployment files agree with each other and with the project (no Docker engine runs here).
+
+test_deploy_postgres.py runs the compose services' commands for real; these fast checks catch the drift a
+Docker build would only show later: an unpinned base image, a root container, a service missing a variable
+the instance config needs, an image whose pinned Dagster differs from pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from sector_forecast_tests.deploy.services import REPO
+
+DEPLOY = REPO / "deploy"
+DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+
+
+def env_names(path: str) -> set[str]:
+    """Every `env: NAME` a Dagster YAML file reads."""
+    return set(re.findall(r"env:\s*([A-Z_][A-Z0-9_]*)", (DEPLOY / path).read_text()))
+
+
+def test_dockerfile_pins_its_base_and_runs_unprivileged() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert base, "the base image is set once, in ARG PYTHON_IMAGE"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base.group(1)), base.group(1)
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in ("root", "0"), users
+    assert "--constraint constraints.txt" in text, "the image installs the tested versions"
+
+
+def test_one_image_for_every_dagster_service_and_mlflow() -> None:
+    services = compose()["services"]
+    assert set(services) == {"postgres", "user_code", "webserver", "daemon", "mlflow"}
+    images = {services[name]["image"] for name in (*DAGSTER_SERVICES, "mlflow")}
+    assert len(images) == 1, images
+    assert services["postgres"]["image"].split(":")[1][0].isdigit(), "postgres image pinned to a version"
+
+
+def test_every_dagster_service_gets_what_the_instance_and_workspace_read() -> None:
+    needed = env_names("dagster.postgres.yaml") | env_names("workspace.yaml")
+    assert {"DAGSTER_PG_PASSWORD", "SECTOR_FORECAST_CODE_HOST"} <= needed
+    services = compose()["services"]
+    for name in DAGSTER_SERVICES:
+        missing = needed - set(services[name]["environment"])
+        assert not missing, f"{name} lacks {missing}"
+        assert any("dagster_home/storage" in v for v in services[name]["volumes"]), (
+            f"{name}: no shared storage"
+        )
+
+
+def test_webserver_and_daemon_load_the_code_server_the_compose_file_starts() -> None:
+    services = compose()["services"]
+    code = services["user_code"]
+    port = code["command"][code["command"].index("-p") + 1]
+    assert code["environment"]["SECTOR_FORECAST_CODE_PORT"] == port
+    assert "-m" in code["command"] and "sector_forecast.definitions" in code["command"]
+    for name in ("webserver", "daemon"):
+        workspace = services[name]["command"][services[name]["command"].index("-w") + 1]
+        assert workspace == "/opt/dagster/app/deploy/workspace.yaml", workspace
+        assert services[name]["depends_on"]["user_code"]["condition"] == "service_healthy"
+
+
+def test_same_code_location_everywhere() -> None:
+    """Local workspace, compose, Helm values and pyproject name the same module and location."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    module = pyproject["tool"]["dagster"]["module_name"]
+    local = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"][0]["python_module"]
+    deployed = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())["load_from"][0]["grpc_server"]
+    helm = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    helm_args = helm["dagster-user-deployments"]["deployments"][0]["codeServerArgs"]
+    assert local["module_name"] == module and helm_args == ["-m", module]
+    assert (
+        local["location_name"]
+        == deployed["location_name"]
+        == pyproject["tool"]["dagster"]["code_location_name"]
+    )
+    assert module in compose()["services"]["user_code"]["command"]
+
+
+def test_image_constraints_match_the_pinned_dependencies() -> None:
+    """The image installs against deploy/constraints.txt: it must pin what pyproject.toml pins."""
+    pins = dict(
+        re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (DEPLOY / "constraints.txt").read_text(), re.MULTILINE)
+    )
+    pins = {k.lower().replace("_", "-"): v for k, v in pins.items()}
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    exact = dict(re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", d).groups() for d in deps if "==" in d)
+    assert exact, "pyproject.toml pins the Dagster set exactly"
+    for name, version in exact.items():
+        assert pins.get(name.lower()) == version, (
+            f"{name}: pyproject {version}, constraints {pins.get(name.lower())}"
+        )
+    assert "psycopg2-binary" in pins, "PostgreSQL storage and the MLflow server need psycopg2"
