@@ -37,7 +37,12 @@ def test_every_quarter_has_a_report_and_files_and_recent_ones_have_plots(materia
         assert metadata["retrain"].value is False
         body = json.loads((env.storage / "monitoring" / "drift_report" / f"{quarter}.json").read_text())
         assert body["quarter"] == quarter and body["current"]["rows"] == 40
-        assert (env.storage / "monitoring" / "drift_report" / f"{quarter}.html").stat().st_size > 10_000
+        html = (env.storage / "monitoring" / "drift_report" / f"{quarter}.html").read_text()
+        assert html.startswith("<!DOCTYPE html>")
+        if key == _origin_keys()[-1]:
+            assert html.count("data:image/png;base64,") == 3
+        else:
+            assert "Plot not drawn in this bulk run" in html
         assert read_stored(env.storage, "drift_report", key)["quarter"] == quarter
 
 
