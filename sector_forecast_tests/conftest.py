@@ -73,3 +73,14 @@ def materialised_graph(tmp_path_factory: pytest.TempPathFactory, session_statban
     result = env.run()
     assert result.success, [(s.job, s.success) for s in result.stages]
     return env
+
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Dagster keeps the "current" defs-state storage in a context variable holding a weak reference to the
+    instance that set it; once a test's temporary instance is gone, loading any `Definitions` in a later
+    test (or module fixture) fails with "undefined DagsterInstance weakref". Start every test without one."""
+    from dagster._core.storage.defs_state import base as defs_state
+
+    defs_state._current_storage.set(None)
