@@ -75,12 +75,19 @@ def materialised_graph(tmp_path_factory: pytest.TempPathFactory, session_statban
     return env
 
 
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Dagster keeps the "current" defs-state storage in a context variable holding a weak reference to the
-    instance that set it; once a test's temporary instance is gone, loading any `Definitions` in a later
-    test (or module fixture) fails with "undefined DagsterInstance weakref". Start every test without one."""
+    """Start every test without a "current" Dagster defs-state storage.
+
+    Dagster keeps it in a context variable that an entered instance sets and resets with a token. Sensor and
+    schedule contexts built without `with` enter an ephemeral instance that is only exited when the garbage
+    collector finalises them, possibly out of order, which can leave the variable pointing at a dead instance:
+    loading any `Definitions` then fails with "undefined DagsterInstance weakref". The tests use `with`; this
+    collects what a previous test left behind *now* (not during the next test's set-up) and clears the rest.
+    """
+    import gc
+
     from dagster._core.storage.defs_state import base as defs_state
 
+    gc.collect()
     defs_state._current_storage.set(None)

@@ -48,10 +48,10 @@ def clone_graph(source: GraphEnv, root: Path, url: str) -> GraphEnv:
 
 def sensor_tick(env: GraphEnv, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
     """One evaluation of the publication sensor with the resources of `env.defs`."""
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=env.instance, cursor=cursor, resources={"statbank": env.defs.resources["statbank"]}
-    )
-    return statbank_publication_sensor(context)
+    ) as context:
+        return statbank_publication_sensor(context)
 
 
 def execute_request(env: GraphEnv, request: dg.RunRequest) -> dg.ExecuteInProcessResult:

@@ -95,11 +95,11 @@ def test_a_new_month_materialises_its_partition_and_nothing_downstream(world: Wo
 
 
 def test_the_quarterly_safety_net_skips_when_the_sensor_kept_up(world: World) -> None:
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=world.env.instance, scheduled_execution_time=datetime(2026, 11, 10, 9, tzinfo=UTC),
         resources={"statbank": world.env.defs.resources["statbank"]},
-    )
-    result = quarterly_safety_net(context)
+    ) as context:
+        result = quarterly_safety_net(context)
     assert isinstance(result, dg.SkipReason) and "through 2026M10 is materialised" in result.skip_message
 
 

@@ -144,11 +144,11 @@ def test_a_closed_table_is_reported_with_its_successor_and_not_polled(
 
 
 def _safety_net(env: GraphEnv, schedule) -> list | dg.SkipReason:
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=env.instance, scheduled_execution_time=datetime(2026, 11, 10, 9, tzinfo=UTC),
         resources={"statbank": env.defs.resources["statbank"]},
-    )
-    return schedule(context)
+    ) as context:
+        return schedule(context)
 
 
 def test_the_safety_nets_pull_what_is_published_but_missing(env: GraphEnv, server: ServerHandle) -> None:
@@ -164,13 +164,14 @@ def test_the_safety_nets_pull_what_is_published_but_missing(env: GraphEnv, serve
 
 
 def test_the_freshness_sensor_reports_overdue_tables_once(env: GraphEnv) -> None:
-    context = dg.build_sensor_context(instance=env.instance)
-    first = dst_freshness_sensor(context)
+    with dg.build_sensor_context(instance=env.instance) as context:
+        first = dst_freshness_sensor(context)
     evaluations = {e.asset_key.to_user_string(): e for e in first.asset_events}
     assert set(evaluations) == {"konk25_raw", "demo14_raw"}
     assert not any(e.passed for e in evaluations.values())  # an empty instance holds nothing DST published
     for asset, frequency in (("konk25_raw", "month"), ("demo14_raw", "year")):
         period, deadline = expected_latest_period(frequency, datetime.now(UTC))  # 2026M10 / 2024 on 2026-11-25
         assert f"{period} was due by {deadline:%Y-%m-%d}" in evaluations[asset].description
-    again = dst_freshness_sensor(dg.build_sensor_context(instance=env.instance, cursor=first.cursor))
+    with dg.build_sensor_context(instance=env.instance, cursor=first.cursor) as context:
+        again = dst_freshness_sensor(context)
     assert again.asset_events == []  # nothing changed: nothing recorded again

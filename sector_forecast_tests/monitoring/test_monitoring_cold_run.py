@@ -69,5 +69,5 @@ def test_prediction_log_matches_forecasts_and_nothing_asks_to_retrain(materialis
     newest = mine[mine["origin"] == NEWEST].sort_values("sector", ignore_index=True)
     cols = ["sector", "quarter", "prediction", "lower", "upper", "model"]
     pd.testing.assert_frame_equal(newest[cols], forecasts.sort_values("sector", ignore_index=True)[cols])
-    context = dg.build_sensor_context(instance=env.instance, definitions=env.defs)
-    assert not drift_retrain_sensor(context).run_requests
+    with dg.build_sensor_context(instance=env.instance, definitions=env.defs) as context:
+        assert not drift_retrain_sensor(context).run_requests

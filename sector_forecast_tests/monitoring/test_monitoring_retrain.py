@@ -32,8 +32,8 @@ SHIFTED = "2022Q3"
 
 
 def tick(env: GraphEnv, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=env.instance, cursor=cursor, definitions=env.defs)
-    return drift_retrain_sensor(context)
+    with dg.build_sensor_context(instance=env.instance, cursor=cursor, definitions=env.defs) as context:
+        return drift_retrain_sensor(context)
 
 
 def report(env: GraphEnv, quarter: str) -> dict:
