@@ -30,27 +30,12 @@ from pathlib import Path
 from _common import CLI, REPO, VENV_BIN, clean_env, fresh_home, machine
 
 from sector_forecast.partitions import period_to_month_key
-from sector_forecast.statbank.snapshot import read_provenance, read_snapshot, write_snapshot_files
 from sector_forecast_tests.deploy.services import background
-from sector_forecast_tests.statbank_server import SNAPSHOT, running_statbank_server
+from sector_forecast_tests.statbank_server import running_statbank_server, snapshot_without_last_quarter_month
 
 TARGET_SECONDS = 20.0
 WATCHED = ["konk25_raw", "quarterly_panel", "feature_frame", "fit_ridge", "backtest_leaderboard",
            "champion_model", "forecasts"]  # fmt: skip
-
-
-def snapshot_without_last_quarter_month(target: Path) -> str:
-    """Copy the bundled snapshot into `target` minus KONK25's newest quarter-closing month; return it."""
-    tables = read_snapshot(SNAPSHOT)
-    konk25 = tables["KONK25"]
-    periods = sorted(set(konk25.data["TID"]))
-    month = next(p for p in reversed(periods) if int(p[5:]) % 3 == 0)
-    keep = [p for p in periods if p < month]
-    konk25.data = konk25.data[konk25.data["TID"].isin(keep)].reset_index(drop=True)
-    konk25.time_variable["values"] = [v for v in konk25.time_variable["values"] if v["id"] in keep]
-    konk25.meta["latestPeriod"] = keep[-1]
-    write_snapshot_files(target, tables.values(), read_provenance(SNAPSHOT))
-    return month
 
 
 def affected(month: str) -> dict[str, tuple[str, str]]:
@@ -101,25 +86,21 @@ def wait_quiet(instance, quiet_for: float, timeout: float) -> float:
 
 
 def cold_setup(home: Path, url: str) -> dict[str, str]:
-    """Materialise everything the trimmed source allows, up to the fits.
+    """Materialise everything the trimmed source allows: the state of the first days of a quarter.
 
-    Not the evaluation stages: while the quarter's closing month is unpublished, the newest forecast origin
-    already exists as a partition but has no fit, and `backtest_leaderboard` (which reads every fit
-    partition) fails — the state of the first week of every quarter; see docs/benchmarks.md.
+    The newest forecast origin already exists as a partition but cannot be fitted yet; the leaderboard,
+    the champion and the forecasts come from the newest fitted origin.
     """
-    from sector_forecast.pipeline import STAGES
-
     env = clean_env(DAGSTER_HOME=str(home), SECTOR_FORECAST_STATBANK_URL=url)
     home.mkdir(parents=True)
-    stages = [arg for job in STAGES[: STAGES.index("fits_job") + 1] for arg in ("--stage", job)]
     started = time.perf_counter()
-    reply = subprocess.run([CLI, "run", *stages], env=env, cwd=REPO, capture_output=True, text=True)
+    reply = subprocess.run([CLI, "run"], env=env, cwd=REPO, capture_output=True, text=True)
     if reply.returncode != 0:
         raise SystemExit(
             f"setup `sector-forecast run` failed:\n{reply.stdout[-3000:]}\n{reply.stderr[-2000:]}"
         )
     seconds = time.perf_counter() - started
-    print(f"  setup: cold `sector-forecast run` (raw..fits) on the trimmed snapshot took {seconds:.0f} s")
+    print(f"  setup: cold `sector-forecast run` on the trimmed snapshot took {seconds:.0f} s")
     return env
 
 

@@ -113,7 +113,8 @@ AUTOMATION_SENSORS: list[dg.AutomationConditionSensorDefinition] = [
         AUTOMATION_SENSOR_NAME,
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
+        # Each hop of a new month's chain (month -> quarter -> origin -> unpartitioned) waits for a tick.
+        minimum_interval_seconds=15,
         # Several partitions of one asset in a tick become one asset backfill, which keeps dependency
         # order and honours the single-run backfill policies (one run per stage, not per quarter).
         emit_backfills=True,

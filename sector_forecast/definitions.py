@@ -32,6 +32,9 @@ def build_definitions(
         jobs=JOBS,
         sensors=[*SENSORS, *AUTOMATION_SENSORS],
         schedules=SCHEDULES,
+        # Every run (jobs, UI backfills, automation) executes its steps in the run worker's process: on two
+        # cores a process per step buys no parallelism worth its start-up (each re-imports the project).
+        executor=dg.in_process_executor,
         resources={
             "statbank": statbank or StatBankResource.from_env(),
             "mlflow": mlflow or MlflowResource(),

@@ -6,11 +6,12 @@ cheap; full MLflow models are logged only for origins that can be promoted.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,15 @@ CHAMPION_ALIAS = "champion"
 
 
 def client_for(uri: str) -> MlflowClient:
+    """The client for `uri`, also made MLflow's current tracking and registry URI (for `load_model` & co)."""
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    return _client(uri)
+
+
+@functools.cache
+def _client(uri: str) -> MlflowClient:
+    # One per URI and process: a new SQLite-backed client re-checks the database schema (~0.5 s each).
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -72,16 +80,15 @@ def log_run(
     return run_id
 
 
-def log_model_into(run_id: str, uri: str, log: Any) -> str:
-    """Reopen a run and call `log()` inside it (MLflow's model logging needs an active run)."""
+def log_model_into(run_id: str, uri: str, log: Callable[[Path], Any]) -> str:
+    """Reopen a run and call `log(workdir)` inside it (MLflow's model logging needs an active run).
+
+    `workdir` is a scratch directory for the model's artefact files, removed once MLflow has copied them.
+    """
     mlflow.set_tracking_uri(uri)
-    with mlflow.start_run(run_id=run_id):
-        info = log()
+    with mlflow.start_run(run_id=run_id), tempfile.TemporaryDirectory(prefix="sector-forecast-mlflow-") as tmp:
+        info = log(Path(tmp))
     return info.model_uri
-
-
-def scratch_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="sector-forecast-mlflow-"))
 
 
 def current_champion(client: MlflowClient, name: str) -> Any | None:

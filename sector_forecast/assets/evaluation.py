@@ -16,7 +16,18 @@ from sector_forecast.ui import figure_markdown, frame_metadata, markdown_table
 
 BASELINE = "seasonal_naive"
 INTERVAL_COVERAGE = 0.8
-_LATEST = dg.LastPartitionMapping()
+# Every partition that is materialised: in the first days of a quarter its origin partition already exists but
+# DST has not published the quarter's last month, so its fits (and features) are not there yet.
+_PRESENT = {"metadata": {"allow_missing_partitions": True}}
+_ALL_PRESENT = {"partition_mapping": dg.AllPartitionMapping(), **_PRESENT}
+
+
+def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
+    """The newest materialised partition of a loaded input, or a one-line error naming the asset."""
+    if not partitions:
+        raise dg.Failure(f"{asset} has no materialised partition yet: materialise it before this asset")
+    key = max(partitions)
+    return key, partitions[key]
 
 
 @dg.asset(
@@ -27,7 +38,7 @@ _LATEST = dg.LastPartitionMapping()
         "moved; no-change counts as its own direction) and prediction-interval coverage. Ranked by MASE."
     ),
     group_name=MODELS_GROUP,
-    ins={name: dg.AssetIn(name) for name in FIT_ASSET_NAMES},
+    ins={name: dg.AssetIn(name, **_PRESENT) for name in FIT_ASSET_NAMES},
     io_manager_key="parquet_io_manager",
     kinds={"pandas"},
     code_version="1",
@@ -67,7 +78,7 @@ def backtest_leaderboard(
     group_name=MODELS_GROUP,
     ins={
         "backtest_leaderboard": dg.AssetIn(),
-        **{name: dg.AssetIn(name, partition_mapping=_LATEST) for name in FIT_ASSET_NAMES},
+        **{name: dg.AssetIn(name, **_ALL_PRESENT) for name in FIT_ASSET_NAMES},
     },
     io_manager_key="parquet_io_manager",
     kinds={"mlflow"},
@@ -80,7 +91,7 @@ def champion_model(
     best, beats, reason = metrics.choose_champion(overall, baseline=BASELINE)
     client = tracking.client_for(mlflow.uri)
     exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())
-    key, latest = next(iter(fits[f"fit_{best}"].items()))
+    key, latest = newest(fits[f"fit_{best}"], f"fit_{best}")
     origin = quarter_key_to_label(key)
     residuals = backtest_leaderboard["predictions"].query("model == @best").dropna(subset=["actual"])
     halfwidth = float(metrics.conformal_interval(residuals["actual"] - residuals["prediction"], INTERVAL_COVERAGE))
@@ -104,9 +115,9 @@ def champion_model(
     elif beats:
         model_uri = tracking.log_model_into(
             gate_run, mlflow.uri,
-            lambda: serving.log_serving_model(
+            lambda workdir: serving.log_serving_model(
                 latest["model"], latest["features"], model=best, origin=origin, interval_halfwidth=halfwidth,
-                coverage=INTERVAL_COVERAGE, workdir=tracking.scratch_dir(),
+                coverage=INTERVAL_COVERAGE, workdir=workdir,
             ),
         )
         version = tracking.register_champion(
@@ -142,9 +153,9 @@ def champion_model(
     group_name=MODELS_GROUP,
     ins={
         "champion_model": dg.AssetIn(),
-        "feature_frame": dg.AssetIn(partition_mapping=_LATEST),
-        "fit_seasonal_naive": dg.AssetIn(partition_mapping=_LATEST),
-        "quarterly_panel": dg.AssetIn(metadata={"allow_missing_partitions": True}),
+        "feature_frame": dg.AssetIn(**_ALL_PRESENT),
+        "fit_seasonal_naive": dg.AssetIn(**_ALL_PRESENT),
+        "quarterly_panel": dg.AssetIn(**_PRESENT),
     },
     io_manager_key="parquet_io_manager",
     kinds={"mlflow", "pandas"},
@@ -154,7 +165,7 @@ def forecasts(
     context: dg.AssetExecutionContext, champion_model: dict, feature_frame: dict, fit_seasonal_naive: dict,
     quarterly_panel: dict, mlflow: MlflowResource, statbank: StatBankResource,
 ) -> dg.Output:
-    (origin_key, latest_rows), = feature_frame.items()
+    _, latest_rows = newest(feature_frame, "feature_frame")
     if champion_model.get("champion_version"):
         tracking.client_for(mlflow.uri)
         uri = f"models:/{mlflow.registered_model_name}@champion"
@@ -165,7 +176,7 @@ def forecasts(
         result = model.predict(request)
         source = f"{uri} (version {champion_model['champion_version']}, {champion_model['champion_model']})"
     else:
-        (_, fit), = fit_seasonal_naive.items()
+        _, fit = newest(fit_seasonal_naive, "fit_seasonal_naive")
         preds = fit["predictions"]
         result = preds.rename(columns={"quarter": "origin_quarter"}).assign(
             quarter=preds["target_quarter"], model="seasonal_naive (baseline: no champion yet)",

@@ -93,14 +93,15 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
             if key == latest or config.log_model:
                 model_uri = tracking.log_model_into(
                     run_id, mlflow.uri,
-                    lambda f=fitted, h=history, o=origin: serving.log_serving_model(
+                    lambda workdir, f=fitted, h=history, o=origin: serving.log_serving_model(
                         f, h, model=model_name, origin=o, interval_halfwidth=f.interval_halfwidth,
-                        coverage=f.coverage, workdir=tracking.scratch_dir(),
+                        coverage=f.coverage, workdir=workdir,
                     ),
                 )
                 context.log.info(f"{asset_name} {origin}: MLflow model logged at {model_uri}")
             parts[key] = {"model": fitted, "predictions": predictions, "mlflow_run_id": run_id,
-                          "model_uri": model_uri, "features": history if model_uri else None}
+                          # The features it was fitted on, so the champion can be packaged from any origin.
+                          "model_uri": model_uri, "features": history}
         last_key = max(parts)
         last = parts[last_key]
         all_predictions = pd.concat([p["predictions"] for p in parts.values()], ignore_index=True)

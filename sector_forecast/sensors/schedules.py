@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sector_forecast import releases as rel
-from sector_forecast.jobs import demo14_job, konk25_job
 from sector_forecast.partitions import quarterly_partitions
 from sector_forecast.resources import StatBankResource
 from sector_forecast.sensors.publication import PARTITIONS, RANGE_END, RANGE_START, TRIGGER_TAG
@@ -81,29 +80,25 @@ def catch_up_requests(
     ]
 
 
-@dg.schedule(
-    name="quarterly_safety_net",
-    cron_schedule=QUARTERLY_CRON,
-    execution_timezone="UTC",
-    job=konk25_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="10 Feb/May/Aug/Nov 09:00 UTC: pull KONK25 months DST published that the instance lacks "
+def safety_net(name: str, table: str, cron: str, description: str) -> dg.ScheduleDefinition:
+    """A schedule that pulls what `table` published but the instance lacks (see `catch_up_requests`)."""
+
+    @dg.schedule(name=name, cron_schedule=cron, execution_timezone="UTC", job_name=rel.WATCHED_BY_TABLE[table].job,
+                 default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
+    def _safety_net(context: dg.ScheduleEvaluationContext, statbank: StatBankResource):
+        now = context.scheduled_execution_time or datetime.now(UTC)
+        return catch_up_requests(context.instance, statbank, rel.WATCHED_BY_TABLE[table], now)
+
+    return _safety_net
+
+
+quarterly_safety_net = safety_net(
+    "quarterly_safety_net", "KONK25", QUARTERLY_CRON,
+    "10 Feb/May/Aug/Nov 09:00 UTC: pull KONK25 months DST published that the instance lacks "
     "(and the last quarter's months if it never reached the panel). Skips when the sensor kept up.",
 )
-def quarterly_safety_net(context: dg.ScheduleEvaluationContext, statbank: StatBankResource):
-    now = context.scheduled_execution_time or datetime.now(UTC)
-    return catch_up_requests(context.instance, statbank, rel.WATCHED_BY_TABLE["KONK25"], now)
-
-
-@dg.schedule(
-    name="demo14_yearly_safety_net",
-    cron_schedule=DEMO14_CRON,
-    execution_timezone="UTC",
-    job=demo14_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="1 July 09:00 UTC, after DEMO14's mid-June release: pull published DEMO14 years the "
+demo14_yearly_safety_net = safety_net(
+    "demo14_yearly_safety_net", "DEMO14", DEMO14_CRON,
+    "1 July 09:00 UTC, after DEMO14's mid-June release: pull published DEMO14 years the "
     "instance lacks. Skips when the sensor kept up.",
 )
-def demo14_yearly_safety_net(context: dg.ScheduleEvaluationContext, statbank: StatBankResource):
-    now = context.scheduled_execution_time or datetime.now(UTC)
-    return catch_up_requests(context.instance, statbank, rel.WATCHED_BY_TABLE["DEMO14"], now)
