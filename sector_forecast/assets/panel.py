@@ -26,13 +26,23 @@ PANEL_GROUP = "panel"
 DIVERGENCE_TOLERANCE = 0.25  # KONK25 reclassified some industries (e.g. car trade G -> STUV)
 
 
-def column_lineage(lineage: dict[str, list[tuple[str, str]]]) -> dg.TableColumnLineage:
-    return dg.TableColumnLineage(
-        deps_by_column={
-            column: [dg.TableColumnDep(asset_key=dg.AssetKey(asset), column_name=col) for asset, col in deps]
-            for column, deps in lineage.items()
-        }
+def column_lineage_metadata(lineage: dict[str, list[tuple[str, str]]]) -> dict[str, dg.MetadataValue]:
+    """Column lineage for the API (`dagster/column_lineage`) and, readable on the asset page, as markdown.
+
+    Dagster OSS hides the structured entry on asset pages (its lineage graph is a Dagster+ feature).
+    """
+    rows = "\n".join(
+        f"| `{column}` | {', '.join(f'`{asset}.{col}`' for asset, col in deps)} |" for column, deps in lineage.items()
     )
+    return {
+        "dagster/column_lineage": dg.TableColumnLineage(
+            deps_by_column={
+                column: [dg.TableColumnDep(asset_key=dg.AssetKey(asset), column_name=col) for asset, col in deps]
+                for column, deps in lineage.items()
+            }
+        ),
+        "column_lineage": dg.MetadataValue.md(f"| column | derived from |\n|---|---|\n{rows}"),
+    }
 
 
 def coverage_metadata(frame: pd.DataFrame) -> dict:
@@ -125,7 +135,7 @@ def quarterly_panel(
         "quarterly_panel", parts, frame, contracts.PANEL_SCHEMA, list(parts),
         metadata=frame_metadata(
             frame, **coverage_metadata(frame),
-            **{"dagster/column_lineage": column_lineage(features.PANEL_LINEAGE)},
+            **column_lineage_metadata(features.PANEL_LINEAGE),
             score_formula=dg.MetadataValue.md(SCORE_FORMULA_MD),
         ),
     )
@@ -193,6 +203,6 @@ def feature_frame(context: dg.AssetExecutionContext, quarterly_panel: dict[str, 
         metadata=frame_metadata(
             frame, **coverage_metadata(frame),
             targets_missing=dg.MetadataValue.int(int(frame["target"].isna().sum())),
-            **{"dagster/column_lineage": column_lineage(features.FEATURE_LINEAGE)},
+            **column_lineage_metadata(features.FEATURE_LINEAGE),
         ),
     )

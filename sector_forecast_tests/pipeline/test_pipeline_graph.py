@@ -60,6 +60,9 @@ def test_feature_frame_has_column_lineage_to_the_panel(materialised_graph: Graph
     assert ("konk25_raw", "bankruptcies") in [
         (d.asset_key.to_user_string(), d.column_name) for d in panel_lineage.deps_by_column["bankruptcies"]
     ]
+    # The same lineage as a markdown table, which Dagster OSS shows on the asset page.
+    table = event.asset_materialization.metadata["column_lineage"].value
+    assert "| `score_lag1` | `quarterly_panel.score` |" in table.splitlines()
 
 
 def test_fits_cover_every_origin_without_look_ahead(materialised_graph: GraphEnv) -> None:
