@@ -10,8 +10,9 @@ starts. M is chosen as the newest snapshot month that closes a quarter, so the m
 the expensive case, in which the panel, the features, the fits and the forecasts all move.
 
 - `daemon`: what a deployment does. `dagster-daemon` runs the publication sensor and declarative automation
-  (the project's own sensors, 30 s minimum interval each); the clock stops when `forecasts` has been
-  re-materialised and nothing is queued or running. Printed: time to each asset, runs and partitions.
+  (the project's own sensors: publication every 30 s, automation every 15 s); the clock stops when
+  `forecasts` has been re-materialised and nothing is queued or running. Printed: time to each asset, runs
+  and partitions.
 - `in-process`: the compute floor, no orchestration: the affected partitions run as four in-process runs
   (konk25_job [M], panel_job [Q-1..Q], fits_job [Q-1..Q], evaluation_job).
 Target on a 2-core machine: under 20 s.
@@ -160,7 +161,7 @@ def run_daemon_mode(tmp: Path, month: str) -> None:
         daemon_log = home.parent / "daemon.log"
         cmd = [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")]
         with background(cmd, daemon_log, env), dg.DagsterInstance.get() as instance:
-            # Let the daemon's first sensor and automation ticks pass (two 30 s intervals), then publish.
+            # Let the daemon's first sensor and automation ticks pass (quiet for 70 s), then publish.
             time.sleep(5)
             wait_quiet(instance, quiet_for=70, timeout=900)
             runs_before = instance.get_runs_count()
