@@ -24,7 +24,6 @@ if str(REPO) not in sys.path:  # run as `python benchmarks/<script>.py` from any
     sys.path.insert(0, str(REPO))
 VENV_BIN = Path(sys.executable).parent
 CLI = str(VENV_BIN / "sector-forecast")
-ISOLATED = ("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_")
 
 
 def machine() -> str:
@@ -39,14 +38,6 @@ def machine() -> str:
     return (f"machine: {cpu}; nproc {os.cpu_count()}; memory {mem_kb / 1024 / 1024:.1f} GiB; "
             f"load average before start {load}\nsoftware: Python {platform.python_version()}, "
             f"dagster {dagster.__version__}, {platform.system()} {platform.release()}")  # fmt: skip
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without any Dagster/StatBank/MLflow setting of the caller's, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED)}
-    env.update(extra)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 @contextmanager

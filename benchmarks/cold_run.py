@@ -17,7 +17,9 @@ import re
 import sys
 from pathlib import Path
 
-from _common import CLI, REPO, clean_env, fresh_home, machine, mib, run_measured, summary
+from _common import CLI, REPO, fresh_home, machine, mib, run_measured, summary
+
+from sector_forecast_tests.deploy.services import isolated_env
 
 TARGET_SECONDS = 60.0
 STAGE_LINE = re.compile(r"^\s+(\w+_job)\s+(\S+)\s+(ok|FAILED)\s+([\d.]+)s", re.MULTILINE)
@@ -63,7 +65,7 @@ def main() -> int:
     walls, peaks = [], []
     for i in range(args.repeat if not args.profile else 1):
         with fresh_home(under=args.home_under) as home:
-            env = clean_env(DAGSTER_HOME=str(home))  # no URL: the bundled snapshot
+            env = isolated_env(DAGSTER_HOME=str(home))  # no URL: the bundled snapshot
             log = home.parent / "run.log"
             home.mkdir(parents=True)
             cmd = [CLI, "run"]

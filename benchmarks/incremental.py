@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import CLI, REPO, VENV_BIN, clean_env, fresh_home, machine
+from _common import CLI, REPO, VENV_BIN, fresh_home, machine
 
 from sector_forecast.partitions import period_to_month_key
-from sector_forecast_tests.deploy.services import background
+from sector_forecast_tests.deploy.services import background, isolated_env
 from sector_forecast_tests.statbank_server import running_statbank_server, snapshot_without_last_quarter_month
 
 TARGET_SECONDS = 20.0
@@ -92,7 +92,7 @@ def cold_setup(home: Path, url: str) -> dict[str, str]:
     The newest forecast origin already exists as a partition but cannot be fitted yet; the leaderboard,
     the champion and the forecasts come from the newest fitted origin.
     """
-    env = clean_env(DAGSTER_HOME=str(home), SECTOR_FORECAST_STATBANK_URL=url)
+    env = isolated_env(DAGSTER_HOME=str(home), SECTOR_FORECAST_STATBANK_URL=url)
     home.mkdir(parents=True)
     started = time.perf_counter()
     reply = subprocess.run([CLI, "run"], env=env, cwd=REPO, capture_output=True, text=True)

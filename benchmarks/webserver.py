@@ -16,9 +16,9 @@ import sys
 import time
 
 import requests
-from _common import REPO, VENV_BIN, clean_env, fresh_home, machine, mib, rss_of_group, summary
+from _common import REPO, VENV_BIN, fresh_home, machine, mib, rss_of_group, summary
 
-from sector_forecast_tests.deploy.services import background, free_port
+from sector_forecast_tests.deploy.services import background, free_port, isolated_env
 
 LOADED = (
     "{ workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError { __typename } } } } }"
@@ -56,7 +56,7 @@ def measure(kind: str) -> tuple[float, float, int]:
             cmd = [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace]
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
-        with background(cmd, home.parent / "server.log", clean_env(DAGSTER_HOME=str(home))) as proc:
+        with background(cmd, home.parent / "server.log", isolated_env(DAGSTER_HOME=str(home))) as proc:
             up = loaded = None
             while time.perf_counter() - started < 300 and proc.poll() is None:
                 if up is None and answers(f"{base}/server_info"):

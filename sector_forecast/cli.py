@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from sector_forecast.cli_statbank import statbank
-from sector_forecast.pipeline import STAGES
+from sector_forecast.stages import STAGES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,12 +22,9 @@ from sector_forecast.partitions import (
     quarterly_partitions,
     yearly_partitions,
 )
+from sector_forecast.stages import STAGES
 from sector_forecast.statbank import StatBankClient
 
-# The stage jobs in dependency order; each runs as one Dagster run over its published partition range.
-STAGES: tuple[str, ...] = (
-    "konk4_job", "konk25_job", "demo14_job", "panel_job", "fits_job", "evaluation_job", "monitoring_job",
-)
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -52,6 +53,15 @@ def sensor_tick(env: GraphEnv, cursor: str | None) -> dg.SensorResult | dg.SkipR
         instance=env.instance, cursor=cursor, resources={"statbank": env.defs.resources["statbank"]}
     ) as context:
         return statbank_publication_sensor(context)
+
+
+def schedule_tick(env: GraphEnv, schedule: dg.ScheduleDefinition) -> list[dg.RunRequest] | dg.SkipReason:
+    """One evaluation of a safety-net schedule at its 10 November 2026 09:00 UTC execution time."""
+    with dg.build_schedule_context(
+        instance=env.instance, scheduled_execution_time=datetime(2026, 11, 10, 9, tzinfo=UTC),
+        resources={"statbank": env.defs.resources["statbank"]},
+    ) as context:
+        return schedule(context)
 
 
 def execute_request(env: GraphEnv, request: dg.RunRequest) -> dg.ExecuteInProcessResult:

@@ -25,6 +25,7 @@ from sector_forecast_tests.automation.conftest import (
     execute_request,
     execute_requested,
     requested,
+    schedule_tick,
     sensor_tick,
 )
 from sector_forecast_tests.conftest import GraphEnv
@@ -95,11 +96,7 @@ def test_a_new_month_materialises_its_partition_and_nothing_downstream(world: Wo
 
 
 def test_the_quarterly_safety_net_skips_when_the_sensor_kept_up(world: World) -> None:
-    with dg.build_schedule_context(
-        instance=world.env.instance, scheduled_execution_time=datetime(2026, 11, 10, 9, tzinfo=UTC),
-        resources={"statbank": world.env.defs.resources["statbank"]},
-    ) as context:
-        result = quarterly_safety_net(context)
+    result = schedule_tick(world.env, quarterly_safety_net)
     assert isinstance(result, dg.SkipReason) and "through 2026M10 is materialised" in result.skip_message
 
 

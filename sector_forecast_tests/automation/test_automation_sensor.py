@@ -17,7 +17,7 @@ from sector_forecast.freshness import dst_freshness_sensor
 from sector_forecast.releases import expected_latest_period
 from sector_forecast.sensors.publication import RANGE_END, RANGE_START, TABLE_ACTIVE_CHECK, TRIGGER_TAG
 from sector_forecast.sensors.schedules import demo14_yearly_safety_net, quarterly_safety_net
-from sector_forecast_tests.automation.conftest import sensor_tick, with_freshness_checks
+from sector_forecast_tests.automation.conftest import schedule_tick, sensor_tick, with_freshness_checks
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import ServerHandle
 
@@ -143,23 +143,15 @@ def test_a_closed_table_is_reported_with_its_successor_and_not_polled(
     assert not [e for e in later.asset_events if isinstance(e, dg.AssetCheckEvaluation)]  # reported once
 
 
-def _safety_net(env: GraphEnv, schedule) -> list | dg.SkipReason:
-    with dg.build_schedule_context(
-        instance=env.instance, scheduled_execution_time=datetime(2026, 11, 10, 9, tzinfo=UTC),
-        resources={"statbank": env.defs.resources["statbank"]},
-    ) as context:
-        return schedule(context)
-
-
 def test_the_safety_nets_pull_what_is_published_but_missing(env: GraphEnv, server: ServerHandle) -> None:
-    (request,) = _safety_net(env, quarterly_safety_net)
+    (request,) = schedule_tick(env, quarterly_safety_net)
     assert (request.job_name, request.tags[RANGE_START], request.tags[RANGE_END]) == (
         "konk25_job", "2009-01-01", "2026-09-01")
     assert request.tags[TRIGGER_TAG] == "safety_net"
-    (demo,) = _safety_net(env, demo14_yearly_safety_net)
+    (demo,) = schedule_tick(env, demo14_yearly_safety_net)
     assert (demo.job_name, demo.tags[RANGE_START], demo.tags[RANGE_END]) == ("demo14_job", "2019", "2023")
     server.close("DEMO14", successor="DEMO15")
-    closed = _safety_net(env, demo14_yearly_safety_net)
+    closed = schedule_tick(env, demo14_yearly_safety_net)
     assert isinstance(closed, dg.SkipReason) and "successor DEMO15" in closed.skip_message
 
 

@@ -31,6 +31,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def isolated_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the caller's Dagster, StatBank and MLflow settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_"))}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
 def log_tail(path: Path, chars: int = 3000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
 

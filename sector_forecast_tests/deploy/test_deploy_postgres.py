@@ -11,7 +11,6 @@ database — not through Dagster's Python API, which could be reading SQLite by 
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from sector_forecast.pipeline import RANGE_END, RANGE_START, published_ranges
 from sector_forecast.statbank import StatBankClient
-from sector_forecast_tests.deploy.services import graphql_over_http, stop_instigators
+from sector_forecast_tests.deploy.services import graphql_over_http, isolated_env, stop_instigators
 from sector_forecast_tests.statbank_server import REPO, running_statbank_server
 
 # dagster_graphql's client calls gql with arguments gql has deprecated; not ours to fix.
@@ -98,9 +97,7 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(DEPLOY / "dagster.postgres.yaml", home / "dagster.yaml")
-    base_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_"))
-    }
+    base_env = isolated_env()
 
     with running_statbank_server(tmp_path=tmp_path) as statbank:
 

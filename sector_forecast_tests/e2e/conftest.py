@@ -11,7 +11,6 @@ Playwright; nothing is downloaded. Screenshots go to test-artifacts/e2e/.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sector_forecast_tests.deploy.services import (
     background,
     free_port,
     graphql_over_http,
+    isolated_env,
     log_tail,
     stop_instigators,
     wait_until,
@@ -78,18 +78,10 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
     root = tmp_path_factory.mktemp("dagster_ui")
     home = root / "dagster_home"
     with running_statbank_server(tmp_path=root) as statbank:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_"))
-        }
-        env.update(
-            {
-                "DAGSTER_HOME": str(home),
-                "SECTOR_FORECAST_STATBANK_URL": statbank.url,
-                "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-                "PYTHONUNBUFFERED": "1",
-            }
+        env = isolated_env(
+            DAGSTER_HOME=str(home),
+            SECTOR_FORECAST_STATBANK_URL=statbank.url,
+            MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
         )
         stages = [arg for job in PRE_MATERIALISED for arg in ("--stage", job)]
         # `run` copies the project's dagster.yaml into the new home; the sensors are stopped meanwhile.
