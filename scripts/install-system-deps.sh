@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Debian packages the browser and PostgreSQL tests need: chromium (driven by Python Playwright through
-# executable_path=/usr/bin/chromium, so no browser is ever downloaded) and postgresql (initdb/pg_ctl/postgres
-# for a private test cluster). Idempotent: packages already installed are skipped, and apt is not touched at
-# all when nothing is missing. Runs as root, or through sudo when that is available.
+# Debian packages the tests need: chromium (driven by Python Playwright through executable_path=/usr/bin/chromium,
+# so no browser is ever downloaded), postgresql (initdb/pg_ctl/postgres for a private test cluster) and faketime
+# (CI re-runs the time-sensitive tests at fixed dates, `.ci/run`). Idempotent: packages already installed are
+# skipped, and apt is not touched at all when nothing is missing.
+#
+# Needs root or passwordless sudo, and Debian's package archive (the apt sources of a stock Debian 12 image).
+# When another apt/dpkg holds the lock (unattended upgrades on a freshly booted machine), it waits for it up to
+# APT_LOCK_TIMEOUT seconds (default 300) instead of failing at once with "Could not get lock".
 #
 #   scripts/install-system-deps.sh            # install what is missing
 #   scripts/install-system-deps.sh --check    # only report; exit 1 if something is missing
 set -euo pipefail
 
-PACKAGES=(chromium postgresql)
+PACKAGES=(chromium postgresql faketime)
+LOCK_TIMEOUT="${APT_LOCK_TIMEOUT:-300}"
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -37,11 +42,37 @@ else
     exit 1
 fi
 
+# apt 2.6 waits for the dpkg frontend lock when given DPkg::Lock::Timeout, but not for the lists lock
+# (`update`) nor the archives lock (`install`): those fail at once with "Could not get lock". So each apt-get
+# is retried while its error is a held lock, all within one bounded deadline; any other error fails at once.
+deadline=$((SECONDS + LOCK_TIMEOUT))
+apt_get() {
+    local err rc
+    err=$(mktemp)
+    while true; do
+        rc=0
+        "${SUDO[@]}" apt-get -q -o "DPkg::Lock::Timeout=$((deadline > SECONDS ? deadline - SECONDS : 0))" "$@" \
+            2>"$err" || rc=$?
+        cat "$err" >&2
+        if [[ $rc -eq 0 ]] || ! grep -q "Could not get lock" "$err"; then
+            rm -f "$err"
+            return "$rc"
+        fi
+        if ((SECONDS >= deadline)); then
+            rm -f "$err"
+            echo "install-system-deps: gave up after ${LOCK_TIMEOUT}s waiting for the apt/dpkg lock" >&2
+            return "$rc"
+        fi
+        echo "install-system-deps: another apt/dpkg holds the lock; retrying (gives up in $((deadline - SECONDS))s)"
+        sleep 5
+    done
+}
+
 export DEBIAN_FRONTEND=noninteractive
-echo "install-system-deps: installing ${missing[*]}"
-"${SUDO[@]}" apt-get update -q
+echo "install-system-deps: installing ${missing[*]} (waits up to ${LOCK_TIMEOUT}s for the apt/dpkg locks)"
+apt_get update
 # --no-install-recommends keeps chromium from pulling a desktop's worth of extras; the packages' own
 # dependencies are all the tests need. The postgresql package's post-install may try to start a cluster
 # through systemd/init; that is harmless where neither runs — the tests start their own private cluster.
-"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+apt_get install -y --no-install-recommends "${missing[@]}"
 echo "install-system-deps: done"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sector_forecast.assets import evaluation, models, monitoring, panel, raw
+from sector_forecast.assets import evaluation, forecasts, models, monitoring, panel, raw
 from sector_forecast.automation import AUTOMATION_SENSORS, with_automation
 from sector_forecast.freshness import FRESHNESS_CHECKS
 from sector_forecast.io_manager import ParquetIOManager
@@ -25,7 +25,7 @@ def build_definitions(
     return dg.Definitions(
         assets=with_automation([
             *raw.RAW_ASSETS, panel.quarterly_panel, panel.feature_frame, *models.FIT_ASSETS,
-            evaluation.backtest_leaderboard, evaluation.champion_model, evaluation.forecasts,
+            evaluation.backtest_leaderboard, evaluation.champion_model, forecasts.forecasts,
             *monitoring.MONITORING_ASSETS,
         ]),
         asset_checks=[*monitoring.MONITORING_CHECKS, *FRESHNESS_CHECKS],

@@ -14,10 +14,11 @@ whenever a deadline passes, without launching a run.
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 
+from sector_forecast import clock
 from sector_forecast import releases as rel
 
 FRESHNESS_CHECK = "dst_release_freshness"
@@ -88,7 +89,7 @@ def _text(value: object) -> str:
     can_subset=True,
 )
 def dst_release_freshness_checks(context: dg.AssetCheckExecutionContext):
-    now = datetime.now(UTC)
+    now = clock.now()
     for key in context.selected_asset_check_keys:
         watch = next(w for w in rel.WATCHED if w.asset == key.asset_key.to_user_string())
         yield freshness_result(context.instance, watch, now)
@@ -131,7 +132,7 @@ def _as_evaluation(result: dg.AssetCheckResult) -> dg.AssetCheckEvaluation:
     "records the result on the raw assets' Checks tab whenever it changes (no run is launched).",
 )
 def dst_freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    now = datetime.now(UTC)
+    now = clock.now()
     seen = json.loads(context.cursor) if context.cursor else {}
     events, state, lines = [], {}, []
     for table in FRESHNESS_TABLES:

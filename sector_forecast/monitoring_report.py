@@ -1,8 +1,8 @@
-"""The drift report of one quarter: assembled from the domain statistics, rendered as JSON, markdown and HTML.
+"""The drift report of one quarter: which forecast is judged, both monitors' verdicts, JSON, markdown, HTML.
 
 No Dagster here: the asset (`assets/monitoring.py`) gathers the inputs and stores what this module returns,
-so the same report can be rebuilt and read outside a run. Plots are PNGs embedded as data URIs, so the
-HTML file is self-contained (it opens from disk or as an MLflow artifact without any other file).
+so a report can be rebuilt, and the stored ones summarised (`load_reports` + `domain.drift.drift_summary`),
+outside a run. Plots are PNGs embedded as data URIs, so the HTML file is self-contained.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -21,57 +23,146 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
 
-from sector_forecast.domain.drift import DriftResult, RealisedError  # noqa: E402
+from sector_forecast.domain import drift  # noqa: E402
+from sector_forecast.domain.periods import quarter_offset  # noqa: E402
 
-TOP_FEATURES_PLOTTED = 4
+SECTOR_TABLE_COLUMNS = ["quarter", "sector", "bankruptcies", "relative_log", "n_history", "t_stat", "p_value",
+                        "drift_rejected", "prediction", "residual", "residual_scale", "z"]
+
+
+@dataclass
+class Judged:
+    """Which forecast for the quarter the performance monitor judged."""
+
+    source: str  # "prediction log" (what batch_predictions served), "backtest" (the leaderboard), or "none"
+    model: str | None = None
+    model_version: str | None = None
+    origin: str | None = None
+
+
+def judged_forecast(log: pd.DataFrame, champion_rows: pd.DataFrame, quarter: str) -> tuple[pd.DataFrame, Judged]:
+    """The forecast made for ``quarter`` at origin quarter − 1: ``sector, prediction`` and where it came from.
+
+    The prediction log first — the first version that served it, since a later champion's re-run is not
+    what users received — else the champion's leaderboard row (a real-time rolling-origin forecast too).
+    """
+    origin = quarter_offset(quarter, -1)
+    logged = log[(log["origin"] == origin) & (log["quarter"] == quarter)] if len(log) else log
+    if len(logged):
+        first = logged.sort_values("predicted_at", kind="mergesort").iloc[0]
+        rows = logged[logged["model_version"] == first["model_version"]]
+        return (rows[["sector", "prediction"]].reset_index(drop=True),
+                Judged("prediction log", str(first["model"]), str(first["model_version"]), origin))
+    rows = champion_rows[champion_rows["origin"].astype(str) == origin]
+    if len(rows):
+        return (rows[["sector", "prediction"]].reset_index(drop=True),
+                Judged("backtest", str(rows["model"].iloc[0]), None, origin))
+    return pd.DataFrame({"sector": pd.Series(dtype="int64"), "prediction": pd.Series(dtype="float64")}), Judged("none")
 
 
 @dataclass
 class DriftReport:
-    """Everything the report says about one quarter, plus the samples its plots are drawn from."""
+    """Everything the report says about one quarter."""
 
     quarter: str
-    window: list[str]
+    data: drift.DataDriftResult
+    performance: drift.PerformanceResult
+    judged: Judged
     champion: dict[str, Any] | None
-    reference_span: str
-    features: DriftResult
-    prediction: dict[str, Any]
-    realised: RealisedError
-    thresholds: dict[str, float]
-    reference: pd.DataFrame = field(repr=False)
-    current: pd.DataFrame = field(repr=False)
-    reference_predictions: np.ndarray = field(repr=False)
-    current_predictions: np.ndarray = field(repr=False)
+    retrain: bool
+    retrain_reason: str
+    counts: pd.DataFrame = field(repr=False)  # sector, bankruptcies of the quarter
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def data_drift(self) -> bool:
-        return self.features.dataset_drift
+        return self.data.alarm
 
     @property
-    def retrain(self) -> bool:
-        return self.realised.retrain
+    def degraded(self) -> bool:
+        return self.performance.alarm
+
+    @property
+    def alarm(self) -> bool:
+        return self.data_drift or self.degraded
 
     def headline(self) -> str:
         champ = (f"champion v{self.champion['version']} ({self.champion['model']}, origin {self.champion['origin']})"
                  if self.champion else "no champion registered")
         return (f"{self.quarter}: {'DATA DRIFT' if self.data_drift else 'no data drift'}; "
+                f"{'PERFORMANCE DEGRADED' if self.degraded else 'performance as usual'}; "
                 f"{'RETRAIN' if self.retrain else 'no retrain'} — {champ}")
+
+    def sector_table(self) -> pd.DataFrame:
+        """One row per sector: its data-drift test and its judged forecast error (the contract-checked part)."""
+        tests = self.data.table.dropna(subset=["sector"]).astype({"sector": "int64"}).rename(columns={
+            "value": "relative_log", "rejected": "drift_rejected"})
+        counts = self.counts.assign(bankruptcies=pd.to_numeric(
+            self.counts["bankruptcies"].astype("Float64"), errors="coerce").astype("float64"))
+        perf = self.performance.table[["sector", "prediction", "residual", "residual_scale", "z"]]
+        table = (counts[["sector", "bankruptcies"]].astype({"sector": "int64"})
+                 .merge(tests, on="sector", how="left").merge(perf, on="sector", how="left"))
+        table = table.assign(quarter=self.quarter, n_history=table["n_history"].fillna(0).astype("int64"),
+                             drift_rejected=table["drift_rejected"].fillna(False).astype(bool))
+        return table[SECTOR_TABLE_COLUMNS].sort_values("sector", ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored beside the HTML and logged to MLflow (NaN becomes null)."""
-        table = self.features.table
         return _jsonable({
             "quarter": self.quarter, "generated_at": self.generated_at, "headline": self.headline(),
-            "flags": {"data_drift": self.data_drift, "degraded": self.realised.degraded, "retrain": self.retrain},
-            "champion": self.champion, "thresholds": self.thresholds,
-            "current": {"quarters": self.window, "rows": len(self.current)},
-            "reference": {"quarters": self.reference_span, "rows": len(self.reference)},
-            "data_drift": {**self.features.to_dict(), "features": table.to_dict("records")},
-            "prediction_shift": self.prediction,
-            "realised_error": {**self.realised.to_dict(), "per_sector": self.realised.table.to_dict("records")},
+            "flags": {"data_drift": self.data_drift, "performance_degradation": self.degraded,
+                      "degraded": self.degraded, "alarm": self.alarm, "retrain": self.retrain},
+            "levels": {"data_drift": self.data.level, "performance_degradation": self.performance.level,
+                       "nominal_false_alarm_rate": self.data.level + self.performance.level},
+            "champion": self.champion, "judged_forecast": vars(self.judged), "retrain_reason": self.retrain_reason,
+            "data_drift": self.data.to_dict(), "performance": self.performance.to_dict(),
+            "per_sector": self.sector_table().to_dict("records"),
         })
+
+
+def retrain_decision(quarter: str, alarm: bool, champion: dict[str, Any] | None) -> tuple[bool, str]:
+    """Retrain when a monitor alarms on a quarter the champion in service was not trained on.
+
+    The champion fitted at origin o has seen quarters <= o; an alarm there is history (a cold run replays it)
+    and a refit would not change it. After the retrain the champion's origin is the quarter, so the same
+    report stops asking: monitoring and retraining cannot loop.
+    """
+    if not alarm:
+        return False, "no alarm"
+    if not champion:
+        return False, "alarm, but no champion is registered to retrain"
+    origin = str(champion.get("origin") or "")
+    if origin and quarter <= origin:
+        return False, f"alarm on {quarter}, which champion v{champion['version']} (origin {origin}) was trained on"
+    return True, (f"alarm on {quarter}, after champion v{champion['version']}'s origin {origin or '?'}: "
+                  "re-fit at the newest origin and re-run the gate")
+
+
+def build_report(
+    quarter: str, counts: pd.DataFrame, log: pd.DataFrame, champion_rows: pd.DataFrame,
+    champion: dict[str, Any] | None, data_level: float = drift.DATA_DRIFT_LEVEL,
+    performance_level: float = drift.PERFORMANCE_LEVEL,
+) -> DriftReport:
+    """Run both monitors for ``quarter``.
+
+    ``counts``: panel rows ``sector, quarter, bankruptcies`` covering the history window; ``log``: the
+    prediction log; ``champion_rows``: the champion model's leaderboard rows (``sector, origin,
+    target_quarter, prediction, actual``).
+    """
+    data = drift.data_drift(counts, quarter, level=data_level)
+    now = counts.loc[counts["quarter"] == quarter, ["sector", "bankruptcies"]]
+    forecast, judged = judged_forecast(log, champion_rows, quarter)
+    current = forecast.merge(now.rename(columns={"bankruptcies": "actual"}), on="sector", how="left")
+    performance = drift.performance_degradation(champion_rows, current, quarter, level=performance_level)
+    retrain, reason = retrain_decision(quarter, data.alarm or performance.alarm, champion)
+    return DriftReport(quarter, data, performance, judged, champion, retrain, reason, counts=now)
+
+
+def load_reports(directory: Path) -> list[dict[str, Any]]:
+    """The stored JSON reports (``<store>/monitoring/drift_report/*.json``), oldest quarter first."""
+    return [json.loads(p.read_text()) for p in sorted(Path(directory).glob("*.json"))]
 
 
 def _jsonable(obj: Any) -> Any:
@@ -79,6 +170,8 @@ def _jsonable(obj: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]
+    if obj is pd.NA:
+        return None
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -95,116 +188,79 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def feature_drift_png(report: DriftReport) -> str:
-    """KS statistic (drifted features in red) and PSI per monitored feature."""
-    table = report.features.table.iloc[::-1]
-    colors = ["tab:red" if d else ("lightgrey" if n == "sample too small" else "tab:blue")
-              for d, n in zip(table["drifted"], table["note"], strict=True)]
-    fig, (ks_ax, psi_ax) = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
-    fig.subplots_adjust(left=0.2, right=0.98, top=0.9, bottom=0.12, wspace=0.05)
-    ks_ax.barh(table["column"], table["ks_stat"].fillna(0), color=colors)
-    ks_ax.set_xlabel(f"KS statistic (red: p < {report.thresholds['p_threshold']:g})")
-    psi_ax.barh(table["column"], table["psi"].fillna(0), color=colors)
-    for x in (0.1, 0.25):
-        psi_ax.axvline(x, color="grey", linestyle=":", linewidth=1)
-    psi_ax.set_xlabel("PSI (0.1 moderate, 0.25 large)")
-    ks_ax.tick_params(labelsize=7)
-    fig.suptitle(f"Feature drift {report.quarter}: {report.features.summary}", fontsize=9)
-    return _png(fig)
-
-
-def distributions_png(report: DriftReport) -> str:
-    """Empirical CDFs, reference vs current, of the features that moved most."""
-    ranked = report.features.table.dropna(subset=["ks_stat"]).sort_values("ks_stat", ascending=False)
-    columns = list(ranked["column"].head(TOP_FEATURES_PLOTTED))
-    fig, axes = plt.subplots(1, max(1, len(columns)), figsize=(3.2 * max(1, len(columns)), 2.8), squeeze=False)
-    fig.subplots_adjust(left=0.05, right=0.98, top=0.8, bottom=0.12, wspace=0.25)
-    for ax, col in zip(axes[0], columns, strict=False):
-        samples = ((report.reference, "reference", "tab:blue"), (report.current, "current", "tab:red"))
-        for frame, label, color in samples:
-            values = np.sort(pd.to_numeric(frame[col], errors="coerce").dropna().to_numpy())
-            if len(values):
-                ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=label, color=color)
-        ax.set_title(col, fontsize=8)
+def data_drift_png(report: DriftReport) -> str:
+    """Each hypothesis: its history, the Bonferroni-level prediction band, and the quarter (red if rejected)."""
+    table = report.data.table.set_index("hypothesis")
+    series = report.data.series
+    alpha = report.data.level / max(int(table["p_value"].notna().sum()), 1)
+    fig, axes = plt.subplots(2, 6, figsize=(13, 4.2), sharex=True)
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.86, bottom=0.08, wspace=0.35, hspace=0.35)
+    x = np.arange(len(series))
+    for ax, name in zip(axes.flat, series.columns, strict=False):
+        values = series[name].to_numpy(dtype="float64")
+        row = table.loc[name]
+        ax.plot(x[:-1], values[:-1], "o-", color="tab:blue", markersize=3)
+        n = int(row["n_history"])
+        if n >= 2 and math.isfinite(row["history_sd"]):
+            half = stats.t.ppf(1 - alpha / 2, n - 1) * row["history_sd"] * math.sqrt(1 + 1 / n)
+            ax.axhspan(row["history_mean"] - half, row["history_mean"] + half, color="tab:blue", alpha=0.12)
+        ax.plot(x[-1], values[-1], "o", color="tab:red" if row["rejected"] else "tab:green", markersize=6)
+        ax.set_title(f"{name}: p {row['p_value']:.2g}", fontsize=8)
         ax.tick_params(labelsize=6)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("Empirical CDF: reference (champion's training window) vs current window", fontsize=9)
+    for ax in list(axes.flat)[len(series.columns):]:
+        ax.axis("off")
+    fig.suptitle(f"Data drift {report.quarter}: log1p(count) relative to the sectors' median (all sectors: the "
+                 f"median itself); band = prediction interval at {alpha:.2g} (Bonferroni)", fontsize=9)
     return _png(fig)
 
 
-def predictions_png(report: DriftReport) -> str:
-    """Forecast distribution shift, and the quarter's forecast against its published score."""
-    fig, (dist_ax, err_ax) = plt.subplots(1, 2, figsize=(10, 3.2))
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.15, wspace=0.2)
-    both = np.concatenate([report.reference_predictions, report.current_predictions])
-    bins = np.linspace(np.min(both), np.max(both), 31) if len(both) else np.linspace(0, 1, 31)
-    if len(report.reference_predictions):
-        dist_ax.hist(report.reference_predictions, bins=bins, density=True, alpha=0.5, label="reference")
-    if len(report.current_predictions):
-        dist_ax.hist(report.current_predictions, bins=bins, density=True, alpha=0.5, label="current", color="tab:red")
-    dist_ax.set_xlabel("forecast score")
-    dist_ax.legend(fontsize=7)
-    dist_ax.set_title("Prediction distribution", fontsize=9)
-    table = report.realised.table
-    if len(table):
-        x = np.arange(len(table))
-        err_ax.bar(x - 0.2, table["prediction"], width=0.4, label="forecast")
-        err_ax.bar(x + 0.2, table["actual"].fillna(0), width=0.4, label="published score", color="tab:green")
-        err_ax.set_xticks(x, [str(s) for s in table["sector"]])
-        low = np.nanmin([table["prediction"].min(), table["actual"].min()])
-        err_ax.set_ylim(max(0.0, low - 0.05), 1.0)
-        err_ax.legend(fontsize=7)
-    err_ax.set_title(f"Forecast for {report.quarter} ({report.realised.source})", fontsize=9)
-    err_ax.set_xlabel("sector")
+def performance_png(report: DriftReport) -> str:
+    """The statistic of every earlier quarter and this one; the standardised residual per sector."""
+    perf = report.performance
+    fig, (hist_ax, z_ax) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [2, 1]})
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.86, bottom=0.2, wspace=0.2)
+    ref = perf.reference
+    hist_ax.plot(np.arange(len(ref)), ref.to_numpy(), "o-", color="tab:blue", markersize=3, label="earlier quarters")
+    if math.isfinite(perf.statistic):
+        hist_ax.plot([len(ref)], [perf.statistic], "o", color="tab:red" if perf.alarm else "tab:green",
+                     markersize=7, label=report.quarter)
+    ticks = list(range(0, len(ref), max(1, len(ref) // 8)))
+    hist_ax.set_xticks(ticks, [str(ref.index[i]) for i in ticks], fontsize=6, rotation=30)
+    hist_ax.set_ylabel("max z² over sectors", fontsize=8)
+    hist_ax.legend(fontsize=7)
+    hist_ax.set_title(f"rank p-value {perf.p_value:.3g} (alarm at ≤ {perf.level:g})", fontsize=9)
+    table = perf.table
+    z_ax.bar([str(s) for s in table["sector"]], table["z"].fillna(0), color="tab:purple")
+    z_ax.axhline(0, color="grey", linewidth=0.8)
+    z_ax.set_title("standardised Pearson residual z by sector", fontsize=9)
+    z_ax.tick_params(labelsize=7)
+    fig.suptitle(f"Performance {report.quarter}: forecast from {report.judged.origin or '-'} "
+                 f"({report.judged.source})", fontsize=9)
     return _png(fig)
 
 
 def figures(report: DriftReport) -> dict[str, str]:
     """Base64 PNGs by name; the UI and the HTML file embed the same images."""
-    return {"feature_drift": feature_drift_png(report), "distributions": distributions_png(report),
-            "predictions": predictions_png(report)}
+    return {"data_drift": data_drift_png(report), "performance": performance_png(report)}
 
 
 # ---- text ---------------------------------------------------------------------------------------------------
 
-def feature_table(report: DriftReport) -> pd.DataFrame:
-    return report.features.table.rename(columns={"column": "feature"})
-
-
-def _prediction_line(p: dict[str, Any]) -> str:
-    if not p.get("n_cur"):
-        return f"no logged forecasts for the window ({p.get('note', '')})"
-    return (f"mean forecast {p['mean_ref']:.4f} → {p['mean_cur']:.4f} (shift {p['mean_shift']:+.4f}); "
-            f"KS {p['ks_stat']:.3f} (p {p['p_value']:.3g}), PSI {p['psi']:.3f}; "
-            f"n {p['n_ref']} vs {p['n_cur']}. {p.get('note', '')}")
-
-
 def summary_markdown(report: DriftReport) -> str:
-    """The report's text part: verdicts, samples, per-feature table, prediction shift, realised error."""
-    t, r = report.thresholds, report.realised
-    champ = report.champion
+    """The report's text part: verdicts with their levels, the judged forecast, the per-sector table."""
+    j, champ = report.judged, report.champion
     lines = [
-        f"## Drift report {report.quarter}", "",
-        f"**{report.headline()}**", "",
-        f"- **Current sample**: the feature rows of {report.window[0]}..{report.window[-1]} "
-        f"({len(report.current)} rows: {len(report.window)} quarters × 10 sectors — a single quarter's 10 "
-        "rows are too few for a KS test).",
-        f"- **Reference**: the champion's training rows before the window, {report.reference_span} "
-        f"({len(report.reference)} rows).",
-        f"- **Data drift**: {report.features.summary}. A feature drifts at KS p < {t['p_threshold']:g}; "
-        f"the dataset at ≥ {t['share_threshold']:.0%} of testable features; fewer than {t['min_samples']:g} "
-        "values on a side is not tested.",
-        f"- **Prediction shift**: {_prediction_line(report.prediction)}",
-        f"- **Realised error**: {r.note}. Retrain when worse than the backtest MAE by more than "
-        f"{t['margin']:.0%}: **{'yes' if r.retrain else 'no'}**.",
+        f"## Drift report {report.quarter}", "", f"**{report.headline()}**", "",
+        f"- **Data drift** (nominal false-alarm rate {report.data.level:g} a quarter): {report.data.summary}.",
+        f"- **Performance** (nominal false-alarm rate {report.performance.level:g} a quarter): "
+        f"{report.performance.summary}. Judged: the forecast made at {j.origin or '-'} ({j.source}"
+        + (f", version {j.model_version}" if j.model_version else "") + ").",
+        f"- **Retrain**: {'yes' if report.retrain else 'no'} — {report.retrain_reason}.",
     ]
     if champ:
         lines.append(f"- **Champion**: `sector-vitality` version {champ['version']} ({champ['model']}, origin "
-                     f"{champ['origin']}, backtest MAE {champ['backtest_mae']:.4f}), MLflow run `{champ['run_id']}`.")
-    lines += ["", "### Per-feature drift", "", feature_table(report).to_markdown(index=False, floatfmt=".4g")]
-    if len(r.table):
-        lines += ["", f"### Forecast for {report.quarter} vs published score", "",
-                  r.table.to_markdown(index=False, floatfmt=".4f")]
+                     f"{champ['origin']}), MLflow run `{champ.get('run_id')}`.")
+    lines += ["", "### Per sector", "", report.sector_table().to_markdown(index=False, floatfmt=".4g")]
     return "\n".join(lines)
 
 
@@ -212,7 +268,7 @@ def image_markdown(title: str, png: str) -> str:
     return f"### {title}\n\n![{title}](data:image/png;base64,{png})"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}.flag{padding:6px 10px;border-radius:4px;display:inline-block;margin-right:8px}
 .warn{background:#fde2e1}.ok{background:#e3f5e1}img{max-width:100%}"""
@@ -229,24 +285,21 @@ def to_html(report: DriftReport, images: dict[str, str]) -> str:
     def flag(name: str, on: bool) -> str:
         return f'<span class="flag {"warn" if on else "ok"}">{html.escape(name)}: {"yes" if on else "no"}</span>'
 
-    t, r = report.thresholds, report.realised
+    fmt = {"float_format": lambda v: f"{v:.4g}", "na_rep": "–", "index": False}
     body = [
-        f"<h1>Sector Vitality drift report {html.escape(report.quarter)}</h1>",
+        f"<h1>Sector forecast drift report {html.escape(report.quarter)}</h1>",
         f"<p>{html.escape(report.headline())}<br><small>generated {report.generated_at}</small></p>",
-        "<p>" + flag("data drift", report.data_drift) + flag("degraded", r.degraded)
+        "<p>" + flag("data drift", report.data_drift) + flag("performance degradation", report.degraded)
         + flag("retrain", report.retrain) + "</p>",
-        f"<p>Current: {len(report.current)} feature rows of {report.window[0]}..{report.window[-1]}. Reference: "
-        f"the champion's training rows {html.escape(report.reference_span)} ({len(report.reference)} rows). "
-        f"Thresholds: KS p &lt; {t['p_threshold']:g}, dataset share ≥ {t['share_threshold']:.0%}, "
-        f"min samples {t['min_samples']:g}, retrain margin {t['margin']:.0%}.</p>",
-        f"<h2>Data drift</h2><p>{html.escape(report.features.summary)}</p>",
-        _img("feature drift", images.get("feature_drift")),
-        feature_table(report).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–"),
-        _img("distributions", images.get("distributions")),
-        f"<h2>Predictions</h2><p>{html.escape(_prediction_line(report.prediction))}</p>",
-        f"<p>{html.escape(r.note)}</p>",
-        _img("predictions", images.get("predictions")),
-        r.table.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="–") if len(r.table) else "",
+        f"<h2>Data drift</h2><p>{html.escape(report.data.summary)} (nominal false-alarm rate "
+        f"{report.data.level:g} a quarter)</p>",
+        _img("data drift", images.get("data_drift")),
+        report.data.table.to_html(**fmt),
+        f"<h2>Performance</h2><p>{html.escape(report.performance.summary)} (nominal false-alarm rate "
+        f"{report.performance.level:g} a quarter)</p>",
+        _img("performance", images.get("performance")),
+        f"<h2>Per sector</h2>{report.sector_table().to_html(**fmt)}",
+        f"<p>Retrain: {html.escape(report.retrain_reason)}</p>",
     ]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift report {report.quarter}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")

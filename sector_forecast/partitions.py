@@ -2,35 +2,70 @@
 
 Keys: months and quarters are `YYYY-MM-DD` window starts (2024Q1 is `2024-01-01`), years are `YYYY`.
 Only completed windows exist, so the newest partition is always a period DST could have published.
+
+"Completed" is judged against `clock.now()`. On the wall clock, Dagster's own current time decides (no `end`).
+With `SECTOR_FORECAST_NOW` set, every definition gets `end` = the override (exclusive: a window ending at or
+before it exists), so `get_last_partition_key()`, `get_partition_keys()`, the UI and the daemon all stop at
+the replayed date. Dagster takes the earlier of `end` and its current time (`_get_last_partition_window`),
+so for an override *later* than the wall clock (a demo of next quarter without faketime) the definitions
+also get `end_offset` = the windows completed between the wall clock and the override; `end` still caps.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
+from sector_forecast import clock
+
 HISTORY_START = "2009-01-01"
+# The override the definitions were built with, and whether it lies ahead of the wall clock (`end_offset`).
+BUILT_AT = clock.override()
+BUILT_AHEAD = BUILT_AT is not None and BUILT_AT > clock.wall()
+
+
+def _ending(
+    definition: dg.TimeWindowPartitionsDefinition, closed: datetime | None = None
+) -> dg.TimeWindowPartitionsDefinition:
+    """`definition` ending at the earlier of `closed` (a closed table) and the clock override."""
+    ends = [t for t in (closed, BUILT_AT) if t is not None]
+    if not ends:
+        return definition
+    end = min(ends)
+    ahead = 0
+    if BUILT_AHEAD:
+        ahead = len(definition.get_partition_keys(current_time=end)) - len(
+            definition.get_partition_keys(current_time=clock.wall()))
+    return dg.TimeWindowPartitionsDefinition(
+        start=definition.start, end=end, end_offset=max(ahead, 0), cron_schedule=definition.cron_schedule,
+        fmt=definition.fmt, timezone=definition.timezone,
+    )
+
 
 # KONK25 (DB25) is alive and publishes a month about a week after it ends.
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=HISTORY_START)
+monthly_partitions = _ending(dg.MonthlyPartitionsDefinition(start_date=HISTORY_START))
 
 # KONK4 (DB07) was closed on 2026-01-07: its last period is 2025M12.
-konk4_monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=HISTORY_START, end_date="2026-01-01")
+KONK4_END = datetime(2026, 1, 1, tzinfo=UTC)
+konk4_monthly_partitions = _ending(dg.MonthlyPartitionsDefinition(start_date=HISTORY_START), KONK4_END)
 
 # DEMO14 was rebuilt from 2019; year Y is published around June of Y+2.
-yearly_partitions = dg.TimeWindowPartitionsDefinition(
+yearly_partitions = _ending(dg.TimeWindowPartitionsDefinition(
     start="2019", cron_schedule="0 0 1 1 *", fmt="%Y", timezone="UTC"
-)
+))
 
 # The quarterly panel and features keep the whole KONK history (2009 on); the reference design dropped it.
-quarterly_partitions = dg.TimeWindowPartitionsDefinition(
+quarterly_partitions = _ending(dg.TimeWindowPartitionsDefinition(
     start=HISTORY_START, cron_schedule="0 0 1 */3 *", fmt="%Y-%m-%d", timezone="UTC"
-)
+))
 
-# Forecast origins: the first origin with two years of score history (DEMO14 births start in 2019).
-FIRST_ORIGIN = "2021-01-01"
-origin_partitions = dg.TimeWindowPartitionsDefinition(
+# Forecast origins: bankruptcies are forecast from the first origin with three years of training rows
+# (2009Q1..2011Q4), so the rolling-origin backtest grades 2012Q1 onwards in real time.
+FIRST_ORIGIN = "2012-01-01"
+origin_partitions = _ending(dg.TimeWindowPartitionsDefinition(
     start=FIRST_ORIGIN, cron_schedule="0 0 1 */3 *", fmt="%Y-%m-%d", timezone="UTC"
-)
+))
 
 
 def month_key_to_period(key: str) -> str:

@@ -15,6 +15,7 @@ import dagster as dg
 
 from sector_forecast.partitions import (
     konk4_monthly_partitions,
+    month_key_to_period,
     monthly_partitions,
     origin_partitions,
     period_to_month_key,
@@ -46,6 +47,22 @@ class PipelineResult:
     @property
     def success(self) -> bool:
         return all(s.success for s in self.stages)
+
+
+def period_label(partitions_def: dg.PartitionsDefinition | None, key: str) -> str:
+    """A partition key as the user reads the period: `2009Q1`, `2009M01` or `2019`, not a window's first day.
+
+    Keys of months and quarters are both `YYYY-MM-DD` window starts; the window's length tells them apart.
+    """
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return key
+    window = partitions_def.time_window_for_partition_key(key)
+    days = (window.end - window.start).days
+    if days <= 31:
+        return month_key_to_period(key)
+    if days <= 92:
+        return quarter_key_to_label(key)
+    return str(window.start.year)
 
 
 def _last_key_at_or_before(partitions_def: dg.TimeWindowPartitionsDefinition, key: str) -> str | None:
@@ -98,7 +115,7 @@ def run_pipeline(
                 result.notes.append(f"{name}: nothing published to materialise")
                 continue
             tags.update({RANGE_START: window[0], RANGE_END: window[1]})
-            span = f"{window[0]}..{window[1]}"
+            span = "..".join(period_label(job.partitions_def, key) for key in window)
         echo(f"→ {name} {span}")
         started = time.perf_counter()
         outcome = job.execute_in_process(
@@ -114,7 +131,9 @@ def run_pipeline(
             break
     last_month = ranges.get("konk25_job")
     if last_month:
-        result.notes.append(f"KONK25 published through {last_month[1][:7]}; later months are not materialised")
+        result.notes.append(
+            f"KONK25 published through {month_key_to_period(last_month[1])}; later months are not materialised"
+        )
     panel = ranges.get("panel_job")
     if panel:
         result.notes.append(f"quarters {quarter_key_to_label(panel[0])}..{quarter_key_to_label(panel[1])}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,6 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sector_forecast.domain.sectors import SECTORS  # noqa: E402
+
+# Characters per title line that fit one of the ten 3-inch panels at 8 pt.
+TITLE_WIDTH = 40
 
 
 def errors_by_origin(predictions: pd.DataFrame, note: str = ""):
@@ -37,10 +42,37 @@ def history_and_forecast(history: pd.DataFrame, forecast: pd.DataFrame, quarters
             r = row.iloc[0]
             ax.errorbar([r["quarter"]], [r["prediction"]], yerr=[[r["prediction"] - r["lower"]],
                         [r["upper"] - r["prediction"]]], fmt="o", color="tab:red", capsize=3)
-        ax.set_title(f"{sector}. {SECTORS[sector][:28]}", fontsize=8)
+        # Full names, wrapped to the panel's width: the longest (sector 2) has 57 characters.
+        ax.set_title(textwrap.fill(f"{sector}. {SECTORS[sector]}", TITLE_WIDTH), fontsize=8)
         ticks = list(past["quarter"])[:: max(1, len(past) // 3)]
         ax.set_xticks(ticks)
         ax.tick_params(labelsize=6)
     fig.suptitle("Sector Vitality Score: history and next-quarter forecast" + (f"\n{note}" if note else ""))
+    fig.tight_layout()
+    return fig
+
+
+def forecast_panels(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
+    """Per sector: bankruptcies with the next-quarter forecast (80% and 95% intervals), and the score."""
+    fig, axes = plt.subplots(2, 5, figsize=(16, 6), sharey=False)
+    for ax, sector in zip(axes.ravel(), SECTORS, strict=True):
+        past = history[history["sector"] == sector].sort_values("quarter").tail(quarters)
+        ax.plot(past["quarter"], past["bankruptcies"].astype(float), color="tab:blue", linewidth=1)
+        row = forecast[forecast["sector"] == sector]
+        if len(row):
+            r = row.iloc[0]
+            for lo, hi, width in (("lower95", "upper95", 1), ("lower80", "upper80", 3)):
+                ax.vlines(r["quarter"], r[lo], r[hi], color="tab:red", linewidth=width, alpha=0.6)
+            ax.plot([r["quarter"]], [r["prediction"]], "o", color="tab:red")
+            score = r.get("score_prediction")
+            if pd.notna(score):
+                ax.text(0.02, 0.95, f"score {score:.2f} [{r['score_lower80']:.2f}, {r['score_upper80']:.2f}]",
+                        transform=ax.transAxes, fontsize=7, va="top")
+        ax.set_title(textwrap.fill(f"{sector}. {SECTORS[sector]}", TITLE_WIDTH), fontsize=7)
+        ticks = list(past["quarter"])[:: max(1, len(past) // 3)]
+        ax.set_xticks(ticks)
+        ax.tick_params(labelsize=6)
+    fig.suptitle("Bankruptcies: history and next-quarter forecast (80% thick, 95% thin); derived score in text"
+                 + (f"\n{note}" if note else ""), fontsize=9)
     fig.tight_layout()
     return fig

@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from pyarrow.fs import LocalFileSystem
 
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.io_manager import read_stored
@@ -15,10 +16,38 @@ from sector_forecast.pipeline import PipelineResult
 
 
 def stored(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> Any | None:
+    """What the IO manager stored for `asset` (`<storage>/<asset>/<partition or value>.parquet|.pkl`), or None.
+
+    Parquet is opened by Arrow itself, never handed over as a Python file object. For a local path pandas
+    opens a Python file and Arrow wraps it; the last reference to that wrapper is often dropped by an Arrow
+    thread-pool thread just after the read returns, and dropping it needs the GIL. These are the last reads
+    before `sector-forecast run` exits: when the interpreter is already finalising, that thread is unwound
+    inside a noexcept destructor and the process aborts ("terminate called without an active exception",
+    exit 134; apache/arrow#34314). A file Arrow opened itself is released without Python.
+    """
+    root = Path(instance.storage_directory())
+    parquet = (root / asset / (partition or "value")).with_suffix(".parquet")
     try:
-        return read_stored(Path(instance.storage_directory()), asset, partition)
+        if parquet.exists():
+            return pd.read_parquet(parquet, filesystem=LocalFileSystem())
+        return read_stored(root, asset, partition)
     except FileNotFoundError:
         return None
+
+
+def forecast_table(forecast: pd.DataFrame) -> str:
+    """The forecasts with each sector's full name, left-aligned, so no name is cut or hard to scan."""
+    names = forecast["sector"].map(SECTORS).fillna("")
+    width = max([4, *names.str.len()])
+    header = "name".ljust(width)
+    shown = forecast.assign(**{header: names.str.ljust(width)})
+    shown = shown.rename(columns={"prediction": "bankruptcies", "lower80": "low80", "upper80": "high80",
+                                  "score_prediction": "score", "score_lower80": "s_low80",
+                                  "score_upper80": "s_high80"})
+    cols = ["sector", header, "bankruptcies", "low80", "high80", "score", "s_low80", "s_high80", "births_basis"]
+    return shown[[c for c in cols if c in shown]].to_string(
+        index=False, float_format=lambda v: f"{v:.2f}"
+    )
 
 
 def print_summary(
@@ -39,17 +68,16 @@ def print_summary(
     champion = stored(instance, "champion_model")
     if champion is not None:
         echo("")
-        echo(f"== promotion gate: {champion['decision']} {champion['candidate']} — {champion['reason']}")
+        echo(f"== promotion gate: {champion['gate']['reason']}")
         echo(f"   champion: sector-vitality version {champion['champion_version']} ({champion['champion_model']})")
     forecast = stored(instance, "forecasts")
     if isinstance(forecast, pd.DataFrame):
         echo("")
-        echo(f"== forecasts for {forecast['quarter'].iloc[0]} (Sector Vitality Score, 80% interval)")
+        echo(f"== forecasts for {forecast['quarter'].iloc[0]}: bankruptcies and the derived Sector Vitality "
+             f"Score, 80% intervals ({forecast['model'].iloc[0]}, version {forecast['model_version'].iloc[0]})")
         if data_label:
             echo(f"   {data_label}")
-        shown = forecast.assign(name=forecast["sector"].map(SECTORS).str.slice(0, 40))
-        echo(shown[["sector", "name", "prediction", "lower", "upper", "model", "model_version"]]
-             .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        echo(forecast_table(forecast))
     echo("")
     echo(f"Dagster instance: {instance.root_directory}  →  sector-forecast ui  (http://127.0.0.1:3000)")
     echo(f"{'OK' if result.success else 'FAILED'}: {len(result.stages)} stage run(s)")

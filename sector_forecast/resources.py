@@ -39,6 +39,29 @@ class StatBankResource(dg.ConfigurableResource):
         return ("RECONSTRUCTED data: bundled snapshot of real, chart-read and synthetic figures "
                 "(see data/README.md), not a DST download")
 
+    def provenance_tags(self) -> dict[str, str]:
+        """Where the numbers come from, as tags for MLflow runs and registered versions.
+
+        Shares are of the cells the models learn from (KONK25 K02 leaf sectors); a live API is all real.
+        """
+        if self.base_url:
+            return {"data.source": "statbank-api", "data.url": self.base_url}
+        shares = self.provenance_shares()
+        synthetic = shares["KONK25"]["synthetic"]
+        source = (f"reconstructed snapshot ({synthetic:.1%} of KONK25 cells synthetic)" if synthetic
+                  else "snapshot of DST data")
+        return {"data.source": source,
+                **{f"data.{table.lower()}.{status}": f"{share:.4f}"
+                   for table, by_status in shares.items() for status, share in by_status.items()}}
+
+    def provenance_shares(self) -> dict[str, dict[str, float]]:
+        """Real / approximate / synthetic shares of the cells the models learn from, per table."""
+        if self.base_url:
+            return {table: {"real": 1.0, "approximate": 0.0, "synthetic": 0.0} for table in ("KONK25", "DEMO14")}
+        from sector_forecast.statbank.provenance import provenance_shares
+
+        return provenance_shares(self.get_client().snapshot_dir, tables=("KONK25", "DEMO14"))
+
     def get_client(self) -> StatBankClient:
         return StatBankClient(
             base_url=self.base_url,

@@ -2,11 +2,13 @@
 
 Input columns: `sector` (int 1–10, required), `quarter` (the quarter to forecast, e.g. `2026Q4`; optional,
 default the quarter after the model's forecast origin), and optionally explicit feature columns (all of
-`FEATURE_COLUMNS`), in which case the stored feature frame is not consulted. Output: one row per input row
-with `sector, quarter, prediction, lower, upper, model, model_origin`.
+`EXPLICIT_COLUMNS`), in which case the stored feature frame is not consulted. Output: one row per input row
+with `sector, quarter, prediction` (expected bankruptcies), `lower80, upper80, lower95, upper95, model,
+model_origin, data_source`.
 
-The interval is the champion's split-conformal half-width from its rolling-origin backtest residuals, so the
-served forecast equals the `forecasts` asset for the same quarter and model version.
+The intervals use the champion's per-sector conformal quantiles from its real-time backtest residuals, so the
+served forecast equals the `forecasts` asset for the same quarter and model version; `data_source` says
+whether the model learnt from DST's data or the reconstructed snapshot.
 Bad requests (unknown or misspelt fields, a missing or non-integer `sector`, an unknown code, a `quarter`
 that is not a string like `2026Q4` or lies outside the stored data, non-numeric features) raise
 `MlflowException(INVALID_PARAMETER_VALUE)` naming the problem: the scoring server answers HTTP 400 with that
@@ -32,12 +34,15 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
-from sector_forecast.domain.features import FEATURE_COLUMNS
+from sector_forecast.domain.calibration import COVERAGES, interval_bounds
+from sector_forecast.domain.features import COUNT_COLUMNS, FEATURE_COLUMNS
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
 
-OUTPUT_COLUMNS = ["sector", "quarter", "prediction", "lower", "upper", "model", "model_origin"]
-_NUMERIC_FEATURES = [c for c in FEATURE_COLUMNS if c != "sector"]
+INTERVAL_COLUMNS = ["lower80", "upper80", "lower95", "upper95"]
+OUTPUT_COLUMNS = ["sector", "quarter", "prediction", *INTERVAL_COLUMNS, "model", "model_origin", "data_source"]
+EXPLICIT_COLUMNS = [c for c in FEATURE_COLUMNS if c != "sector"] + COUNT_COLUMNS
+_NUMERIC_FEATURES = EXPLICIT_COLUMNS
 _ALLOWED_INPUTS = {"sector", "quarter", *_NUMERIC_FEATURES}
 _QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
 _NUMBER = (int, np.integer, float, np.floating)
@@ -146,18 +151,19 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
         except Exception as err:  # a bug, not a bad request: one line to the caller, the trace to the log
             _log.exception("sector-vitality: scoring failed")
             raise MlflowException(f"scoring failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR) from None
-        half = float(self.meta["interval_halfwidth"])
-        return pd.DataFrame(
-            {
-                "sector": rows["sector"].astype(int).to_numpy(),
-                "quarter": [quarter_offset(q, 1) for q in rows["quarter"]],
-                "prediction": point,
-                "lower": np.clip(point - half, 0.0, 1.0),
-                "upper": np.clip(point + half, 0.0, 1.0),
-                "model": self.meta["model"],
-                "model_origin": self.meta["origin"],
-            }
-        )
+        out = pd.DataFrame({
+            "sector": rows["sector"].astype(int).to_numpy(),
+            "quarter": [quarter_offset(q, 1) for q in rows["quarter"]],
+            "prediction": point,
+        })
+        quantiles = self.meta["quantiles"]
+        for coverage in COVERAGES:
+            q = out["sector"].map(lambda s, c=coverage: float(quantiles[str(s)][str(c)])).to_numpy()
+            lower, upper = interval_bounds(point, q)
+            tag = round(coverage * 100)
+            out[f"lower{tag}"], out[f"upper{tag}"] = lower, upper
+        return out.assign(model=self.meta["model"], model_origin=self.meta["origin"],
+                          data_source=self.meta["data_source"])[OUTPUT_COLUMNS]
 
 
 def signature() -> ModelSignature:
@@ -169,21 +175,24 @@ def signature() -> ModelSignature:
     """
     outputs = Schema(
         [ColSpec("long", "sector"), ColSpec("string", "quarter"), ColSpec("double", "prediction"),
-         ColSpec("double", "lower"), ColSpec("double", "upper"), ColSpec("string", "model"),
-         ColSpec("string", "model_origin")]
+         *[ColSpec("double", c) for c in INTERVAL_COLUMNS], ColSpec("string", "model"),
+         ColSpec("string", "model_origin"), ColSpec("string", "data_source")]
     )
     return ModelSignature(inputs=None, outputs=outputs)
 
 
 def log_serving_model(
-    fitted: Any, features: pd.DataFrame, *, model: str, origin: str, interval_halfwidth: float,
-    coverage: float, workdir: Path,
+    fitted: Any, features: pd.DataFrame, *, model: str, origin: str, workdir: Path,
+    quantiles: dict[int, dict[float, float]] | None = None, data_source: str = "unknown",
 ) -> Any:
     """Log the pyfunc into the active MLflow run (signature and input example included)."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "fitted_model.pkl").write_bytes(pickle.dumps(fitted))
     features.to_parquet(workdir / "feature_frame.parquet", index=False)
-    meta = {"model": model, "origin": origin, "interval_halfwidth": interval_halfwidth, "coverage": coverage}
+    # Without backtest quantiles (a fit logged before any grading) the interval is honest: unbounded.
+    quantiles = quantiles or {s: {c: float("inf") for c in COVERAGES} for s in SECTOR_CODES}
+    meta = {"model": model, "origin": origin, "data_source": data_source,
+            "quantiles": {str(s): {str(c): float(v) for c, v in q.items()} for s, q in quantiles.items()}}
     (workdir / "meta.json").write_text(json.dumps(meta))
     return mlflow.pyfunc.log_model(
         name="model",

@@ -55,3 +55,50 @@ def figure_markdown(fig: Any, title: str = "") -> dg.MetadataValue:
     encoded = base64.b64encode(buffer.getvalue()).decode()
     heading = f"### {title}\n\n" if title else ""
     return dg.MetadataValue.md(f"{heading}![{title or 'plot'}](data:image/png;base64,{encoded})")
+
+
+# --- Metadata of a run that materialises several partitions at once (single-run backfills) -----------------
+#
+# Dagster copies an `Output`'s metadata onto the materialisation event of *every* partition the run
+# materialises (dagster/_core/execution/plan/execute_step.py, `_get_output_asset_events`), and lets
+# `context.add_asset_metadata(..., partition_key=k)` override it for partition `k`. So a figure about the
+# whole run, passed as Output metadata, reads as each partition's own figure on that partition's page.
+
+RUN_PREFIX = "run/"
+# Entries that are true of every partition a run materialises, whatever its range: kept as they are.
+SHARED_KEYS = frozenset({
+    "dagster/column_lineage", "column_lineage", "dagster/column_schema", "dagster/uri", "dagster/table_name",
+    "dagster/relation_identifier", "dagster/code_references",
+})
+# Entries computed per partition from the partition's own rows (`frame_metadata`): the run's version of
+# `preview` is dropped, its row count is kept as `run/row_count`.
+_PER_PARTITION_KEYS = {"dagster/row_count": f"{RUN_PREFIX}row_count", "preview": None}
+
+
+def run_metadata(
+    metadata: dict[str, Any], partition_keys: list[str], shared: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Any]:
+    """The Output metadata of a run over `partition_keys`, labelled so that no run-wide figure reads as a partition's.
+
+    A run of one partition (or an unpartitioned asset) covers exactly that partition: its metadata is
+    returned unchanged. A run of several: entries in `SHARED_KEYS` or `shared` stay; `preview` is dropped
+    and `dagster/row_count` becomes `run/row_count` (both are recomputed per partition); every other entry
+    (ranges, counts, the last origin's parameters, ...) is prefixed `run/`, so the page of one partition
+    shows e.g. `run/quarters 71` next to its own `dagster/row_count 10`, never `quarters 71` as its own
+    figure. `run/partitions` names the run's range. Prefixing rather than dropping keeps the run's
+    context (which backfill materialised this partition, and what it covered) one click away.
+    """
+    keys = sorted(partition_keys)
+    if len(keys) <= 1:
+        return dict(metadata)
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if key in SHARED_KEYS or key in shared or key.startswith(RUN_PREFIX):
+            out[key] = value
+        elif key in _PER_PARTITION_KEYS:
+            if _PER_PARTITION_KEYS[key]:
+                out[_PER_PARTITION_KEYS[key]] = value
+        else:
+            out[RUN_PREFIX + key] = value
+    out[f"{RUN_PREFIX}partitions"] = dg.MetadataValue.text(f"{len(keys)}: {keys[0]}..{keys[-1]}")
+    return out

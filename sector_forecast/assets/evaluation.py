@@ -1,25 +1,27 @@
-"""Backtest leaderboard, the promotion gate into the MLflow registry, and the next-quarter forecasts."""
+"""The rolling-origin backtest graded in real time, and the promotion gate into the MLflow registry.
 
+`backtest_leaderboard` calibrates every fit's forecasts per sector (each origin only with residuals graded
+before it), derives the score forecasts from them, and grades both against published actuals only.
+`champion_model` asks for evidence: the best model must beat the *better* baseline, significantly
+(Diebold–Mariano with the Harvey–Leybourne–Newbold correction), or the better baseline is the champion.
+"""
 
 import dagster as dg
 import pandas as pd
-from mlflow.pyfunc import load_model
 
 from sector_forecast import plots, serving, tracking
+from sector_forecast.assets.contracts import contract_check_result, contract_spec
 from sector_forecast.assets.models import FIT_ASSET_NAMES, MODELS_GROUP, fit_tags
-from sector_forecast.domain import metrics
-from sector_forecast.domain.features import FEATURE_COLUMNS
-from sector_forecast.domain.periods import quarter_offset
+from sector_forecast.domain import calibration, contracts_models, evidence, metrics, score, scorecast
 from sector_forecast.partitions import quarter_key_to_label
 from sector_forecast.resources import MlflowResource, StatBankResource
-from sector_forecast.ui import figure_markdown, frame_metadata, markdown_table
+from sector_forecast.ui import figure_markdown, markdown_table
 
-BASELINE = "seasonal_naive"
-INTERVAL_COVERAGE = 0.8
 # Every partition that is materialised: in the first days of a quarter its origin partition already exists but
 # DST has not published the quarter's last month, so its fits (and features) are not there yet.
-_PRESENT = {"metadata": {"allow_missing_partitions": True}}
-_ALL_PRESENT = {"partition_mapping": dg.AllPartitionMapping(), **_PRESENT}
+PRESENT = {"metadata": {"allow_missing_partitions": True}}
+ALL_PRESENT = {"partition_mapping": dg.AllPartitionMapping(), **PRESENT}
+GATE_ALPHA = 0.10  # the issue's evidence bar: one-sided DM p < 0.10 against the better baseline
 
 
 def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
@@ -30,38 +32,77 @@ def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
     return key, partitions[key]
 
 
+def checked(asset: str, value: object, frame: pd.DataFrame, schema, metadata: dict):
+    """Validate before storing (unpartitioned assets): a failing contract stops the step, nothing is written."""
+    result = contract_check_result(asset, frame, schema, [])
+    if not result.passed:
+        yield result
+        raise dg.Failure(description=result.description, metadata=result.metadata)
+    yield dg.Output(value, metadata=metadata)
+    yield result
+
+
+def _coverage_table(per_sector: pd.DataFrame) -> pd.DataFrame:
+    cols = ["model", "sector", "n", "coverage80", "coverage95", "interval_score", "mase"]
+    return per_sector[cols]
+
+
 @dg.asset(
     description=(
-        "Rolling-origin backtest over every evaluated origin: per model and per sector MAE, RMSE, MASE "
-        "(the model's MAE divided by seasonal naive's MAE on the same sector-origin pairs), directional "
-        "accuracy (share of forecasts that move from the current score in the direction the actual score "
-        "moved; no-change counts as its own direction) and prediction-interval coverage. Ranked by MASE."
+        "Rolling-origin backtest, graded in real time: each origin saw only what DST had published on its date, "
+        "and is graded only against published actuals. Bankruptcy forecasts from the first origin with three "
+        "years of training data; score forecasts (derived by simulation from the bankruptcy forecast and a "
+        "births nowcast) wherever DST has published final births. Per model, target and sector: MAE, RMSE, MASE "
+        "(Hyndman–Koehler, seasonal in-sample scale), 80%/95% coverage of intervals calibrated per sector "
+        "(sequential Mondrian split-conformal) and the interval (Winkler) score."
     ),
     group_name=MODELS_GROUP,
-    ins={name: dg.AssetIn(name, **_PRESENT) for name in FIT_ASSET_NAMES},
+    ins={
+        **{name: dg.AssetIn(name, **PRESENT) for name in FIT_ASSET_NAMES},
+        "quarterly_panel": dg.AssetIn(**ALL_PRESENT),
+    },
     io_manager_key="parquet_io_manager",
     kinds={"pandas"},
-    code_version="1",
+    check_specs=[contract_spec("backtest_leaderboard", "Pandera contract of the leaderboard rows.")],
+    code_version="2",
 )
 def backtest_leaderboard(
-    context: dg.AssetExecutionContext, statbank: StatBankResource, **fits: dict[str, dict]
-) -> dg.Output:
-    predictions = pd.concat(
-        [part["predictions"] for fit in fits.values() for part in fit.values()], ignore_index=True
-    )
-    overall, per_sector = metrics.leaderboard(predictions)
-    origins = sorted(predictions.dropna(subset=["actual"])["origin"].unique())
-    context.log.info(f"backtest over {len(origins)} evaluated origins:\n{overall.to_string(index=False)}")
-    return dg.Output(
-        {"overall": overall, "per_sector": per_sector, "predictions": predictions},
+    context: dg.AssetExecutionContext, statbank: StatBankResource, quarterly_panel: dict, **fits: dict
+):
+    parts = [part for fit in fits.values() for part in fit.values()]
+    predictions = pd.concat([p["predictions"] for p in parts], ignore_index=True)
+    validation = pd.concat([p["validation"] for p in parts], ignore_index=True)
+    calibrated = calibration.calibrate_backtest(predictions, validation)
+    panel = pd.concat(quarterly_panel.values(), ignore_index=True)
+    scores = scorecast.score_backtest(calibrated, panel, validation)
+    overall, per_sector = metrics.leaderboard(calibrated, target="bankruptcies")
+    s_overall, s_per_sector = metrics.leaderboard(scores, target="score")
+    board = pd.concat([overall, s_overall], ignore_index=True)
+    graded = calibrated.dropna(subset=["actual"])
+    origins = sorted(graded["origin"].unique())
+    score_origins = sorted(scores.dropna(subset=["actual"])["origin"].unique())
+    context.log.info(f"backtest over {len(origins)} graded origins:\n{board.to_string(index=False)}")
+    at_zero = int((calibrated["lower80"] <= 0).sum())
+    distribution = score.score_distribution(panel)
+    value = {"score_distribution": distribution, "overall": board,
+             "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
+             "predictions": calibrated, "validation": validation, "score_predictions": scores}
+    yield from checked(
+        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA,
         metadata={
-            "dagster/row_count": dg.MetadataValue.int(len(overall)),
-            "evaluated_origins": dg.MetadataValue.text(
+            "dagster/row_count": dg.MetadataValue.int(len(board)),
+            "graded_origins": dg.MetadataValue.text(
                 f"{origins[0]}..{origins[-1]} ({len(origins)})" if origins else "none"),
-            "leaderboard": dg.MetadataValue.md(markdown_table(overall)),
-            "per_sector": dg.MetadataValue.md(markdown_table(per_sector, max_rows=60)),
+            "graded_score_origins": dg.MetadataValue.text(
+                f"{score_origins[0]}..{score_origins[-1]} ({len(score_origins)})" if score_origins else "none"),
+            "leaderboard": dg.MetadataValue.md(markdown_table(board)),
+            "per_sector_coverage": dg.MetadataValue.md(markdown_table(_coverage_table(per_sector), max_rows=40)),
+            "lower_bounds_at_zero": dg.MetadataValue.md(
+                f"{at_zero} of {len(calibrated)} 80% lower bounds are 0: a count cannot be negative, so the "
+                "interval starts at the support's edge (stated, not hidden)."),
             "errors_by_origin": figure_markdown(
-                plots.errors_by_origin(predictions, statbank.data_label()), "MAE by origin"),
+                plots.errors_by_origin(calibrated, statbank.data_label()), "Scaled error by origin"),
+            "score_distribution": dg.MetadataValue.md(markdown_table(distribution, floatfmt=".3f")),
             "data": dg.MetadataValue.text(statbank.data_label()),
             "best_model": dg.MetadataValue.text(str(overall.iloc[0]["model"])),
         },
@@ -70,130 +111,85 @@ def backtest_leaderboard(
 
 @dg.asset(
     description=(
-        f"Promotion gate: the leaderboard's best model is registered as `sector-vitality` and given the alias "
-        f"`champion` only if its backtest MASE beats {BASELINE} (MASE < 1). Otherwise the previous champion "
-        "stays and this asset says why. The registered pyfunc carries a split-conformal interval from the "
-        "champion's backtest residuals."
+        "Promotion gate: the challenger with the lowest bankruptcy MASE is promoted only if it beats the better "
+        "of naive and seasonal naive on MASE *and* the difference is significant (one-sided Diebold–Mariano with "
+        "the Harvey–Leybourne–Newbold correction on per-origin scaled errors, p < 0.10). Otherwise the better "
+        "baseline is the champion. The champion is registered as `sector-vitality` with alias `champion`, with "
+        "its per-sector calibrated interval quantiles; decision, statistic and p-value are in MLflow and here."
     ),
     group_name=MODELS_GROUP,
     ins={
         "backtest_leaderboard": dg.AssetIn(),
-        **{name: dg.AssetIn(name, **_ALL_PRESENT) for name in FIT_ASSET_NAMES},
+        **{name: dg.AssetIn(name, **ALL_PRESENT) for name in FIT_ASSET_NAMES},
     },
     io_manager_key="parquet_io_manager",
     kinds={"mlflow"},
-    code_version="1",
+    check_specs=[contract_spec("champion_model", "Pandera contract of the gate's decision.")],
+    code_version="2",
 )
 def champion_model(
-    context: dg.AssetExecutionContext, backtest_leaderboard: dict, mlflow: MlflowResource, **fits: dict
-) -> dg.Output:
-    overall = backtest_leaderboard["overall"]
-    best, beats, reason = metrics.choose_champion(overall, baseline=BASELINE)
+    context: dg.AssetExecutionContext, backtest_leaderboard: dict, mlflow: MlflowResource,
+    statbank: StatBankResource, **fits: dict,
+):
+    gate = evidence.promotion_gate(backtest_leaderboard["predictions"], alpha=GATE_ALPHA)
+    champ = gate.champion
     client = tracking.client_for(mlflow.uri)
     exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())
-    key, latest = newest(fits[f"fit_{best}"], f"fit_{best}")
+    key, latest = newest(fits[f"fit_{champ}"], f"fit_{champ}")
     origin = quarter_key_to_label(key)
-    residuals = backtest_leaderboard["predictions"].query("model == @best").dropna(subset=["actual"])
-    halfwidth = float(metrics.conformal_interval(residuals["actual"] - residuals["prediction"], INTERVAL_COVERAGE))
-    best_row = overall[overall["model"] == best].iloc[0]
-    decision = "promoted" if beats else "rejected"
+    quantiles, sources = calibration.live_quantiles(
+        backtest_leaderboard["predictions"], champ, backtest_leaderboard["validation"])
+    decision = "promoted" if gate.promoted else "baseline"
+    provenance = statbank.provenance_tags()
     gate_run = tracking.log_run(
-        client, exp_id, run_name=f"promotion-gate {best}@{origin}",
-        params={"candidate": best, "baseline": BASELINE, "origin": origin, "coverage": INTERVAL_COVERAGE},
-        metrics={"mase": best_row["mase"], "mae": best_row["mae"], "interval_halfwidth": halfwidth},
-        tags={**fit_tags(context, "champion_model", key), "gate.decision": decision, "gate.reason": reason,
-              "fit_run_id": latest["mlflow_run_id"]},
-        texts={"leaderboard.md": overall.to_markdown(index=False)},
+        client, exp_id, run_name=f"promotion-gate {champ}@{origin}",
+        params={"candidate": gate.candidate, "baseline": gate.baseline, "origin": origin, "alpha": gate.alpha},
+        metrics={"gate_statistic": gate.statistic, "gate_pvalue": gate.pvalue,
+                 "candidate_mase": gate.candidate_mase, "baseline_mase": gate.baseline_mase},
+        tags={**fit_tags(context, "champion_model", key), "gate.decision": decision, "gate.reason": gate.reason,
+              "gate.champion": champ, "fit_run_id": latest["mlflow_run_id"], **provenance},
+        texts={"leaderboard.md": backtest_leaderboard["overall"].to_markdown(index=False)},
     )
-    info: dict = {"candidate": best, "decision": decision, "reason": reason, "origin": origin,
-                  "gate_run_id": gate_run, "interval_halfwidth": halfwidth}
-    fingerprint = f"{best}@{origin}:{latest['mlflow_run_id']}:{halfwidth:.6f}"
-    unchanged = tracking.same_champion(client, mlflow.registered_model_name, fingerprint) if beats else None
+    info: dict = {"champion": champ, "gate": gate.to_dict(), "decision": decision, "origin": origin,
+                  "gate_run_id": gate_run, "quantiles": {str(s): q for s, q in quantiles.items()},
+                  "quantile_sources": {str(s): q for s, q in sources.items()}}
+    fingerprint = f"{champ}@{origin}:{latest['mlflow_run_id']}:{sorted(quantiles.items())}"
+    unchanged = tracking.same_champion(client, mlflow.registered_model_name, fingerprint)
     if unchanged is not None:
-        info.update(decision="unchanged", version=str(unchanged.version))
-        context.log.info(f"champion version {unchanged.version} already holds {best}@{origin}: not re-registered")
-    elif beats:
+        info.update(version=str(unchanged.version), registration="unchanged")
+        context.log.info(f"champion version {unchanged.version} already holds {champ}@{origin}: not re-registered")
+    else:
         model_uri = tracking.log_model_into(
             gate_run, mlflow.uri,
             lambda workdir: serving.log_serving_model(
-                latest["model"], latest["features"], model=best, origin=origin, interval_halfwidth=halfwidth,
-                coverage=INTERVAL_COVERAGE, workdir=workdir,
+                latest["model"], latest["features"], model=champ, origin=origin, quantiles=quantiles,
+                data_source=provenance["data.source"], workdir=workdir,
             ),
         )
         version = tracking.register_champion(
             client, mlflow.registered_model_name, model_uri, gate_run,
-            tags={"model": best, "origin": origin, "mase": f"{best_row['mase']:.4f}",
-                  "fit_fingerprint": fingerprint},
+            tags={"model": champ, "origin": origin, "gate.decision": decision, "gate.pvalue": f"{gate.pvalue:.4f}",
+                  "fit_fingerprint": fingerprint, **provenance},
         )
-        info.update(version=str(version.version), model_uri=model_uri)
-    previous = tracking.current_champion(client, mlflow.registered_model_name)
-    info["champion_version"] = str(previous.version) if previous else None
-    info["champion_model"] = previous.tags.get("model") if previous else None
-    context.log.info(f"promotion gate: {decision} {best} ({reason}); champion is version {info['champion_version']}")
-    return dg.Output(
-        info,
+        info.update(version=str(version.version), model_uri=model_uri, registration="registered")
+    current = tracking.current_champion(client, mlflow.registered_model_name)
+    info["champion_version"] = str(current.version) if current else None
+    info["champion_model"] = current.tags.get("model") if current else None
+    context.log.info(f"promotion gate: {gate.reason}; champion is version {info['champion_version']} ({champ})")
+    table = pd.DataFrame([gate.to_dict()])
+    yield from checked(
+        "champion_model", info, table, contracts_models.GATE_SCHEMA,
         metadata={
-            "decision": dg.MetadataValue.text(info["decision"]),
-            "reason": dg.MetadataValue.text(reason),
-            "candidate": dg.MetadataValue.text(best),
+            "champion": dg.MetadataValue.text(champ),
+            "decision": dg.MetadataValue.text(decision),
+            "reason": dg.MetadataValue.text(gate.reason),
+            "gate_statistic": dg.MetadataValue.float(float(gate.statistic)),
+            "gate_pvalue": dg.MetadataValue.float(float(gate.pvalue)),
+            "gate": dg.MetadataValue.md(markdown_table(table)),
             "champion_version": dg.MetadataValue.text(str(info["champion_version"])),
             "registered_model": dg.MetadataValue.text(f"models:/{mlflow.registered_model_name}@champion"),
-            "interval_halfwidth": dg.MetadataValue.float(halfwidth),
+            "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),
             "gate_run_id": dg.MetadataValue.text(gate_run),
-        },
-    )
-
-
-@dg.asset(
-    description=(
-        "Next-quarter Sector Vitality Score per sector from the registered champion (`sector-vitality@champion`), "
-        "with its backtest-conformal interval, the model and version used. Falls back to the seasonal-naive "
-        "baseline, labelled as such, while no model has passed the promotion gate."
-    ),
-    group_name=MODELS_GROUP,
-    ins={
-        "champion_model": dg.AssetIn(),
-        "feature_frame": dg.AssetIn(**_ALL_PRESENT),
-        "fit_seasonal_naive": dg.AssetIn(**_ALL_PRESENT),
-        "quarterly_panel": dg.AssetIn(**_PRESENT),
-    },
-    io_manager_key="parquet_io_manager",
-    kinds={"mlflow", "pandas"},
-    code_version="1",
-)
-def forecasts(
-    context: dg.AssetExecutionContext, champion_model: dict, feature_frame: dict, fit_seasonal_naive: dict,
-    quarterly_panel: dict, mlflow: MlflowResource, statbank: StatBankResource,
-) -> dg.Output:
-    _, latest_rows = newest(feature_frame, "feature_frame")
-    if champion_model.get("champion_version"):
-        tracking.client_for(mlflow.uri)
-        uri = f"models:/{mlflow.registered_model_name}@champion"
-        model = load_model(uri)
-        # Explicit feature columns: a champion fitted at an older origin still forecasts from today's rows.
-        target_quarters = latest_rows["quarter"].map(lambda q: quarter_offset(q, 1))
-        request = latest_rows[FEATURE_COLUMNS].assign(quarter=target_quarters)
-        result = model.predict(request)
-        source = f"{uri} (version {champion_model['champion_version']}, {champion_model['champion_model']})"
-    else:
-        _, fit = newest(fit_seasonal_naive, "fit_seasonal_naive")
-        preds = fit["predictions"]
-        result = preds.rename(columns={"quarter": "origin_quarter"}).assign(
-            quarter=preds["target_quarter"], model="seasonal_naive (baseline: no champion yet)",
-            model_origin=preds["origin"])[serving.OUTPUT_COLUMNS]
-        source = "seasonal naive baseline — no model has passed the promotion gate yet"
-    result = result.assign(model_version=champion_model.get("champion_version") or "none")
-    context.log.info(f"forecasts for {result['quarter'].iloc[0]} from {source}")
-    history = pd.concat(quarterly_panel.values(), ignore_index=True)
-    return dg.Output(
-        result,
-        metadata={
-            **frame_metadata(result, preview_rows=10),
-            "forecast_quarter": dg.MetadataValue.text(str(result["quarter"].iloc[0])),
-            "source": dg.MetadataValue.text(source),
-            "forecasts": dg.MetadataValue.md(markdown_table(result)),
             "data": dg.MetadataValue.text(statbank.data_label()),
-            "plot": figure_markdown(
-                plots.history_and_forecast(history, result, note=statbank.data_label()), "History and forecast"),
         },
     )

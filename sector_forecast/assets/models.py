@@ -1,8 +1,9 @@
 """One fit asset per model; each quarterly partition is one forecast origin of a rolling-origin backtest.
 
-A fit for origin q trains on every feature row whose target is known at q (rows up to q-1) and forecasts
-q+1 for all ten sectors. Backfilling the origins is the backtest; the newest partition is the live fit.
-Each partition is one MLflow run; the MLflow model itself is logged only where it can be promoted.
+A fit for origin q trains on every feature row whose target (a bankruptcy count) is known at q (rows up to
+q-1) and forecasts q+1 for all ten sectors. Backfilling the origins is the backtest; the newest fitted
+origin is the live fit. Each partition is one MLflow run; the MLflow model itself is logged where it can be
+promoted: for the newest origin the data hold (decided from the features, never from the calendar).
 """
 
 from collections.abc import Iterator
@@ -15,8 +16,7 @@ from sector_forecast import serving, tracking
 from sector_forecast.assets.contracts import checked_output, contract_spec
 from sector_forecast.domain import contracts, models
 from sector_forecast.partitions import origin_partitions, quarter_key_to_label
-from sector_forecast.resources import MlflowResource
-from sector_forecast.ui import frame_metadata, markdown_table
+from sector_forecast.resources import MlflowResource, StatBankResource
 
 MODELS_GROUP = "models"
 TRAIN_WINDOW_QUARTERS = 40  # expanding window, capped at ten years of features
@@ -28,7 +28,7 @@ class FitConfig(dg.Config):
     log_model: bool = Field(
         default=False,
         description="Log the fitted MLflow model for every origin of this run (re-fit on request). "
-        "The latest origin is always logged.",
+        "The newest origin with features is always logged.",
     )
 
 
@@ -70,54 +70,63 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
         config: FitConfig,
         feature_frame: dict[str, pd.DataFrame],
         mlflow: MlflowResource,
+        statbank: StatBankResource,
     ) -> Iterator:
         features = pd.concat(feature_frame.values(), ignore_index=True)
         client = tracking.client_for(mlflow.uri)
         exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())
-        latest = origin_partitions.get_last_partition_key()
+        newest_origin = str(features["quarter"].max())
         parts: dict[str, dict] = {}
         for key in context.partition_keys:
             origin = quarter_key_to_label(key)
             fitted, predictions = models.rolling_origin_fit(model_name, features, origin)
+            validation = models.validation_frame(fitted, origin)
             known = predictions.dropna(subset=["actual"])
             abs_err = (known["prediction"] - known["actual"]).abs()
             run_id = tracking.log_run(
                 client, exp_id, run_name=f"{model_name}@{origin}", params=fitted.params,
-                metrics={"train_rows": fitted.train_rows, "interval_halfwidth": fitted.interval_halfwidth,
+                metrics={"train_rows": fitted.train_rows, "validation_scaled_mae": fitted.validation_mae,
                          "mae": abs_err.mean() if len(known) else float("nan")},
-                tags={**fit_tags(context, asset_name, key), "model": model_name},
+                tags={**fit_tags(context, asset_name, key), "model": model_name, **statbank.provenance_tags()},
                 tables={"predictions.csv": predictions},
             )
             model_uri = None
             history = features[features["quarter"] <= origin]
-            if key == latest or config.log_model:
+            if origin == newest_origin or config.log_model:
                 model_uri = tracking.log_model_into(
                     run_id, mlflow.uri,
                     lambda workdir, f=fitted, h=history, o=origin: serving.log_serving_model(
-                        f, h, model=model_name, origin=o, interval_halfwidth=f.interval_halfwidth,
-                        coverage=f.coverage, workdir=workdir,
+                        f, h, model=model_name, origin=o, workdir=workdir,
                     ),
                 )
                 context.log.info(f"{asset_name} {origin}: MLflow model logged at {model_uri}")
-            parts[key] = {"model": fitted, "predictions": predictions, "mlflow_run_id": run_id,
+            parts[key] = {"model": fitted, "predictions": predictions, "validation": validation,
+                          "mlflow_run_id": run_id,
                           # The features it was fitted on, so the champion can be packaged from any origin.
                           "model_uri": model_uri, "features": history}
-        last_key = max(parts)
-        last = parts[last_key]
         all_predictions = pd.concat([p["predictions"] for p in parts.values()], ignore_index=True)
+
+        def per_origin(key: str, rows: pd.DataFrame) -> dict:
+            part = parts[key]
+            return {
+                "origin": dg.MetadataValue.text(quarter_key_to_label(key)),
+                "training_rows": dg.MetadataValue.int(int(part["model"].train_rows)),
+                "parameters": dg.MetadataValue.json(part["model"].params),
+                "validation_scaled_mae": dg.MetadataValue.float(float(part["model"].validation_mae)),
+                "mlflow_run_id": dg.MetadataValue.text(part["mlflow_run_id"]),
+                "mlflow_model": dg.MetadataValue.text(part["model_uri"] or "not logged (not the newest origin)"),
+            }
+
         yield from checked_output(
             asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA, list(parts),
             metadata={
-                **frame_metadata(all_predictions, preview_rows=10),
                 "origins": dg.MetadataValue.text(
-                    f"{quarter_key_to_label(min(parts))}..{quarter_key_to_label(last_key)} ({len(parts)})"),
-                "horizon": dg.MetadataValue.text("1 quarter ahead"),
-                "training_rows": dg.MetadataValue.int(int(last["model"].train_rows)),
-                "parameters": dg.MetadataValue.json(last["model"].params),
-                "predictions_latest_origin": dg.MetadataValue.md(markdown_table(last["predictions"])),
-                "mlflow_run_id": dg.MetadataValue.text(last["mlflow_run_id"]),
+                    f"{quarter_key_to_label(min(parts))}..{quarter_key_to_label(max(parts))} ({len(parts)})"),
+                "horizon": dg.MetadataValue.text("1 quarter ahead, bankruptcies per sector"),
                 "mlflow_tracking_uri": dg.MetadataValue.text(mlflow.uri),
             },
+            partition_metadata=per_origin,
+            shared={"horizon", "mlflow_tracking_uri"},
         )
 
     return _fit

@@ -11,10 +11,11 @@ import dagster as dg
 import pandas as pd
 
 from sector_forecast.assets.contracts import checked_output, contract_spec
-from sector_forecast.domain import contracts, features, panel
+from sector_forecast.domain import contracts, features, panel, score
 from sector_forecast.domain.score import SCORE_FORMULA_MD
 from sector_forecast.domain.sectors import KONK4_TO_SECTOR, KONK25_TO_SECTOR
 from sector_forecast.partitions import (
+    month_key_to_period,
     period_to_month_key,
     quarter_key_to_label,
     quarter_label_to_key,
@@ -78,7 +79,13 @@ def _quarter_bankruptcies(
     io_manager_key="parquet_io_manager",
     kinds={"pandas", "parquet"},
     ins={
-        "konk25_raw": dg.AssetIn(metadata={"allow_missing_partitions": True}),
+        # The score ranks a quarter's balance within the sector's preceding SCORE_WINDOW quarters: read them.
+        "konk25_raw": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-score.SCORE_WINDOW, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"allow_missing_partitions": True},
+        ),
         "konk4_raw": dg.AssetIn(
             partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True),
             metadata={"allow_missing_partitions": True},
@@ -109,9 +116,8 @@ def quarterly_panel(
     demo14_raw: dict[str, pd.DataFrame],
 ) -> Iterator:
     births_by_year = {int(year): frame for year, frame in demo14_raw.items()}
-    parts: dict[str, pd.DataFrame] = {}
-    for key in context.partition_keys:
-        quarter = quarter_key_to_label(key)
+    wanted = [quarter_key_to_label(key) for key in context.partition_keys]
+    for quarter in wanted:
         missing = [period_to_month_key(m) for m in panel.quarter_months(quarter)
                    if period_to_month_key(m) not in konk25_raw]
         if missing:
@@ -119,14 +125,24 @@ def quarterly_panel(
                 f"quarterly_panel {quarter}: konk25_raw partition {', '.join(missing)} is not materialised "
                 "(month not published yet, or its contract failed) — the quarter is not materialised."
             )
+    # The requested quarters and the complete quarters before them that the score's history needs.
+    loaded = sorted({panel.month_quarter(month_key_to_period(k)) for k in konk25_raw})
+    history = [q for q in loaded if q <= wanted[-1] and all(
+        period_to_month_key(m) in konk25_raw for m in panel.quarter_months(q))]
+    rows = []
+    for quarter in history:
         bankruptcies = _quarter_bankruptcies(konk25_raw, quarter, "branche25", KONK25_TO_SECTOR)
         try:
             konk4 = _quarter_bankruptcies(konk4_raw, quarter, "branche", KONK4_TO_SECTOR)
         except ValueError:
             konk4 = None  # KONK4 closed at 2025M12: no comparison figure for later quarters
         known = {y: f for y, f in births_by_year.items() if y <= panel.quarter_year(quarter)}
-        births = panel.quarterly_births(known, quarter)
-        parts[key] = panel.build_panel(bankruptcies, births, konk4)
+        rows.append(panel.build_panel(bankruptcies, panel.quarterly_births(known, quarter), konk4))
+    scored = score.panel_scores(pd.concat(rows, ignore_index=True))[panel.PANEL_COLUMNS]
+    parts = {
+        quarter_label_to_key(q): part.reset_index(drop=True)
+        for q, part in scored[scored["quarter"].isin(wanted)].groupby("quarter", sort=True)
+    }
     frame = pd.concat(parts.values(), ignore_index=True)
     nowcast_quarters = sorted(frame.loc[frame["births_provenance"] == "nowcast", "quarter"].unique())
     if nowcast_quarters:
@@ -138,6 +154,8 @@ def quarterly_panel(
             **column_lineage_metadata(features.PANEL_LINEAGE),
             score_formula=dg.MetadataValue.md(SCORE_FORMULA_MD),
         ),
+        partition_metadata=lambda key, rows: coverage_metadata(rows),
+        shared={"score_formula"},
     )
     yield divergence_result(frame)
 
@@ -205,4 +223,6 @@ def feature_frame(context: dg.AssetExecutionContext, quarterly_panel: dict[str, 
             targets_missing=dg.MetadataValue.int(int(frame["target"].isna().sum())),
             **column_lineage_metadata(features.FEATURE_LINEAGE),
         ),
+        partition_metadata=lambda key, rows: {
+            **coverage_metadata(rows), "targets_missing": dg.MetadataValue.int(int(rows["target"].isna().sum()))},
     )

@@ -1,44 +1,42 @@
-"""Batch predictions: the champion scores all ten sectors at every forecast origin, into the prediction log.
+"""Batch predictions: the champion's forecast of every sector at every forecast origin, into the prediction log.
 
-`batch_predictions[q]` asks the registered champion (`sector-vitality/<version>`, the version the promotion
-gate reports) for quarter q+1 from the feature rows of quarter q — the same request the `forecasts` asset
-makes for the newest quarter, so both give the same numbers for the same quarter and version.
+`batch_predictions[q]` is the champion model's forecast of quarter q+1's bankruptcies made at origin q, with
+its 80% and 95% intervals calibrated per sector — the row of the real-time backtest (`backtest_leaderboard`),
+so each origin's forecast and interval use only what was known at q. No model is re-run here: the leaderboard
+holds exactly the forecast the champion model made at q.
 
 Why the prediction log is its own Parquet file (`<store>/monitoring/prediction_log.parquet`, beside the IO
-manager's files under the Dagster instance storage) and not just this asset's partition output: a partition
-is overwritten when it is re-materialised, so the forecast an *earlier* model version served for a quarter
-would be lost exactly when monitoring needs it — the realised error of a quarter must be measured on the
-forecast made before its score was known. The log is keyed by (origin, model version): re-running a quarter
-with the same version replaces its rows (idempotent, no duplicates), a new version adds rows beside the old
-ones, and every row carries `predicted_at`. It is rewritten atomically under a file lock, so concurrent runs
-of different quarters never lose each other's rows. The partition output holds the rows this run scored.
+manager's files) and not just this asset's partition output: a partition is overwritten when it is
+re-materialised, so the forecast an *earlier* champion served for a quarter would be lost exactly when
+monitoring needs it — a quarter is judged on the forecast made before it was known. The log is keyed by
+(origin, model version): re-running a quarter with the same version replaces its rows (idempotent), a new
+version adds rows beside the old ones, every row carries `predicted_at`. It is rewritten atomically under a
+file lock, so concurrent runs of different quarters never lose each other's rows.
 """
 
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-from mlflow.pyfunc import load_model
 
-from sector_forecast import tracking
-from sector_forecast.domain.features import FEATURE_COLUMNS
-from sector_forecast.domain.periods import quarter_offset
+from sector_forecast import clock, tracking
+from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.domain.contracts_monitoring import BATCH_PREDICTIONS_SCHEMA
 from sector_forecast.io_manager import ParquetIOManager, atomic_write
 from sector_forecast.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.resources import MlflowResource
-from sector_forecast.serving import OUTPUT_COLUMNS
 from sector_forecast.ui import markdown_table
 
 MONITORING_GROUP = "monitoring"
-LOG_COLUMNS: list[str] = [
-    "origin", *OUTPUT_COLUMNS, "model_version", "predicted_at", "dagster_run_id",
-]
+FORECAST_COLUMNS: list[str] = ["sector", "quarter", "prediction", "lower80", "upper80", "lower95", "upper95",
+                               "calibration80", "calibration95", "model", "model_origin"]
+LOG_COLUMNS: list[str] = ["origin", *FORECAST_COLUMNS, "model_version", "predicted_at", "dagster_run_id"]
 LOG_KEY: list[str] = ["origin", "model_version"]
+_FLOATS = ("prediction", "lower80", "upper80", "lower95", "upper95")
 
 
 def store_root(io_manager: ParquetIOManager, instance: dg.DagsterInstance) -> Path:
@@ -51,7 +49,7 @@ def prediction_log_path(root: Path) -> Path:
 
 
 def empty_log() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("prediction", "lower", "upper") else "object")
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c in _FLOATS else "object")
                          for c in LOG_COLUMNS}).astype({"sector": "int64"})
 
 
@@ -82,83 +80,108 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def append_to_prediction_log(path: Path, new: pd.DataFrame) -> pd.DataFrame:
-    """Merge ``new`` into the log under an exclusive lock and rewrite it atomically; return the log."""
+def _set_aside_old_format(path: Path) -> Path | None:
+    """A log written before the count forecasts (score predictions, no 80/95% bounds) is moved aside, not mixed."""
+    if not path.exists() or set(LOG_COLUMNS) <= set(pd.read_parquet(path).columns):
+        return None
+    aside = path.with_name(f"prediction_log.score-era-{clock.now():%Y%m%dT%H%M%S}.parquet")
+    path.rename(aside)
+    return aside
+
+
+def append_to_prediction_log(path: Path, new: pd.DataFrame) -> tuple[pd.DataFrame, Path | None]:
+    """Merge ``new`` into the log under an exclusive lock and rewrite it atomically; (log, old log set aside)."""
     with _locked(path):
+        aside = _set_aside_old_format(path)
         merged = merge_prediction_log(read_prediction_log(path), new)
         atomic_write(path, lambda tmp: merged.to_parquet(tmp, index=False))
-    return merged
+    return merged, aside
 
 
 def champion_version_info(mlflow_res: MlflowResource, version: str) -> dict[str, Any]:
-    """Registry facts about one version of the registered model, with its backtest MAE at promotion."""
+    """Registry facts about one version of the registered model: model, training origin, run."""
     client = tracking.client_for(mlflow_res.uri)
     mv = client.get_model_version(mlflow_res.registered_model_name, version)
-    metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
     return {"version": str(mv.version), "model": mv.tags.get("model"), "origin": mv.tags.get("origin"),
-            "run_id": mv.run_id, "backtest_mae": float(metrics.get("mae", float("nan"))),
-            "uri": f"models:/{mlflow_res.registered_model_name}/{mv.version}"}
+            "run_id": mv.run_id, "uri": f"models:/{mlflow_res.registered_model_name}/{mv.version}"}
 
 
-def score_origin(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
-    """The champion's forecast of the quarter after ``rows``' quarter, from those explicit feature rows."""
-    request = rows[FEATURE_COLUMNS].assign(quarter=rows["quarter"].map(lambda q: quarter_offset(q, 1)))
-    return model.predict(request)
+def champion_name(champion_model: dict) -> str:
+    """The model in service: the registry's current version's model, else the gate's champion."""
+    return str(champion_model.get("champion_model") or champion_model["champion"])
+
+
+def origin_forecast(backtest: pd.DataFrame, model: str, origin: str) -> pd.DataFrame:
+    """``model``'s calibrated forecast made at ``origin`` (one row per sector), in the log's columns."""
+    rows = backtest[(backtest["model"] == model) & (backtest["origin"].astype(str) == origin)]
+    out = rows.assign(quarter=rows["target_quarter"].astype(str), model_origin=origin,
+                      sector=rows["sector"].astype("int64"))
+    return out[FORECAST_COLUMNS].sort_values("sector", ignore_index=True)
 
 
 @dg.asset(
     description=(
-        "The champion (`sector-vitality`, the version the promotion gate reports) scores all ten sectors for "
-        "the quarter after each forecast origin, from that origin's feature rows. Every partition is appended "
-        "to the prediction log (`<store>/monitoring/prediction_log.parquet`, keyed by origin, model version "
-        "and time; a re-run replaces its own rows) that `drift_report` reads for prediction drift and for "
-        "the realised error once the quarter's score is published."
+        "The champion's forecast of next quarter's bankruptcies for all ten sectors at each forecast origin, with "
+        "its per-sector calibrated 80% and 95% intervals: the origin's row of the real-time backtest, so it uses "
+        "only what was known then. Appended to the prediction log (`<store>/monitoring/prediction_log.parquet`, "
+        "keyed by origin and model version; a re-run replaces its own rows) that `drift_report` judges once the "
+        "quarter is published."
     ),
     group_name=MONITORING_GROUP,
     partitions_def=origin_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     io_manager_key="parquet_io_manager",
-    kinds={"mlflow", "parquet"},
-    ins={"champion_model": dg.AssetIn(), "feature_frame": dg.AssetIn()},
-    code_version="1",
+    kinds={"parquet"},
+    ins={"champion_model": dg.AssetIn(), "backtest_leaderboard": dg.AssetIn()},
+    check_specs=[contract_spec("batch_predictions", "Pandera contract of the batch predictions: ten sectors per "
+                               "origin, forecast of origin + 1, nested intervals, +inf bounds only uncalibrated.")],
+    code_version="2",
 )
 def batch_predictions(
     context: dg.AssetExecutionContext,
     champion_model: dict,
-    feature_frame: dict[str, pd.DataFrame],
-    mlflow: MlflowResource,
+    backtest_leaderboard: dict,
     parquet_io_manager: dg.ResourceParam[ParquetIOManager],
-) -> dg.Output:
-    version = champion_model.get("champion_version")
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    model = champion_name(champion_model)
+    version = str(champion_model.get("champion_version") or "none")
     log_path = prediction_log_path(store_root(parquet_io_manager, context.instance))
-    if not version:
-        context.log.warning("batch_predictions: no model has passed the promotion gate; nothing scored")
-        return dg.Output({k: empty_log() for k in context.partition_keys},
-                         metadata={"champion": dg.MetadataValue.text("none: no model passed the promotion gate"),
-                                   "prediction_log": dg.MetadataValue.path(str(log_path))})
-    info = champion_version_info(mlflow, version)
-    model = load_model(info["uri"])
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    now = clock.now().isoformat(timespec="seconds")
     parts: dict[str, pd.DataFrame] = {}
+    missing: list[str] = []
     for key in context.partition_keys:
-        rows = feature_frame.get(key)
-        if rows is None or rows.empty:
-            raise dg.Failure(f"batch_predictions {quarter_key_to_label(key)}: feature_frame has no rows")
-        scored = score_origin(model, rows).assign(
-            origin=quarter_key_to_label(key), model_version=info["version"], predicted_at=now,
-            dagster_run_id=context.run.run_id)[LOG_COLUMNS]
-        parts[key] = scored
+        origin = quarter_key_to_label(key)
+        rows = origin_forecast(backtest_leaderboard["predictions"], model, origin).assign(
+            origin=origin, model_version=version, predicted_at=now, dagster_run_id=context.run.run_id)[LOG_COLUMNS]
+        parts[key] = rows
+        if rows.empty:
+            missing.append(origin)
         context.add_asset_metadata(partition_key=key, metadata={
-            "dagster/row_count": dg.MetadataValue.int(len(scored)),
-            "forecast_quarter": dg.MetadataValue.text(str(scored["quarter"].iloc[0])),
-            "predictions": dg.MetadataValue.md(markdown_table(scored.drop(columns=["dagster_run_id"]))),
+            "dagster/row_count": dg.MetadataValue.int(len(rows)),
+            "forecast_quarter": dg.MetadataValue.text(str(rows["quarter"].iloc[0]) if len(rows) else "none"),
+            "predictions": dg.MetadataValue.md(
+                markdown_table(rows.drop(columns=["dagster_run_id", "predicted_at"])) if len(rows) else
+                f"The leaderboard has no {model} forecast made at {origin}: its fits for {origin} have not run."),
         })
-    log = append_to_prediction_log(log_path, pd.concat(parts.values(), ignore_index=True))
-    context.log.info(f"batch_predictions: {len(parts)} origin(s) scored by {info['uri']}; log has {len(log)} rows")
-    return dg.Output(parts, metadata={
-        "champion": dg.MetadataValue.text(f"{info['uri']} ({info['model']}, origin {info['origin']})"),
-        "model_version": dg.MetadataValue.text(info["version"]),
+    frame = pd.concat(parts.values(), ignore_index=True)
+    result = contract_check_result("batch_predictions", frame, BATCH_PREDICTIONS_SCHEMA, list(parts))
+    if not result.passed:
+        yield result
+        raise dg.Failure(description=result.description, metadata=result.metadata)
+    log, aside = append_to_prediction_log(log_path, frame) if len(frame) else (read_prediction_log(log_path), None)
+    if missing:
+        context.log.warning(f"batch_predictions: no leaderboard forecast of {model} at {', '.join(missing)}")
+    if aside:
+        context.log.warning(f"batch_predictions: a score-era prediction log was set aside as {aside}")
+    context.log.info(f"batch_predictions: {len(parts) - len(missing)} origin(s) of {model} (version {version}); "
+                     f"log has {len(log)} rows")
+    yield dg.Output(parts, metadata={
+        "champion": dg.MetadataValue.text(f"{model} (registered version {version})"),
+        "model_version": dg.MetadataValue.text(version),
+        "origins_without_forecast": dg.MetadataValue.text(", ".join(missing) or "none"),
         "prediction_log": dg.MetadataValue.path(str(log_path)),
         "prediction_log_rows": dg.MetadataValue.int(len(log)),
-        "prediction_log_versions": dg.MetadataValue.text(", ".join(sorted(log["model_version"].unique()))),
+        "prediction_log_versions": dg.MetadataValue.text(", ".join(sorted(log["model_version"].astype(str).unique()))),
+        **({"score_era_log_set_aside": dg.MetadataValue.path(str(aside))} if aside else {}),
     })
+    yield result

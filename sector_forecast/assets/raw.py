@@ -2,7 +2,9 @@
 
 Each run fetches its whole partition range in one BULK request (a single-run backfill over 200 months is
 one HTTP call), splits it per partition, and runs the table's Pandera contract as a blocking check: a
-partition that breaks it fails the run, so nothing downstream is built from it.
+partition that breaks it fails the run, so nothing downstream is built from it. Each month's (year's) page
+shows its own row count, preview and suppressed cells; the run's range and totals are labelled `run/…`
+(see `checked_output`).
 """
 
 
@@ -39,7 +41,11 @@ def _counts(values: pd.Series) -> pd.Series:
 
 
 def source_metadata(client: StatBankClient, table: str, meta: dict) -> dict:
-    """Where the rows came from and how real they are: shown on every raw materialisation."""
+    """Where the rows came from and how real they are: shown on every raw materialisation.
+
+    True of every partition a run fetches (one request, one table state), so passed as `shared` to
+    `checked_output`: these entries are not labelled `run/` in a single-run backfill.
+    """
     md: dict = {
         "source": dg.MetadataValue.text(client.source),
         "table_updated": dg.MetadataValue.text(str(meta.get("updated"))),
@@ -50,6 +56,11 @@ def source_metadata(client: StatBankClient, table: str, meta: dict) -> dict:
         md["source_url"] = dg.MetadataValue.url(f"{client.source.rstrip('/')}/tableinfo/{table}?lang=en")
     md["provenance"] = dg.MetadataValue.md(provenance_markdown(client, table))
     return md
+
+
+def suppressed_metadata(_key: str, frame: pd.DataFrame) -> dict:
+    """Cells DST shows as `..`: per partition, and for the run (as `run/suppressed_cells`) when it spans several."""
+    return {"suppressed_cells": dg.MetadataValue.int(int(frame["suppressed"].sum()))}
 
 
 def provenance_markdown(client: StatBankClient, table: str) -> str:
@@ -125,13 +136,14 @@ def _konk_asset(table: str, code_var: str, partitions_def: dg.PartitionsDefiniti
         )
         parts = {key: frame[frame["period"] == p].reset_index(drop=True) for key, p in zip(keys, periods, strict=True)}
         context.log.info(f"{table}: {len(frame)} rows for {periods[0]}..{periods[-1]} from {client.source}")
+        source = source_metadata(client, table, meta)
         yield from checked_output(
             name, parts, frame, contracts.konk_raw_schema(code_col, codes, periods), keys,
             metadata=frame_metadata(
                 frame, periods=dg.MetadataValue.text(f"{periods[0]}..{periods[-1]}"),
-                suppressed_cells=dg.MetadataValue.int(int(frame["suppressed"].sum())),
-                **source_metadata(client, table, meta),
+                **suppressed_metadata(keys[0], frame), **source,
             ),
+            shared=source, partition_metadata=suppressed_metadata,
         )
 
     return _asset
@@ -183,10 +195,12 @@ def demo14_raw(context: dg.AssetExecutionContext, statbank: StatBankResource) ->
     )
     parts = {year: frame[frame["period"] == year].reset_index(drop=True) for year in years}
     context.log.info(f"DEMO14: {len(frame)} rows for {years[0]}..{years[-1]} from {client.source}")
+    source = source_metadata(client, "DEMO14", meta)
     yield from checked_output(
         "demo14_raw", parts, frame, contracts.demo14_raw_schema(years), years,
         metadata=frame_metadata(frame, years=dg.MetadataValue.text(f"{years[0]}..{years[-1]}"),
-                                **source_metadata(client, "DEMO14", meta)),
+                                **suppressed_metadata(years[0], frame), **source),
+        shared=source, partition_metadata=suppressed_metadata,
     )
 
 

@@ -1,8 +1,9 @@
 """Pandera contracts for every edge of the asset graph, and a validator that returns readable failures.
 
 Missing values are allowed only where documented: a raw count only where DST suppressed the cell (``..``);
-panel births only with provenance ``unavailable`` (quarters before DEMO14's 2019 start); the score only
-where births or bankruptcies are missing; feature lags/rolling stats where history is short; the target
+panel births only with provenance ``unavailable`` (quarters before DEMO14's 2019 start); balance and
+score wherever births are not published or bankruptcies are missing (the score also needs 8 earlier
+balances); feature lags/rolling stats where history is short; the target
 where the next quarter is not yet known.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from sector_forecast.domain.features import FEATURE_COLUMNS
+from sector_forecast.domain.features import COUNT_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
 from sector_forecast.domain.panel import BIRTHS_PROVENANCE
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import (
@@ -26,7 +28,8 @@ from sector_forecast.domain.sectors import (
 )
 
 QUARTER_REGEX = r"^\d{4}Q[1-4]$"
-_SECTOR = pa.Column("int64", pa.Check.isin(list(SECTOR_CODES)), nullable=False)
+SECTOR_COLUMN = pa.Column("int64", pa.Check.isin(list(SECTOR_CODES)), nullable=False)
+_SECTOR = SECTOR_COLUMN
 _QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
 
 
@@ -117,8 +120,10 @@ def _ten_sectors(d: pd.DataFrame) -> pd.Series:
     return d.groupby("quarter")["sector"].transform("nunique") == len(SECTOR_CODES)
 
 
-def _score_missing_only_if_input_missing(d: pd.DataFrame) -> pd.Series:
-    return d["score"].notna() | d["births"].isna() | d["bankruptcies"].isna()
+def _score_only_with_published_inputs(d: pd.DataFrame) -> pd.Series:
+    """A balance or score exists only on published births and published bankruptcies (never a nowcast)."""
+    published = (d["births_provenance"] == "published") & d["bankruptcies"].notna()
+    return (d["balance"].isna() | published) & (d["score"].isna() | d["balance"].notna())
 
 
 PANEL_SCHEMA = pa.DataFrameSchema(
@@ -131,7 +136,10 @@ PANEL_SCHEMA = pa.DataFrameSchema(
         "births": pa.Column("float64", pa.Check.ge(0), nullable=True),
         "births_provenance": pa.Column(str, pa.Check.isin(list(BIRTHS_PROVENANCE)), nullable=False),
         "births_source_year": pa.Column("Int64", pa.Check.in_range(2019, 2100), nullable=True),
-        "score": _unit(),
+        "entry_share": _unit(),
+        "balance": pa.Column("float64", nullable=True),
+        "score": pa.Column("float64", pa.Check.in_range(0.0, 1.0, include_min=False, include_max=False),
+                           nullable=True),
     },
     checks=[
         _row_check(
@@ -150,9 +158,9 @@ PANEL_SCHEMA = pa.DataFrameSchema(
             error="births_source_year must be set unless provenance is 'unavailable'",
         ),
         _row_check(
-            _score_missing_only_if_input_missing,
-            name="score_missing_only_if_input_missing",
-            error="score may be missing only where births or bankruptcies are missing",
+            _score_only_with_published_inputs,
+            name="score_only_with_published_inputs",
+            error="balance and score may exist only where births are published and bankruptcies known",
         ),
         _row_check(_ten_sectors, name="ten_sectors_per_quarter", error="each quarter needs all ten sectors"),
     ],
@@ -160,37 +168,36 @@ PANEL_SCHEMA = pa.DataFrameSchema(
     name="quarterly_panel",
 )
 
+_COUNT = pa.Column("float64", pa.Check.ge(0), nullable=True)
 _FEATURE_COLS: dict[str, pa.Column] = {
     "sector": _SECTOR,
     "quarter": _QUARTER,
+    "target_quarter": _QUARTER,
     "quarter_of_year": pa.Column("int64", pa.Check.isin([1, 2, 3, 4]), nullable=False),
-    "births_nowcast": pa.Column("int64", pa.Check.isin([0, 1]), nullable=False),
-    "target": _unit(),
     "bankruptcy_share": _unit(),
+    "log_std_8q": pa.Column("float64", pa.Check.ge(0), nullable=True),
+    **{c: _COUNT for c in (*COUNT_COLUMNS, TARGET_COLUMN)},
 }
 for _c in FEATURE_COLUMNS:
-    if _c in _FEATURE_COLS:
-        continue
-    if _c == "score" or _c.startswith("score_lag") or _c.startswith("score_mean"):
-        _FEATURE_COLS[_c] = _unit()
-    elif _c.startswith("score_std") or _c in ("bankruptcies_log", "births_log"):
-        _FEATURE_COLS[_c] = pa.Column("float64", pa.Check.ge(0), nullable=True)
-    else:
-        _FEATURE_COLS[_c] = pa.Column("float64", nullable=True)
+    _FEATURE_COLS.setdefault(_c, pa.Column("float64", nullable=True))
 
 FEATURE_SCHEMA = pa.DataFrameSchema(
     _FEATURE_COLS,
     checks=[
         _row_check(
-            lambda d: d["quarter_of_year"] == d["quarter"].str[-1].astype(int),
-            name="quarter_of_year_matches_quarter",
-            error="quarter_of_year must equal the quarter's number",
+            lambda d: d["target_quarter"] == d["quarter"].map(_next_quarter),
+            name="target_is_next_quarter",
+            error="target_quarter must be the quarter after the row's quarter",
         ),
         _row_check(
-            lambda d: d["momentum"].isna()
-            | ((d["momentum"] - (d["score"] - d["score_mean_4q"])).abs() < 1e-9),
-            name="momentum_definition",
-            error="momentum must equal score - score_mean_4q",
+            lambda d: d["quarter_of_year"] == d["target_quarter"].str[-1].astype(int),
+            name="quarter_of_year_is_the_targets",
+            error="quarter_of_year must be the target quarter's number",
+        ),
+        _row_check(
+            lambda d: d["log_lag0"].isna() | ((d["log_lag0"] - np.log1p(d["bankruptcies"])).abs() < 1e-9),
+            name="log_lag0_definition",
+            error="log_lag0 must equal log1p(bankruptcies)",
         ),
     ],
     unique=["sector", "quarter"],
@@ -201,25 +208,18 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
     {
         "model": pa.Column(str, nullable=False),
         "sector": _SECTOR,
-        "quarter": _QUARTER,
         "origin": _QUARTER,
         "target_quarter": _QUARTER,
-        "prediction": _unit(nullable=False),
-        "lower": _unit(nullable=False),
-        "upper": _unit(nullable=False),
-        "actual": _unit(),
-        "current_score": _unit(),
+        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=False),
+        "actual": _COUNT,
+        "current": _COUNT,
+        "scale": pa.Column("float64", pa.Check.gt(0), nullable=False),
     },
     checks=[
         _row_check(
-            lambda d: (d["lower"] <= d["prediction"]) & (d["prediction"] <= d["upper"]),
-            name="interval_contains_prediction",
-            error="lower <= prediction <= upper must hold",
-        ),
-        _row_check(
-            lambda d: (d["quarter"] == d["origin"]) & (d["target_quarter"] == d["origin"].map(_next_quarter)),
+            lambda d: d["target_quarter"] == d["origin"].map(_next_quarter),
             name="target_is_next_quarter",
-            error="quarter must equal origin and target_quarter must be origin + 1",
+            error="target_quarter must be origin + 1",
         ),
     ],
     unique=["model", "sector", "origin"],

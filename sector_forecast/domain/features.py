@@ -1,15 +1,17 @@
-"""Model features per (sector, quarter), built only from the quarter itself and earlier quarters.
+"""Model features per (sector, origin quarter), built only from what DST had published at the origin.
 
-No look-ahead: every column except ``target`` is a function of panel rows with quarter <= the row's
-quarter (lags shift backwards by calendar quarter, rolling windows end at and include the quarter, the
-bankruptcy share uses the same quarter's ten sectors). ``target`` is the next quarter's score.
+A row of quarter *q* is a forecast origin: it is made the day *q*'s last KONK month appears, and its target
+is the bankruptcy count of *q*+1 — a published figure, never one of our nowcasts. No look-ahead:
 
-Where values are missing, and why (nothing is imputed here; the models decide):
-- ``score``/``births_*`` before 2019 (DEMO14 starts in 2019, provenance ``unavailable``), and ``score``
-  whenever the quarter's bankruptcies are suppressed by DST;
-- lags, growth rates and rolling statistics until their history is long enough (rolling windows need all
-  4 or 8 quarters present; a quarter missing from the window counts as missing);
-- ``target`` for the latest quarter (its next quarter is not yet known) and where the next score is NaN.
+- bankruptcy features use quarters <= q only (KONK months are published a week after the month, and the
+  snapshot holds one vintage, so "as published at q" and "as published now" agree for them);
+- births enter only as the newest DEMO14 year *published by the origin's date* (June of year+2), never a
+  nowcast and never a year DST released after the origin (``realtime.births_vintage``);
+- ``target`` (the next quarter's count) is the only forward-looking column.
+
+Where values are missing, and why (nothing is imputed here; the models decide): lags and rolling
+statistics until their history is long enough or where DST suppressed a month (``..``); ``births_known_log``
+until the first DEMO14 year was published (mid-2021); ``target`` for the newest quarter.
 """
 
 from __future__ import annotations
@@ -18,43 +20,40 @@ import numpy as np
 import pandas as pd
 
 from sector_forecast.domain.periods import quarter_of_year, quarter_offset, quarter_range
+from sector_forecast.domain.realtime import births_vintage, origin_date
 
 KEY_COLUMNS: list[str] = ["sector", "quarter"]
-# `sector` is a model input: models treat it as categorical (one-hot in ridge, native category in xgboost).
+# `sector` and `quarter_of_year` (of the target) are categorical model inputs.
 FEATURE_COLUMNS: list[str] = [
-    "sector", "quarter_of_year", "score",
-    "score_lag1", "score_lag2", "score_lag3", "score_lag4",
-    "score_mean_4q", "score_std_4q", "score_mean_8q", "score_std_8q", "momentum",
-    "bankruptcies_log", "bankruptcy_growth_qoq", "bankruptcy_growth_yoy", "bankruptcy_share",
-    "births_log", "birth_growth_yoy", "births_nowcast",
+    "sector", "quarter_of_year",
+    "log_lag0", "log_lag1", "log_lag2", "log_lag3", "log_lag4",
+    "log_mean_4q", "log_mean_8q", "log_std_8q", "growth_qoq", "growth_yoy", "bankruptcy_share",
+    "births_known_log",
 ]
-CATEGORICAL_FEATURES: list[str] = ["sector"]
+CATEGORICAL_FEATURES: list[str] = ["sector", "quarter_of_year"]
 TARGET_COLUMN = "target"
+# Raw counts the baselines and the MASE scale read (not model inputs).
+COUNT_COLUMNS: list[str] = ["bankruptcies", "bankruptcies_lag3", "bankruptcies_lag4"]
 FEATURE_FRAME_COLUMNS: list[str] = [
-    "sector", "quarter", *[c for c in FEATURE_COLUMNS if c != "sector"], TARGET_COLUMN
+    "sector", "quarter", "target_quarter", *[c for c in FEATURE_COLUMNS if c != "sector"], *COUNT_COLUMNS,
+    TARGET_COLUMN,
 ]
-HISTORY_QUARTERS = 8  # quarters of panel history each requested quarter needs before it
+# Quarters of panel history each requested quarter needs before it: 8 for the rolling window, 12 so the
+# newest DEMO14 year published at the origin (up to three years back) is in the window.
+HISTORY_QUARTERS = 12
 
 _P = "quarterly_panel"
-_SCORE = [(_P, "score")]
 _BANK = [(_P, "bankruptcies")]
-_BIRTHS = [(_P, "births")]
 FEATURE_LINEAGE: dict[str, list[tuple[str, str]]] = {
     "sector": [(_P, "sector")],
     "quarter": [(_P, "quarter")],
+    "target_quarter": [(_P, "quarter")],
     "quarter_of_year": [(_P, "quarter")],
-    "score": _SCORE,
-    **{f"score_lag{k}": _SCORE for k in range(1, 5)},
-    **{f"score_{stat}_{w}q": _SCORE for stat in ("mean", "std") for w in (4, 8)},
-    "momentum": _SCORE,
-    "bankruptcies_log": _BANK,
-    "bankruptcy_growth_qoq": _BANK,
-    "bankruptcy_growth_yoy": _BANK,
-    "bankruptcy_share": _BANK,
-    "births_log": _BIRTHS,
-    "birth_growth_yoy": _BIRTHS,
-    "births_nowcast": [(_P, "births_provenance")],
-    "target": [(_P, "score"), (_P, "quarter")],
+    **{f"log_lag{k}": _BANK for k in range(5)},
+    **{c: _BANK for c in ("log_mean_4q", "log_mean_8q", "log_std_8q", "growth_qoq", "growth_yoy",
+                          "bankruptcy_share", *COUNT_COLUMNS)},
+    "births_known_log": [(_P, "births"), (_P, "births_provenance")],
+    "target": [(_P, "bankruptcies"), (_P, "quarter")],
 }
 PANEL_LINEAGE: dict[str, list[tuple[str, str]]] = {
     "sector": [("konk25_raw", "branche25"), ("demo14_raw", "branchedb0710")],
@@ -65,64 +64,68 @@ PANEL_LINEAGE: dict[str, list[tuple[str, str]]] = {
     "births": [("demo14_raw", "value"), ("demo14_raw", "suppressed")],
     "births_provenance": [("demo14_raw", "period"), ("demo14_raw", "value")],
     "births_source_year": [("demo14_raw", "period")],
+    "entry_share": [("konk25_raw", "bankruptcies"), ("demo14_raw", "value")],
+    "balance": [("konk25_raw", "bankruptcies"), ("demo14_raw", "value")],
     "score": [("konk25_raw", "bankruptcies"), ("demo14_raw", "value")],
 }
 
 
-def _log_ratio(now: pd.Series, before: pd.Series) -> pd.Series:
-    """log((now + 1) / (before + 1)): a growth rate that stays finite when a count is 0."""
-    return np.log1p(now) - np.log1p(before)
+def _known_births(panel_window: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
+    """log1p(quarterly births) of the newest DEMO14 year published on each origin's date, per sector."""
+    rows = []
+    for quarter in quarters:
+        vintage = births_vintage(panel_window, origin_date(quarter))
+        if vintage.empty:
+            continue
+        newest = vintage[vintage["year"] == vintage["year"].max()]
+        for sector, annual in zip(newest["sector"], newest["births_annual"], strict=True):
+            rows.append((int(sector), quarter, float(np.log1p(annual / 4.0))))
+    return pd.DataFrame(rows, columns=[*KEY_COLUMNS, "births_known_log"])
 
 
 def build_features(panel_window: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
-    """Feature rows for the requested quarters, computed from a panel window.
+    """Feature rows for the requested origin quarters, computed from a panel window.
 
-    ``panel_window`` should hold the 8 quarters before each requested quarter (shorter history gives NaN
-    features, never an error) and the quarter after it when known (else target = NaN). Requested quarters
-    must be in the window.
+    ``panel_window`` should hold ``HISTORY_QUARTERS`` quarters before each requested quarter (shorter
+    history gives NaN features, never an error) and the quarter after it when known (else target = NaN).
     """
     missing = sorted(set(quarters) - set(panel_window["quarter"]))
     if missing:
         raise ValueError(f"requested quarter(s) not in the panel window: {missing}")
-    cols = ["sector", "quarter", "bankruptcies", "births", "births_provenance", "score"]
-    src = panel_window[cols].copy()
+    src = panel_window[["sector", "quarter", "bankruptcies"]].copy()
     if src.duplicated(KEY_COLUMNS).any():
         raise ValueError("panel window has duplicate (sector, quarter) rows")
     # A complete calendar grid, so shift(k) is exactly k quarters back even when the window has gaps.
     all_q = quarter_range(min(src["quarter"]), max(src["quarter"]))
     grid = pd.MultiIndex.from_product([sorted(src["sector"].unique()), all_q], names=KEY_COLUMNS)
     df = src.set_index(KEY_COLUMNS).reindex(grid).reset_index()
-    df["bankruptcies"] = df["bankruptcies"].astype("Float64").astype("float64")
-    df["births"] = df["births"].astype("float64")
-    df["score"] = df["score"].astype("float64")
+    count = df["bankruptcies"].astype("Float64").astype("float64")
+    logc = np.log1p(count)
+    by = logc.groupby(df["sector"], sort=False)
 
-    by = df.groupby("sector", sort=False)
-    score, bank, births = by["score"], by["bankruptcies"], by["births"]
     out = df[KEY_COLUMNS].copy()
-    out["quarter_of_year"] = df["quarter"].map(quarter_of_year).astype("int64")
-    out["score"] = df["score"]
-    for k in range(1, 5):
-        out[f"score_lag{k}"] = score.shift(k)
+    out["target_quarter"] = df["quarter"].map(lambda q: quarter_offset(q, 1))
+    out["quarter_of_year"] = out["target_quarter"].map(quarter_of_year).astype("int64")
+    for k in range(5):
+        out[f"log_lag{k}"] = by.shift(k)
     for w in (4, 8):
-        roll = score.rolling(w, min_periods=w)
-        out[f"score_mean_{w}q"] = roll.mean().reset_index(level=0, drop=True)
-        out[f"score_std_{w}q"] = roll.std().reset_index(level=0, drop=True)
-    out["momentum"] = out["score"] - out["score_mean_4q"]
-    out["bankruptcies_log"] = np.log1p(df["bankruptcies"])
-    out["bankruptcy_growth_qoq"] = _log_ratio(df["bankruptcies"], bank.shift(1))
-    out["bankruptcy_growth_yoy"] = _log_ratio(df["bankruptcies"], bank.shift(4))
+        roll = by.rolling(w, min_periods=w)
+        out[f"log_mean_{w}q"] = roll.mean().reset_index(level=0, drop=True)
+    out["log_std_8q"] = by.rolling(8, min_periods=8).std().reset_index(level=0, drop=True)
+    out["growth_qoq"] = out["log_lag0"] - out["log_lag1"]
+    out["growth_yoy"] = out["log_lag0"] - out["log_lag4"]
     # Share of the same quarter's total: NaN when any sector is suppressed (a partial total would lie).
-    total = df.groupby("quarter")["bankruptcies"].transform(lambda s: s.sum(skipna=False))
-    out["bankruptcy_share"] = df["bankruptcies"] / total.where(total > 0)
-    out["births_log"] = np.log1p(df["births"])
-    out["birth_growth_yoy"] = _log_ratio(df["births"], births.shift(4))
-    out["births_nowcast"] = (df["births_provenance"] == "nowcast").astype("int64")
-    # The only forward-looking column: the score of the next calendar quarter, if the window has it.
-    nxt = df.set_index(KEY_COLUMNS)["score"]
-    next_keys = pd.MultiIndex.from_arrays([df["sector"], df["quarter"].map(lambda q: quarter_offset(q, 1))])
-    out[TARGET_COLUMN] = nxt.reindex(next_keys).to_numpy()
+    total = count.groupby(df["quarter"]).transform(lambda s: s.sum(skipna=False))
+    out["bankruptcy_share"] = count / total.where(total > 0)
+    out["bankruptcies"] = count
+    cnt = count.groupby(df["sector"], sort=False)
+    out["bankruptcies_lag3"] = cnt.shift(3)  # the target quarter's count a year earlier (seasonal naive)
+    out["bankruptcies_lag4"] = cnt.shift(4)  # this quarter a year earlier (the MASE scale's difference)
+    out[TARGET_COLUMN] = cnt.shift(-1)  # next calendar quarter's count, if the window has it
 
     out = out[out["quarter"].isin(quarters)]
+    births = _known_births(panel_window, quarters)
+    out = out.merge(births, on=KEY_COLUMNS, how="left")
     # Keep only rows that exist in the panel (the grid may have added sectors absent from a quarter).
     out = out.merge(src[KEY_COLUMNS], on=KEY_COLUMNS, how="inner")
     out["sector"] = out["sector"].astype("int64")

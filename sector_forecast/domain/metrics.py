@@ -1,126 +1,108 @@
-"""Backtest scoring: the leaderboard, conformal intervals and the champion choice.
+"""Backtest scoring: the leaderboard of point and interval accuracy, overall and per sector.
 
-Definitions (all over rows whose actual is known):
-- **MAE**, **RMSE** of prediction vs actual.
-- **MASE** = the model's MAE / the seasonal-naive MAE *over the same (sector, origin) pairs*. It is a
-  relative MAE against the seasonal baseline (not Hyndman's in-sample scaling), so < 1 means the model
-  beats "same quarter last year" on exactly the cases both forecast. NaN without seasonal-naive rows.
-- **Directional accuracy** = share of cases where sign(prediction − current score) equals
-  sign(actual − current score). A change smaller than ``1e-9`` in absolute value counts as "no change"
-  (sign 0); a tie is a hit only if both are "no change". Cases with an unknown current score are skipped.
-  Persistence predicts "no change" everywhere, so its directional accuracy is ~0 by construction.
-- **Coverage** = share of actuals within [lower, upper] (compare with the nominal coverage of the model).
+Definitions (over rows whose actual is known; e = prediction − actual):
+- **MAE**, **RMSE** in the target's units (bankruptcies, or score points).
+- **MASE** (Hyndman & Koehler 2006) = mean of |e| / scale, where ``scale`` is the row's in-sample
+  seasonal-naive MAE (mean |y_t − y_{t−4}| of its sector over the training window known at the origin).
+  Scaling row by row makes sectors of very different size comparable; < 1 means the model beats what
+  "same quarter last year" achieved in-sample. Rows with a missing or non-positive scale are left out.
+- **coverage80/95** = share of actuals inside the calibrated interval; **width80** its mean width;
+  **interval_score** = mean Winkler score of the 80 % interval divided by ``scale``. These use only rows
+  with a finite interval (an uncalibrated row has upper = +inf and would make coverage trivially 1);
+  ``n_interval`` counts the rows with a finite 80 % interval (the 95 % one needs more residuals).
+
+For score forecasts pass the same columns with scores in ``prediction``/``actual`` and a per-row
+``scale`` from ``score_scale(panel, origin)`` — the same Hyndman scale computed on the score series —
+so MASE means the same thing for both targets.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-TIE_TOLERANCE = 1e-9
-LEADERBOARD_COLUMNS: list[str] = [
-    "rank", "model", "n", "mae", "rmse", "mase", "directional_accuracy", "coverage", "mean_interval_width",
+from sector_forecast.domain.calibration import winkler_score
+from sector_forecast.domain.periods import quarter_range
+
+SEASON = 4
+METRIC_COLUMNS: list[str] = [
+    "n", "origins", "mae", "rmse", "mase", "coverage80", "coverage95", "interval_score", "width80", "n_interval",
 ]
+LEADERBOARD_COLUMNS: list[str] = ["target", "rank", "model", *METRIC_COLUMNS]
 
 
-def conformal_interval(residuals: np.ndarray | pd.Series | list[float], coverage: float) -> float:
-    """Split-conformal half-width: the k-th smallest |residual|, k = ceil((n+1)·coverage).
+def seasonal_scale(panel: pd.DataFrame, origin: str, column: str = "bankruptcies") -> pd.Series:
+    """Per sector: mean |y_t − y_{t−4}| over the panel's quarters <= ``origin`` (NaN if no pair or 0).
 
-    With too few residuals for the requested coverage the honest interval is unbounded; since scores live
-    in [0, 1], a half-width of 1.0 (the whole range) is returned instead.
+    Quarters are aligned by label, so a missing or suppressed quarter drops its pairs instead of pairing
+    the wrong ones.
     """
-    if not 0 < coverage < 1:
-        raise ValueError(f"coverage must be in (0, 1), got {coverage}")
-    r = np.abs(np.asarray(residuals, dtype="float64"))
-    r = r[np.isfinite(r)]
-    n = len(r)
-    if n == 0:
-        return 1.0
-    k = math.ceil((n + 1) * coverage)
-    if k > n:
-        return 1.0
-    return float(np.sort(r)[k - 1])
+    rows = panel[panel["quarter"].astype(str) <= origin]
+    if rows.empty:
+        return pd.Series(dtype="float64", name="scale").rename_axis("sector")
+    grid = quarter_range(str(rows["quarter"].min()), origin)
+    wide = rows.pivot(index="sector", columns="quarter", values=column).astype("float64").reindex(columns=grid)
+    scale = (wide - wide.shift(SEASON, axis=1)).abs().mean(axis=1)
+    return scale.where(scale > 0).rename("scale")
 
 
-def _sign(x: pd.Series) -> pd.Series:
-    return np.sign(x.where(x.abs() > TIE_TOLERANCE, 0.0))
+def score_scale(panel: pd.DataFrame, origin: str) -> pd.Series:
+    """``seasonal_scale`` of the Vitality Score: the MASE scale for score forecasts made at ``origin``.
+
+    Hindsight, on purpose: it uses the scores of quarters <= origin as published *now*. At an origin no two
+    scores a year apart are published yet (births come ~18 months late), so a real-time scale would be
+    undefined for every graded score; the scale only normalises grading and feeds no forecast.
+    """
+    return seasonal_scale(panel, origin, column="score")
 
 
-def _scores(g: pd.DataFrame) -> pd.Series:
-    err = g["prediction"] - g["actual"]
-    known = g["current_score"].notna()
-    hits = _sign(g["prediction"] - g["current_score"]) == _sign(g["actual"] - g["current_score"])
-    return pd.Series({
-        "n": len(g),
-        "mae": err.abs().mean(),
-        "rmse": float(np.sqrt((err**2).mean())),
-        "directional_accuracy": hits[known].mean() if known.any() else np.nan,
-        "coverage": ((g["actual"] >= g["lower"]) & (g["actual"] <= g["upper"])).mean(),
-        "mean_interval_width": (g["upper"] - g["lower"]).mean(),
-    })
+def _prepared(calibrated: pd.DataFrame) -> pd.DataFrame:
+    """Graded rows with the per-row quantities the aggregates average."""
+    known = calibrated[calibrated["actual"].notna() & calibrated["prediction"].notna()].copy()
+    y = known["actual"].to_numpy(float)
+    err = known["prediction"].to_numpy(float) - y
+    scale = known["scale"].astype("float64").where(known["scale"] > 0).to_numpy()
+    known["abs_err"] = np.abs(err)
+    known["sq_err"] = err**2
+    known["scaled_err"] = np.abs(err) / scale
+    for c in ("80", "95"):
+        lo = known[f"lower{c}"].to_numpy(float) if f"lower{c}" in known else np.full(len(known), np.nan)
+        hi = known[f"upper{c}"].to_numpy(float) if f"upper{c}" in known else np.full(len(known), np.nan)
+        finite = np.isfinite(lo) & np.isfinite(hi)
+        known[f"in{c}"] = np.where(finite, (y >= lo) & (y <= hi), np.nan)
+        if c == "80":
+            known["width80"] = np.where(finite, hi - lo, np.nan)
+            known["winkler80"] = np.where(finite, winkler_score(lo, hi, y, 0.8) / scale, np.nan)
+    return known
 
 
-def _mase(known: pd.DataFrame, keys: list[str], baseline: str) -> pd.Series:
-    """MAE ratio to the baseline on the (sector, origin) pairs both forecast, per ``keys`` group."""
-    base = known[known["model"] == baseline][["sector", "origin", "prediction", "actual"]]
-    base = base.assign(base_err=(base["prediction"] - base["actual"]).abs())[["sector", "origin", "base_err"]]
-    paired = known.merge(base, on=["sector", "origin"], how="inner")
-    paired["err"] = (paired["prediction"] - paired["actual"]).abs()
-    sums = paired.groupby(keys)[["err", "base_err"]].mean()
-    return (sums["err"] / sums["base_err"].where(sums["base_err"] > 0)).rename("mase")
+def _aggregate(known: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    t = known.groupby(keys).agg(
+        n=("abs_err", "size"), origins=("origin", "nunique"), mae=("abs_err", "mean"), rmse=("sq_err", "mean"),
+        mase=("scaled_err", "mean"), coverage80=("in80", "mean"), coverage95=("in95", "mean"),
+        interval_score=("winkler80", "mean"), width80=("width80", "mean"), n_interval=("in80", "count"),
+    )
+    t["rmse"] = np.sqrt(t["rmse"])
+    return t.reset_index()
 
 
-def leaderboard(
-    predictions: pd.DataFrame, baseline: str = "seasonal_naive"
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(overall, per_sector) scores over all evaluated origins, ranked by MASE then MAE (best first)."""
-    known = predictions[predictions["actual"].notna()].copy()
-    cols = [c for c in LEADERBOARD_COLUMNS if c != "rank"]
+def leaderboard(calibrated: pd.DataFrame, target: str = "bankruptcies") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(overall, per_sector) metrics per model, ranked by MASE then MAE (best first, rank 1).
+
+    ``calibrated`` is ``calibration.calibrate_backtest`` output (interval columns optional: without them
+    the interval metrics are NaN). ``target`` only labels the tables ("bankruptcies" or "score").
+    """
+    known = _prepared(calibrated)
     if known.empty:
-        empty = pd.DataFrame(columns=LEADERBOARD_COLUMNS)
-        return empty, pd.DataFrame(columns=["sector", *LEADERBOARD_COLUMNS])
-    tables = []
-    for keys in (["model"], ["model", "sector"]):
-        t = known.groupby(keys).apply(_scores, include_groups=False)
-        t = t.join(_mase(known, keys, baseline)).reset_index()
-        t["n"] = t["n"].astype(int)
-        order = (["sector"] if "sector" in keys else []) + ["mase", "mae", "model"]
-        t = t.sort_values(order, na_position="last", ignore_index=True)
-        if "sector" in keys:
-            t["rank"] = t.groupby("sector").cumcount() + 1
-            t = t[["sector", "rank", *cols]]
-        else:
-            t["rank"] = np.arange(1, len(t) + 1)
-            t = t[["rank", *cols]]
-        tables.append(t)
-    return tables[0], tables[1]
-
-
-def choose_champion(overall: pd.DataFrame, baseline: str = "seasonal_naive") -> tuple[str, bool, str]:
-    """The top-ranked model, whether it beats the baseline (lower MAE on the same cases), and why.
-
-    When nothing beats the baseline the baseline itself is the champion: a forecast service should never
-    serve a model that loses to "same quarter last year" (the reference design served whatever was saved
-    last).
-    """
-    if overall.empty:
-        raise ValueError("empty leaderboard: no evaluated origins yet")
-    ranked = overall.sort_values(["rank"]) if "rank" in overall else overall
-    best = ranked.iloc[0]
-    if baseline not in set(overall["model"]):
-        return str(best["model"]), False, f"baseline {baseline!r} not on the leaderboard; cannot compare"
-    base = overall[overall["model"] == baseline].iloc[0]
-    if best["model"] != baseline and pd.notna(best["mase"]) and best["mase"] < 1:
-        return str(best["model"]), True, (
-            f"{best['model']} MASE {best['mase']:.3f} (MAE {best['mae']:.4f}) beats {baseline} "
-            f"(MAE {base['mae']:.4f}) over {int(best['n'])} forecasts"
-        )
-    challengers = overall[overall["model"] != baseline]
-    detail = "no challengers"
-    if len(challengers):
-        runner = challengers.iloc[0]
-        detail = f"best challenger {runner['model']} has MASE {runner['mase']:.3f}"
-    reason = f"no model beats {baseline} (MAE {base['mae']:.4f}); {detail}; serving the baseline"
-    return baseline, False, reason
+        return (pd.DataFrame(columns=LEADERBOARD_COLUMNS),
+                pd.DataFrame(columns=["target", "sector", *LEADERBOARD_COLUMNS[1:]]))
+    overall = _aggregate(known, ["model"]).sort_values(["mase", "mae", "model"], na_position="last")
+    overall["rank"] = np.arange(1, len(overall) + 1)
+    overall["target"] = target
+    per_sector = _aggregate(known, ["model", "sector"]).sort_values(
+        ["sector", "mase", "mae", "model"], na_position="last"
+    )
+    per_sector["rank"] = per_sector.groupby("sector").cumcount() + 1
+    per_sector["target"] = target
+    return (overall[LEADERBOARD_COLUMNS].reset_index(drop=True),
+            per_sector[["target", "sector", *LEADERBOARD_COLUMNS[1:]]].reset_index(drop=True))

@@ -20,7 +20,6 @@ from sector_forecast.domain.periods import (
     quarter_range,
     quarter_year,
 )
-from sector_forecast.domain.score import vitality_score
 from sector_forecast.domain.sectors import ACTIVE_ENTERPRISES, SECTOR_CODES
 
 __all__ = [
@@ -40,8 +39,10 @@ __all__ = [
 
 PANEL_COLUMNS: list[str] = [
     "sector", "quarter", "bankruptcies", "bankruptcies_suppressed", "bankruptcies_konk4",
-    "births", "births_provenance", "births_source_year", "score",
+    "births", "births_provenance", "births_source_year", "entry_share", "balance", "score",
 ]
+# The columns `build_panel` makes; `score.panel_scores` adds the rest from a multi-quarter history.
+BASE_COLUMNS: list[str] = PANEL_COLUMNS[:-3]
 BIRTHS_PROVENANCE: tuple[str, ...] = ("published", "nowcast", "unavailable")
 
 
@@ -136,7 +137,9 @@ def quarterly_births(
 def build_panel(
     bankruptcies: pd.DataFrame, births: pd.DataFrame, bankruptcies_konk4: pd.DataFrame | None
 ) -> pd.DataFrame:
-    """Join KONK25 bankruptcies, births and (optionally) KONK4 into the panel and add the score.
+    """Join KONK25 bankruptcies, births and (optionally) KONK4 into one quarter's panel rows.
+
+    The score columns need the sector's trailing history: ``score.panel_scores`` adds them afterwards.
 
     KONK25 defines the quarters; births must cover every one of them (a silent gap would become a NaN
     score nobody asked for). KONK4 is kept only for the comparison check, never for the score.
@@ -157,7 +160,6 @@ def build_panel(
         panel = panel.merge(konk4, on=["sector", "quarter"], how="left", validate="one_to_one")
     else:
         panel["bankruptcies_konk4"] = pd.NA
-    panel["score"] = vitality_score(panel["births"], panel["bankruptcies"]).to_numpy()
     panel = panel.astype(
         {
             "sector": "int64", "bankruptcies": "Int64", "bankruptcies_suppressed": "bool",
@@ -167,7 +169,7 @@ def build_panel(
     sizes = panel.groupby("quarter")["sector"].nunique()
     if (sizes != len(SECTOR_CODES)).any():
         raise ValueError(f"panel quarters without all ten sectors: {sorted(sizes[sizes != 10].index)}")
-    return panel[PANEL_COLUMNS].sort_values(["quarter", "sector"], ignore_index=True)
+    return panel[BASE_COLUMNS].sort_values(["quarter", "sector"], ignore_index=True)
 
 
 def konk_divergence(panel: pd.DataFrame) -> pd.DataFrame:

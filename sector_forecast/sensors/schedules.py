@@ -12,10 +12,11 @@ so a healthy sensor makes them no-ops ("nothing re-runs when nothing changed").
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 
+from sector_forecast import clock
 from sector_forecast import releases as rel
 from sector_forecast.partitions import quarterly_partitions
 from sector_forecast.resources import StatBankResource
@@ -86,7 +87,8 @@ def safety_net(name: str, table: str, cron: str, description: str) -> dg.Schedul
     @dg.schedule(name=name, cron_schedule=cron, execution_timezone="UTC", job_name=rel.WATCHED_BY_TABLE[table].job,
                  default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
     def _safety_net(context: dg.ScheduleEvaluationContext, statbank: StatBankResource):
-        now = context.scheduled_execution_time or datetime.now(UTC)
+        # The tick's own time on the wall clock; the override when replaying a date.
+        now = clock.now(context.scheduled_execution_time)
         return catch_up_requests(context.instance, statbank, rel.WATCHED_BY_TABLE[table], now)
 
     return _safety_net

@@ -9,12 +9,12 @@ and what it requests is executed in-process, stage by stage, as the automation s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 import pytest
 
+from sector_forecast import clock
 from sector_forecast.io_manager import read_stored
 from sector_forecast.partitions import origin_partitions
 from sector_forecast.releases import expected_latest_period
@@ -31,7 +31,7 @@ from sector_forecast_tests.automation.conftest import (
 from sector_forecast_tests.conftest import GraphEnv
 from sector_forecast_tests.statbank_server import ServerHandle
 
-FITS = ["fit_naive", "fit_seasonal_naive", "fit_ridge", "fit_xgboost"]
+FITS = ["fit_naive", "fit_seasonal_naive", "fit_glm", "fit_xgboost"]
 Q2, Q3 = "2026-04-01", "2026-07-01"
 
 
@@ -91,7 +91,7 @@ def test_a_new_month_materialises_its_partition_and_nothing_downstream(world: Wo
     freshness = world.env.instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(dg.AssetKey("konk25_raw"), "dst_release_freshness")])
     (record,) = freshness.values()
-    due, _ = expected_latest_period("month", datetime.now(UTC))  # 2026M10 (due 2026-11-10) on 2026-11-25
+    due, _ = expected_latest_period("month", clock.now())  # 2026M10 from 10 Nov 2026 to 10 Dec 2026
     assert record.event.asset_check_evaluation.passed == (due <= "2026M10")
 
 
@@ -113,7 +113,7 @@ def test_a_revision_reruns_exactly_the_affected_partitions_downstream(world: Wor
     assert (request.partition_key, request.tags[TRIGGER_TAG]) == ("2026-08-01", "revision")
     execute_request(world.env, request)
 
-    # 2026M08 lies in 2026Q3; feature_frame 2026Q2 holds the target (2026Q3's score) besides 2026Q3 itself.
+    # 2026M08 lies in 2026Q3; feature_frame 2026Q2 holds the target (2026Q3's count) besides 2026Q3 itself.
     assert world.automation() == {"quarterly_panel": {Q3}, "feature_frame": {Q2, Q3}}
     assert execute_requested(world.env, {"quarterly_panel": {Q3}, "feature_frame": {Q2, Q3}}) == [
         "quarterly_panel 2026-07-01..2026-07-01", "feature_frame 2026-04-01..2026-07-01"]

@@ -7,12 +7,12 @@ instance: the first tick records the baseline, the second sees what the test mad
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from sector_forecast import clock
 from sector_forecast.freshness import dst_freshness_sensor
 from sector_forecast.releases import expected_latest_period
 from sector_forecast.sensors.publication import RANGE_END, RANGE_START, TABLE_ACTIVE_CHECK, TRIGGER_TAG
@@ -162,7 +162,7 @@ def test_the_freshness_sensor_reports_overdue_tables_once(env: GraphEnv) -> None
     assert set(evaluations) == {"konk25_raw", "demo14_raw"}
     assert not any(e.passed for e in evaluations.values())  # an empty instance holds nothing DST published
     for asset, frequency in (("konk25_raw", "month"), ("demo14_raw", "year")):
-        period, deadline = expected_latest_period(frequency, datetime.now(UTC))  # 2026M10 / 2024 on 2026-11-25
+        period, deadline = expected_latest_period(frequency, clock.now())  # e.g. 2026M10 / 2024 on 2026-11-25
         assert f"{period} was due by {deadline:%Y-%m-%d}" in evaluations[asset].description
     with dg.build_sensor_context(instance=env.instance, cursor=first.cursor) as context:
         again = dst_freshness_sensor(context)

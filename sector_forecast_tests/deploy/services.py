@@ -171,3 +171,82 @@ def graphql_over_http(url: str) -> Callable[[str, dict], dict]:
         return body["data"]
 
     return execute
+
+
+# ------------------------------------------------------------------------------------ process trees (Linux)
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One process as /proc shows it; `started` (clock ticks after boot) tells it from a later reuse of its pid."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    state: str
+    started: int
+    cmdline: str
+
+    def exists(self) -> bool:
+        """Still there, zombie or not: a zombie is a process its parent has not collected yet."""
+        now = read_process(self.pid)
+        return now is not None and now.started == self.started
+
+
+def read_process(pid: int) -> ProcessInfo | None:
+    """/proc/<pid>, or None once the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # the command name in parentheses may contain spaces
+    return ProcessInfo(pid, int(fields[1]), int(fields[2]), fields[0], int(fields[19]), cmdline.strip())
+
+
+def descendants(root: int) -> dict[int, ProcessInfo]:
+    """Every process below `root` (children, their children, ...), whatever session or group they are in."""
+    table = [p for p in (read_process(int(d.name)) for d in Path("/proc").iterdir() if d.name.isdigit()) if p]
+    children: dict[int, list[ProcessInfo]] = {}
+    for proc in table:
+        children.setdefault(proc.ppid, []).append(proc)
+    found: dict[int, ProcessInfo] = {}
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child.pid not in found:
+                found[child.pid] = child
+                todo.append(child.pid)
+    return found
+
+
+@contextmanager
+def killing_tree(root: subprocess.Popen) -> Iterator[dict[int, ProcessInfo]]:
+    """Yield a dict to record `root`'s process tree in; on exit SIGKILL every process group of it that is left.
+
+    For a process that starts children in a session of their own (`sector-forecast ui`), which `background`
+    cannot reach through `root`'s group. The tree is looked up again on exit while `root` still lives; groups
+    recorded earlier are killed even after `root` is gone. Our own group is never signalled.
+    """
+    tree: dict[int, ProcessInfo] = {}
+    try:
+        yield tree
+    finally:
+        if root.poll() is None:
+            tree.update(descendants(root.pid))
+        for pgid in {p.pgid for p in tree.values()} - {os.getpgrp()}:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on `port` (connections in TIME_WAIT do not count: a new server could bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True

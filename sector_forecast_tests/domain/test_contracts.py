@@ -15,7 +15,12 @@ from sector_forecast.domain.contracts import (
     summarize_failures,
     validate,
 )
+from sector_forecast.domain.contracts_models import FORECASTS_SCHEMA, GATE_SCHEMA, LEADERBOARD_SCHEMA
+from sector_forecast.domain.features import build_features
+from sector_forecast.domain.models import BACKTEST_COLUMNS
 from sector_forecast.domain.panel import build_panel, quarterly_births
+from sector_forecast.domain.periods import quarter_range
+from sector_forecast.domain.score import panel_scores
 from sector_forecast.domain.sectors import KONK4_BRANCHE_CODES, KONK25_BRANCHE25_CODES
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -55,7 +60,7 @@ def panel() -> pd.DataFrame:
             "bankruptcies_suppressed": False,
         }
     )
-    return build_panel(bank, quarterly_births({2022: demo14()}, "2022Q1"), None)
+    return panel_scores(build_panel(bank, quarterly_births({2022: demo14()}, "2022Q1"), None))
 
 
 def checks(failures):
@@ -123,10 +128,12 @@ def test_missing_column():
 
 def test_panel_score_out_of_range_and_conditional_missing():
     p = panel()
+    assert p["balance"].notna().all() and p["score"].isna().all()  # one quarter: balances, no history yet
     p.loc[4, "score"] = 1.2
+    p.loc[3, "score"] = 1.0  # the +½ terms keep a score strictly inside (0, 1)
     p.loc[6, "births"] = np.nan  # births missing although provenance says published
     fails = validate(PANEL_SCHEMA, p)
-    assert ("in_range(0.0, 1.0)", 4) in {(f["check"], f["index"]) for f in fails}
+    assert {("in_range(0.0, 1.0)", 4), ("in_range(0.0, 1.0)", 3)} <= {(f["check"], f["index"]) for f in fails}
     bad = {f["check"] for f in fails if f["index"] == 6}
     assert "births_missing_iff_unavailable" in bad
     assert next(f for f in fails if f["index"] == 4)["key"] == {"sector": 5, "quarter": "2022Q1"}
@@ -137,30 +144,122 @@ def test_panel_score_out_of_range_and_conditional_missing():
     assert "isin([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])" in checks(validate(PANEL_SCHEMA, p3))
 
 
-def test_feature_and_prediction_schemas_reject_bad_rows():
-    f = pd.DataFrame({c: [0.5] for c in FEATURE_SCHEMA.columns})
-    f = f.astype({"sector": "int64", "quarter_of_year": "int64", "births_nowcast": "int64"})
-    f["quarter"], f["quarter_of_year"], f["sector"], f["births_nowcast"] = "2022Q3", 2, 3, 0
-    f["momentum"] = np.nan
-    assert checks(validate(FEATURE_SCHEMA, f)) == {"quarter_of_year_matches_quarter"}
-    p = pd.DataFrame(
-        {
-            "model": ["ridge"],
-            "sector": [1],
-            "quarter": ["2022Q4"],
-            "origin": ["2022Q4"],
-            "target_quarter": ["2023Q1"],
-            "prediction": [0.5],
-            "lower": [0.4],
-            "upper": [0.6],
-            "actual": [np.nan],
-            "current_score": [0.5],
-        }
-    )
-    assert validate(PREDICTIONS_SCHEMA, p) == []
-    p.loc[0, "target_quarter"] = "2023Q2"
-    p.loc[0, "lower"] = 0.55
-    assert checks(validate(PREDICTIONS_SCHEMA, p)) == {
-        "target_is_next_quarter",
-        "interval_contains_prediction",
+def test_panel_never_scores_a_nowcast():
+    p = panel()
+    p.loc[2, "births_provenance"] = "nowcast"  # a nowcast row that kept its balance
+    p.loc[5, ["balance", "score"]] = [np.nan, 0.5]  # a score without a balance
+    p.loc[7, "births_source_year"] = pd.NA  # published births must name their year
+    p.loc[8, "births_provenance"] = "guess"
+    fails = validate(PANEL_SCHEMA, p)
+    assert {(f["check"], f["index"]) for f in fails} == {
+        ("score_only_with_published_inputs", 2),
+        ("score_only_with_published_inputs", 5),
+        ("source_year_missing_iff_unavailable", 7),
+        ("isin(['published', 'nowcast', 'unavailable'])", 8),
+        ("score_only_with_published_inputs", 8),  # 'guess' is not published either: its balance goes too
     }
+    assert next(f for f in fails if f["index"] == 2)["key"] == {"sector": 3, "quarter": "2022Q1"}
+    ok = panel()
+    ok.loc[2, ["births_provenance", "balance", "score"]] = ["nowcast", np.nan, np.nan]
+    assert validate(PANEL_SCHEMA, ok) == []
+
+
+def features_frame() -> pd.DataFrame:
+    """A real feature frame: two years of panel, the rows of 2021Q3 and 2021Q4."""
+    rows = [
+        {"sector": s, "quarter": q, "bankruptcies": 3 + s + i % 4, "births": 100.0 * s,
+         "births_provenance": "published"}
+        for i, q in enumerate(quarter_range("2019Q1", "2022Q1"))
+        for s in range(1, 11)
+    ]
+    p = pd.DataFrame(rows).astype({"bankruptcies": "Int64"})
+    return build_features(p, ["2021Q3", "2021Q4"])
+
+
+def test_feature_schema_rejects_bad_rows():
+    f = features_frame()
+    assert validate(FEATURE_SCHEMA, f) == []
+    f.loc[0, "quarter_of_year"] = 3  # 2021Q3 forecasts 2021Q4: the season must be 4
+    f.loc[1, "target_quarter"] = "2022Q4"  # a Q4 but a year too late
+    f.loc[2, "log_lag0"] += 0.1
+    f.loc[3, "target"] = -1.0
+    f.loc[4, "bankruptcy_share"] = 1.5
+    f.loc[5, "log_std_8q"] = -0.2
+    f.loc[6, "quarter"] = "2021K3"
+    fails = validate(FEATURE_SCHEMA, f)
+    found = {(f["check"], f["index"]) for f in fails}
+    assert {
+        ("quarter_of_year_is_the_targets", 0),
+        ("target_is_next_quarter", 1),
+        ("log_lag0_definition", 2),
+        ("greater_than_or_equal_to(0)", 3),
+        ("in_range(0.0, 1.0)", 4),
+        ("greater_than_or_equal_to(0)", 5),
+        (r"str_matches('^\d{4}Q[1-4]$')", 6),
+    } <= found
+    assert {i for _, i in found} == set(range(7))  # the good rows are not blamed
+    assert next(f for f in fails if f["index"] == 0)["key"] == {"sector": 1, "quarter": "2021Q3"}
+    summary = summarize_failures("feature_frame", fails)
+    assert summary.startswith("feature_frame: ") and "quarter_of_year_is_the_targets" in summary
+
+
+def predictions() -> pd.DataFrame:
+    return pd.DataFrame({
+        "model": ["glm"] * 2, "sector": [1, 2], "origin": ["2022Q4"] * 2, "target_quarter": ["2023Q1"] * 2,
+        "prediction": [12.5, 0.0], "actual": [np.nan, 3.0], "current": [10.0, 2.0], "scale": [2.0, 1.0],
+    })[BACKTEST_COLUMNS]
+
+
+def test_prediction_schema_rejects_bad_rows():
+    assert validate(PREDICTIONS_SCHEMA, predictions()) == []
+    p = predictions()
+    p.loc[0, "target_quarter"] = "2023Q2"
+    p.loc[1, "prediction"] = -0.5  # a count's mean cannot be negative
+    p.loc[1, "scale"] = 0.0  # MASE would divide by it
+    assert {(f["check"], f["index"]) for f in validate(PREDICTIONS_SCHEMA, p)} == {
+        ("target_is_next_quarter", 0),
+        ("greater_than_or_equal_to(0)", 1),
+        ("greater_than(0)", 1),
+    }
+    missing = predictions()
+    missing.loc[0, "prediction"] = np.nan
+    assert checks(validate(PREDICTIONS_SCHEMA, missing)) == {"not_nullable"}
+    twice = pd.concat([predictions(), predictions().iloc[[1]]], ignore_index=True)
+    fails = validate(PREDICTIONS_SCHEMA, twice)
+    assert checks(fails) == {"multiple_fields_uniqueness"}
+    assert {f["index"] for f in fails} == {1, 2}
+
+
+def test_gate_and_leaderboard_schemas():
+    gate = pd.DataFrame({"champion": ["glm", "naive", "glm"], "baseline": ["naive", "naive", "seasonal_naive"],
+                         "pvalue": [0.03, 0.40, 0.25], "promoted": [True, False, False]})
+    (f,) = validate(GATE_SCHEMA, gate)
+    # row 2: not promoted (p = 0.25), yet the champion is not the baseline
+    assert f["check"] == "baseline_unless_promoted" and f["index"] == 2
+    bad_baseline = gate.iloc[:1].assign(baseline="glm")
+    assert checks(validate(GATE_SCHEMA, bad_baseline)) == {"isin(['naive', 'seasonal_naive'])"}
+    board = pd.DataFrame({"model": ["glm", "glm"], "target": ["bankruptcies", "score"], "n": [550, 300],
+                          "mae": [3.1, 0.2], "mase": [0.8, 0.9], "coverage80": [0.81, 0.79],
+                          "coverage95": [0.95, 0.96], "interval_score": [4.0, 2.0]})
+    assert validate(LEADERBOARD_SCHEMA, board) == []
+    board.loc[1, "coverage80"] = 1.2
+    board.loc[0, "target"] = "births"
+    assert {(f["check"], f["index"]) for f in validate(LEADERBOARD_SCHEMA, board)} == {
+        ("in_range(0.0, 1.0)", 1), ("isin(['bankruptcies', 'score'])", 0)}
+
+
+def test_forecast_intervals_must_nest():
+    fc = pd.DataFrame({
+        "sector": [1, 2, 3], "quarter": ["2025Q1"] * 3, "prediction": [10.0, 5.0, 4.0],
+        "lower80": [7.0, 3.0, 2.0], "upper80": [13.0, 8.0, 6.0], "lower95": [5.0, 2.0, 0.0],
+        "upper95": [16.0, 10.0, np.inf],  # no calibration: an honest +inf, not a clipped bound
+        "score_prediction": [0.5, np.nan, 0.6], "score_lower80": [0.3, np.nan, 0.4],
+        "score_upper80": [0.7, np.nan, 0.8], "score_lower95": [0.2, np.nan, 0.3],
+        "score_upper95": [0.8, np.nan, 0.9], "model": "glm", "data_source": "synthetic",
+    })
+    assert validate(FORECASTS_SCHEMA, fc) == []
+    fc.loc[0, "lower80"] = 11.0  # above the point forecast
+    fc.loc[2, "score_upper95"] = 0.75  # the 95 % interval inside the 80 % one
+    fails = validate(FORECASTS_SCHEMA, fc)
+    assert {(f["check"], f["index"]) for f in fails} == {("nested_intervals", 0), ("nested_score_intervals", 2)}
+    assert next(f for f in fails if f["index"] == 0)["key"] == {"sector": 1, "quarter": "2025Q1"}

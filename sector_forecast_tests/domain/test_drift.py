@@ -1,71 +1,164 @@
-"""Drift statistics: no drift on identical data, drift on shifted data, small samples never flagged."""
+"""The monitors' statistics on hand-built inputs whose answers can be worked out on paper."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from sector_forecast.domain.drift import (
-    feature_drift,
-    ks_test,
-    performance_degradation,
-    prediction_shift,
-    psi,
-)
+from sector_forecast.domain import drift
+from sector_forecast.domain.periods import quarter_range
 
 
-def frames(shift=0.0, n=200, seed=0):
-    rng = np.random.default_rng(seed)
-    ref = pd.DataFrame({"a": rng.normal(0, 1, n), "b": rng.uniform(0, 1, n)})
-    cur = pd.DataFrame({"a": rng.normal(shift, 1, n), "b": rng.uniform(0, 1, n) + shift})
-    return ref, cur
+def test_benjamini_hochberg_steps_up_and_skips_untested() -> None:
+    # Thresholds k·0.05/4 = .0125, .025, .0375, .05: only 0.01 is below its threshold.
+    assert drift.benjamini_hochberg([0.01, 0.04, 0.03, 0.20], 0.05).tolist() == [True, False, False, False]
+    # 0.01 ≤ .0125, 0.02 ≤ .025, 0.03 ≤ .0375: three rejections.
+    assert drift.benjamini_hochberg([0.5, 0.03, 0.02, 0.01], 0.05).tolist() == [False, True, True, True]
+    # Step-up: the 4th p-value 0.04 ≤ 4·0.05/4, so all four go (Bonferroni, 0.0125 each, would reject none).
+    assert drift.benjamini_hochberg([0.04] * 4, 0.05).all()
+    # NaN is not a test: with one real test the threshold is the level itself.
+    assert drift.benjamini_hochberg([np.nan, 0.04], 0.05).tolist() == [False, True]
+    assert not drift.benjamini_hochberg([np.nan], 0.05).any()
 
 
-def test_identical_distributions_do_not_drift():
-    ref, _ = frames()
-    result = feature_drift(ref, ref.copy(), ["a", "b"])
-    assert not result.dataset_drift and result.n_drifted == 0
-    assert (result.table["p_value"] == 1.0).all() and result.table["psi"].abs().max() < 1e-9
-    assert ks_test(ref["a"], ref["a"]) == (0.0, 1.0)
+def test_prediction_interval_test() -> None:
+    # history 1..5: mean 3, sd sqrt(2.5); value 6: t = 3 / (sqrt(2.5)·sqrt(1 + 1/5)) = 3 / sqrt(3) = sqrt(3).
+    t, p = drift.prediction_interval_test(np.array([1, 2, 3, 4, 5, np.nan]), 6.0)
+    assert t == pytest.approx(math.sqrt(3))
+    assert p == pytest.approx(2 * stats.t.sf(math.sqrt(3), 4))
+    assert drift.prediction_interval_test(np.array([2.0, 2.0]), 2.0) == (0.0, 1.0)
+    assert drift.prediction_interval_test(np.array([2.0, 2.0]), 3.0) == (math.inf, 0.0)
+    assert all(math.isnan(v) for v in drift.prediction_interval_test(np.array([1.0]), 3.0))
 
 
-def test_shifted_distribution_drifts():
-    ref, cur = frames(shift=1.5)
-    result = feature_drift(ref, cur, ["a", "b"])
-    assert result.dataset_drift and result.share_drifted == 1.0
-    assert result.table["drifted"].all() and (result.table["psi"] > 0.25).all()
-    assert "dataset drift" in result.summary and result.to_dict()["n_drifted"] == 2
+def test_conformal_pvalue_and_the_smallest_testable_reference() -> None:
+    # reference 1..4: one value ≥ 3.5 → (1+1)/5; none ≥ 5 → 1/5; all ≥ 1 → 5/5.
+    assert drift.conformal_pvalue([1, 2, 3, 4], 3.5) == pytest.approx(0.4)
+    assert drift.conformal_pvalue([1, 2, 3, 4], 5) == pytest.approx(0.2)
+    assert drift.conformal_pvalue([1, 2, 3, 4], 1) == pytest.approx(1.0)
+    # 1/(n+1) ≤ 0.05 needs n ≥ 19; ≤ 0.1 needs n ≥ 9.
+    assert (drift.min_reference(0.05), drift.min_reference(0.1)) == (19, 9)
 
 
-def test_tiny_samples_are_not_testable():
-    ref, cur = frames(shift=5.0)
-    result = feature_drift(ref, cur.head(5), ["a", "b"], min_samples=8)
-    assert (result.table["note"] == "sample too small").all()
-    assert not result.table["drifted"].any() and not result.dataset_drift
-    assert result.n_testable == 0 and "no feature testable" in result.summary
-    # Only testable features count towards the share.
-    mixed = cur.copy()
-    mixed.loc[5:, "b"] = np.nan
-    partial = feature_drift(ref, mixed, ["a", "b"])
-    assert partial.n_testable == 1 and partial.share_drifted == 1.0
+QUARTERS = quarter_range("2009Q1", "2012Q1")  # 12 history quarters + the monitored 2012Q1
 
 
-def test_psi_known_values():
-    ref = np.arange(100, dtype=float)  # quartile bins with 25 values each
-    assert psi(ref, ref, bins=4) == pytest.approx(0.0)
-    cur = np.concatenate([np.full(50, 10.0), np.full(50, 90.0)])  # 50% in bin 1, 50% in bin 4
-    expected = 2 * (0.5 - 0.25) * np.log(0.5 / 0.25) + 2 * (1e-4 - 0.25) * np.log(1e-4 / 0.25)
-    assert psi(ref, cur, bins=4) == pytest.approx(expected)
-    assert np.isnan(psi([], cur))
+def panel(sector10_last: float, all_factor: float = 1.0) -> pd.DataFrame:
+    """Sector s has 10·s bankruptcies; sector 10's log1p alternates ±0.1 around log(101) over the history.
+
+    The median over sectors, mean(log 51, log 61), never moves (sector 10 stays the largest), so sector 10's
+    relative log count has history mean log(101) − median and sd 0.1·sqrt(12/11); every other sector's is
+    constant (sd 0).
+    """
+    rows = []
+    for i, q in enumerate(QUARTERS):
+        for s in range(1, 11):
+            y = 10.0 * s
+            if s == 10:
+                y = math.exp(math.log(101) + (0.1 if i % 2 else -0.1)) - 1 if i < 12 else sector10_last
+            rows.append({"sector": s, "quarter": q, "bankruptcies": y * (all_factor if i == 12 else 1.0)})
+    return pd.DataFrame(rows)
 
 
-def test_prediction_shift():
-    out = prediction_shift([0.5, 0.6, 0.7], [0.6, 0.7, 0.8])
-    assert out["mean_shift"] == pytest.approx(0.1) and out["n_cur"] == 3
+def test_data_drift_flags_only_the_tripled_sector() -> None:
+    result = drift.data_drift(panel(sector10_last=3 * 101 - 1), "2012Q1")
+    table = result.table.set_index("hypothesis")
+    # x − mean = log(303) − log(101) = log 3; t = log 3 / (0.1·sqrt(12/11)·sqrt(13/12)) = 10·log 3 / sqrt(13/11).
+    assert table.loc["sector 10", "t_stat"] == pytest.approx(10 * math.log(3) / math.sqrt(13 / 11))
+    assert table.loc["sector 10", "n_history"] == 12
+    # The other nine and the common level did not move: t = 0, p = 1.
+    assert (table.drop("sector 10")["p_value"] == 1.0).all()
+    assert result.alarm and table.index[table["rejected"]].tolist() == ["sector 10"]
+    assert "1 of 11 hypotheses rejected" in result.summary and result.to_dict()["rejected"] == ["sector 10"]
 
 
-def test_performance_degradation_both_ways():
-    assert performance_degradation(0.013, 0.010, margin=0.2) == (True, pytest.approx(1.3))
-    assert performance_degradation(0.011, 0.010, margin=0.2) == (False, pytest.approx(1.1))
-    assert performance_degradation(float("nan"), 0.01)[0] is False
+def test_data_drift_is_quiet_inside_the_history_range() -> None:
+    # Sector 10 one step up (+0.1): t = 0.1 / (0.1·sqrt(13/11)) = 0.92, p ≈ 0.38.
+    result = drift.data_drift(panel(sector10_last=math.exp(math.log(101) + 0.1) - 1), "2012Q1")
+    row = result.table.set_index("hypothesis").loc["sector 10"]
+    assert row["t_stat"] == pytest.approx(1 / math.sqrt(13 / 11))
+    assert row["p_value"] == pytest.approx(2 * stats.t.sf(1 / math.sqrt(13 / 11), 11))
+    assert not result.alarm
+
+
+def test_a_shock_to_every_sector_is_the_common_level_hypothesis() -> None:
+    # Every sector ×4 in 2012Q1 (sector 10 too): relative values unchanged, the median jumps by log 4.
+    result = drift.data_drift(panel(sector10_last=101 * 1.0 - 1, all_factor=4.0), "2012Q1")
+    rejected = result.table.loc[result.table["rejected"], "hypothesis"].tolist()
+    assert drift.COMMON in rejected and result.alarm
+
+
+def test_data_drift_reads_only_the_window_and_skips_short_or_suppressed_history() -> None:
+    frame = panel(sector10_last=3 * 101 - 1)
+    later = frame.assign(quarter="2013Q1", bankruptcies=1e6)  # a later quarter must not change anything
+    same = drift.data_drift(pd.concat([frame, later]), "2012Q1")
+    pd.testing.assert_frame_equal(same.table, drift.data_drift(frame, "2012Q1").table)
+    short = drift.data_drift(frame[frame["quarter"] >= "2010Q2"], "2012Q1")  # 7 history quarters < 8
+    assert short.table["p_value"].isna().all() and not short.alarm and "not testable" in short.summary
+    suppressed = frame.astype({"bankruptcies": "Float64"})
+    suppressed.loc[(suppressed["sector"] == 10) & (suppressed["quarter"] == "2012Q1"), "bankruptcies"] = pd.NA
+    result = drift.data_drift(suppressed, "2012Q1").table.set_index("hypothesis")
+    assert math.isnan(result.loc["sector 10", "p_value"]) and math.isnan(result.loc[drift.COMMON, "p_value"])
+
+
+def backtest(n_quarters: int = 10) -> pd.DataFrame:
+    """μ = 8 (sqrt(μ+1) = 3), actual = 8 + 3r: Pearson residuals ±1 (sector 1) and ±2 (sector 2), alternating."""
+    rows = []
+    for i, q in enumerate(quarter_range("2015Q1", "2017Q2")[:n_quarters]):
+        sign = 1 if i % 2 == 0 else -1
+        rows += [{"sector": 1, "target_quarter": q, "prediction": 8.0, "actual": 8.0 + 3 * sign},
+                 {"sector": 2, "target_quarter": q, "prediction": 8.0, "actual": 8.0 + 6 * sign}]
+    return pd.DataFrame(rows)
+
+
+def current(r1: float) -> pd.DataFrame:
+    return pd.DataFrame({"sector": [1, 2], "prediction": [8.0, 8.0], "actual": [8.0 + 3 * r1, 8.0 - 6.0]})
+
+
+def test_performance_degradation_ranks_the_standardised_error_among_earlier_quarters() -> None:
+    # With min_residuals=2 quarters 3..10 have scales (RMS 1 and 2 exactly): 8 earlier statistics, all z² = 1.
+    # The current quarter: sector 1 residual 3 → z = 3, z² = 9; sector 2 −2/2 → 1. Max 9 > all 8: p = 1/9.
+    result = drift.performance_degradation(backtest(), current(r1=3.0), "2017Q3", level=0.2, min_residuals=2)
+    assert result.n_reference == 8 and result.reference.tolist() == [1.0] * 8
+    assert result.statistic == pytest.approx(9.0) and result.p_value == pytest.approx(1 / 9)
+    assert result.testable and result.alarm  # 8 ≥ min_reference(0.2) = 4 and 1/9 ≤ 0.2
+    assert result.table["residual_scale"].tolist() == pytest.approx([1.0, 2.0])
+    assert result.table["z"].tolist() == pytest.approx([3.0, -1.0])
+    assert "sector 1" in result.summary
+
+
+def test_performance_is_quiet_when_errors_are_usual_and_untestable_with_short_history() -> None:
+    # z² = 1 ties all 8 earlier ones: p = (1 + 8)/9 = 1.
+    usual = drift.performance_degradation(backtest(), current(r1=1.0), "2017Q3", level=0.2, min_residuals=2)
+    assert usual.p_value == pytest.approx(1.0) and not usual.alarm
+    # At the 5% level 8 earlier quarters cannot give p ≤ 0.05 (the smallest is 1/9): not testable, no alarm.
+    short = drift.performance_degradation(backtest(), current(r1=3.0), "2017Q3", level=0.05, min_residuals=2)
+    assert not short.testable and not short.alarm and "not testable yet" in short.summary
+
+
+def test_performance_reads_only_targets_before_the_quarter() -> None:
+    # The backtest also holds 2017Q3 itself and later rows with huge errors: they must not enter the reference.
+    full = pd.concat([backtest(), backtest().assign(target_quarter="2017Q3", actual=500.0)], ignore_index=True)
+    result = drift.performance_degradation(full, current(r1=3.0), "2017Q3", level=0.2, min_residuals=2)
+    assert result.n_reference == 8 and result.p_value == pytest.approx(1 / 9)
+
+
+def test_drift_summary_and_detection_delay() -> None:
+    reports = {
+        "a": {"quarter": "2022Q1", "flags": {"data_drift": False, "performance_degradation": False}},
+        "b": {"quarter": "2019Q4", "flags": {"data_drift": True, "performance_degradation": False}},
+        "c": {"quarter": "2020Q2", "flags": {"data_drift": False, "performance_degradation": True}},
+        "d": {"quarter": "2022Q2", "flags": {"data_drift": False, "degraded": True}},  # older reports' key
+    }
+    summary = drift.drift_summary(reports)
+    assert summary["quarters"] == 4 and summary["alarms"] == ["2019Q4", "2020Q2", "2022Q2"]
+    assert summary["excluded"] == ["2020Q2"] and summary["false_alarms"] == ["2019Q4", "2022Q2"]
+    assert summary["false_alarm_rate"] == pytest.approx(2 / 3)  # 2 alarms in the 3 quarters outside 2020–21
+    assert summary["data_drift_alarms"] == ["2019Q4"] and summary["performance_alarms"] == ["2020Q2", "2022Q2"]
+    assert drift.detection_delay(summary, "2022Q1") == 1 and drift.detection_delay(summary, "2022Q3") is None
+    assert drift.drift_summary([])["false_alarm_rate"] is None
+    assert len(drift.KNOWN_SHIFTS) == 8 and drift.KNOWN_SHIFTS[0] == "2020Q1"

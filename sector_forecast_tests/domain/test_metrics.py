@@ -1,90 +1,76 @@
-"""Metrics on hand-computed examples, conformal quantiles and the champion choice."""
+"""Leaderboard metrics on a hand-computed example, and the MASE scale."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.domain.metrics import choose_champion, conformal_interval, leaderboard
+from sector_forecast.domain.metrics import LEADERBOARD_COLUMNS, leaderboard, score_scale, seasonal_scale
+
+COLUMNS = ["model", "sector", "origin", "target_quarter", "prediction", "actual", "current", "scale",
+           "lower80", "upper80", "lower95", "upper95"]
 
 
-def preds(model, prediction, actual=(0.5, 0.7), current=(0.4, 0.6), sectors=(1, 2), width=0.1):
-    p = np.asarray(prediction, dtype=float)
-    return pd.DataFrame(
-        {
-            "model": model,
-            "sector": list(sectors),
-            "quarter": "2022Q1",
-            "origin": "2022Q1",
-            "target_quarter": "2022Q2",
-            "prediction": p,
-            "lower": p - width,
-            "upper": p + width,
-            "actual": list(actual),
-            "current_score": list(current),
-        }
-    )
+def calibrated() -> pd.DataFrame:
+    inf = math.inf
+    rows = [
+        ("glm", 1, "2020Q1", "2020Q2", 10.0, 12.0, 11.0, 2.0, 8.0, 11.0, 6.0, 14.0),
+        ("glm", 2, "2020Q1", "2020Q2", 100.0, 90.0, 95.0, 20.0, 85.0, 115.0, 80.0, 120.0),
+        ("glm", 1, "2020Q2", "2020Q3", 10.0, np.nan, 12.0, 2.0, 8.0, 11.0, 6.0, 14.0),  # not graded yet
+        ("naive", 1, "2020Q1", "2020Q2", 14.0, 12.0, 11.0, 2.0, 0.0, inf, 0.0, inf),  # uncalibrated
+        ("naive", 2, "2020Q1", "2020Q2", 60.0, 90.0, 95.0, 20.0, 50.0, 70.0, 40.0, 80.0),
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def test_hand_computed_leaderboard():
-    frame = pd.concat(
-        [
-            preds("seasonal_naive", [0.3, 0.9]),  # errors 0.2, 0.2
-            preds("ridge", [0.45, 0.8], width=0.15),  # errors 0.05, 0.1; directions: up/up vs actual up/up
-            preds("naive", [0.4, 0.6]),  # no change predicted: directional 0
-        ]
-    )
-    overall, per_sector = leaderboard(frame)
-    o = overall.set_index("model")
-    assert list(overall["model"]) == ["ridge", "naive", "seasonal_naive"]  # naive MAE 0.1 < 0.2
-    assert list(overall["rank"]) == [1, 2, 3]
-    assert o.loc["ridge", "mae"] == pytest.approx(0.075)
-    assert o.loc["ridge", "rmse"] == pytest.approx(np.sqrt((0.05**2 + 0.1**2) / 2))
-    assert o.loc["ridge", "mase"] == pytest.approx(0.075 / 0.2)
-    assert o.loc["seasonal_naive", "mase"] == pytest.approx(1.0)
-    assert o.loc["ridge", "directional_accuracy"] == 1.0
-    assert o.loc["naive", "directional_accuracy"] == 0.0
-    assert o.loc["seasonal_naive", "directional_accuracy"] == 0.5  # down (wrong), up (right)
-    assert o.loc["ridge", "coverage"] == 1.0 and o.loc["seasonal_naive", "coverage"] == 0.0
-    assert o.loc["ridge", "n"] == 2
+    overall, per_sector = leaderboard(calibrated())
+    assert list(overall.columns) == LEADERBOARD_COLUMNS
+    assert list(overall["model"]) == ["glm", "naive"] and list(overall["rank"]) == [1, 2]
+    g, n = overall.set_index("model").loc["glm"], overall.set_index("model").loc["naive"]
+    # glm: |e| = 2 (scale 2) and 10 (scale 20) → MAE 6, RMSE sqrt((4 + 100)/2), MASE (1 + 0.5)/2
+    assert (g["n"], g["origins"]) == (2, 1)
+    assert g["mae"] == pytest.approx(6.0) and g["rmse"] == pytest.approx(np.sqrt(52.0))
+    assert g["mase"] == pytest.approx(0.75)
+    # 80 %: [8, 11] misses 12 by 1 → Winkler 3 + (2/0.2)·1 = 13, /2 = 6.5; [85, 115] holds 90 → 30/20 = 1.5
+    assert g["coverage80"] == 0.5 and g["coverage95"] == 1.0
+    assert g["interval_score"] == pytest.approx(4.0) and g["width80"] == pytest.approx(16.5)
+    # naive: |e| = 2 and 30 → MASE (1 + 1.5)/2; its sector-1 interval is [0, inf): left out of interval
+    # metrics; sector 2 [50, 70] misses 90 by 20 → (20 + 10·20)/20 = 11
+    assert n["mase"] == pytest.approx(1.25) and n["rmse"] == pytest.approx(np.sqrt(452.0))
+    assert n["n_interval"] == 1 and n["coverage80"] == 0.0 and n["interval_score"] == pytest.approx(11.0)
+    assert (overall["target"] == "bankruptcies").all()
     ps = per_sector.set_index(["sector", "model"])
-    assert ps.loc[(2, "ridge"), "mase"] == pytest.approx(0.1 / 0.2)
+    # sector 1: MASE 1 and MAE 2 tie → name order; sector 2: glm 0.5 < naive 1.5
+    assert ps.loc[(1, "glm"), "rank"] == 1 and ps.loc[(1, "naive"), "rank"] == 2
+    assert ps.loc[(2, "glm"), "mase"] == pytest.approx(0.5) and ps.loc[(2, "naive"), "mase"] == pytest.approx(1.5)
 
 
-def test_mase_uses_only_pairs_both_forecast_and_unknown_actuals_ignored():
-    base = preds("seasonal_naive", [0.3], actual=[0.5], current=[0.4], sectors=[1])
-    model = preds("ridge", [0.5, 0.8], actual=[0.5, 0.7], current=[0.4, 0.6], sectors=[1, 2])
-    future = preds("ridge", [0.9], actual=[np.nan], current=[0.6], sectors=[3])
-    overall, _ = leaderboard(pd.concat([base, model, future]))
-    r = overall.set_index("model").loc["ridge"]
-    assert r["n"] == 2 and r["mae"] == pytest.approx(0.05)
-    assert r["mase"] == pytest.approx(0.0)  # sector 1 only: 0.0 / 0.2
+def test_score_target_without_intervals_and_empty_input():
+    frame = calibrated().drop(columns=["lower80", "upper80", "lower95", "upper95"]).assign(scale=1.0)
+    overall, _ = leaderboard(frame, target="score")
+    assert (overall["target"] == "score").all()
+    assert overall["coverage80"].isna().all() and (overall["n_interval"] == 0).all()
+    assert overall.set_index("model").loc["glm", "mase"] == pytest.approx(6.0)  # scale 1: MASE = MAE
+    empty, empty_sector = leaderboard(calibrated().assign(actual=np.nan))
+    assert empty.empty and list(empty.columns) == LEADERBOARD_COLUMNS and "sector" in empty_sector
 
 
-def test_directional_ties():
-    flat = preds("ridge", [0.4], actual=[0.4], current=[0.4], sectors=[1])
-    overall, _ = leaderboard(flat)
-    assert overall.loc[0, "directional_accuracy"] == 1.0  # both "no change": a hit
-    assert np.isnan(overall.loc[0, "mase"])  # no seasonal-naive rows
-
-
-def test_conformal_interval():
-    res = np.array([0.1, -0.2, 0.3, -0.4, 0.5, 0.6, -0.7, 0.8, 0.9])
-    # n=9, coverage 0.8: k = ceil(10 * 0.8) = 8, the 8th smallest |r| = 0.8
-    assert conformal_interval(res, 0.8) == pytest.approx(0.8)
-    assert conformal_interval([0.1, 0.2], 0.9) == 1.0  # too few residuals: the whole range
-    assert conformal_interval([], 0.8) == 1.0
-    with pytest.raises(ValueError):
-        conformal_interval(res, 1.2)
-
-
-def test_champion_both_ways():
-    good = pd.concat([preds("seasonal_naive", [0.3, 0.9]), preds("ridge", [0.45, 0.6])])
-    model, beats, reason = choose_champion(leaderboard(good)[0])
-    assert (model, beats) == ("ridge", True) and "beats seasonal_naive" in reason
-    bad = pd.concat([preds("seasonal_naive", [0.45, 0.6]), preds("xgboost", [0.3, 0.9])])
-    model, beats, reason = choose_champion(leaderboard(bad)[0])
-    assert (model, beats) == ("seasonal_naive", False) and "xgboost" in reason
-    with pytest.raises(ValueError):
-        choose_champion(leaderboard(bad.assign(actual=np.nan))[0])
+def test_seasonal_scale_aligns_quarters_by_label():
+    quarters = ["2019Q1", "2019Q2", "2019Q3", "2019Q4", "2020Q1", "2020Q2", "2020Q3", "2020Q4"]
+    panel = pd.concat([
+        pd.DataFrame({"sector": 1, "quarter": quarters, "bankruptcies": [1, 2, 3, 4, 3, 2, 5, 4]}),
+        pd.DataFrame({"sector": 2, "quarter": quarters, "bankruptcies": [7] * 8}),
+    ])
+    panel["score"] = panel["bankruptcies"] / 10
+    # sector 1, 2020 vs 2019: |3−1|, |2−2|, |5−3|, |4−4| = 2, 0, 2, 0 → 1.0; up to 2020Q1: only 2 → 2.0
+    assert seasonal_scale(panel, "2020Q4").loc[1] == pytest.approx(1.0)
+    assert seasonal_scale(panel, "2020Q1").loc[1] == pytest.approx(2.0)
+    assert np.isnan(seasonal_scale(panel, "2020Q4").loc[2])  # never moved: no usable scale
+    assert np.isnan(seasonal_scale(panel, "2019Q4").loc[1])  # no year-apart pair yet
+    gap = panel[~((panel["sector"] == 1) & (panel["quarter"] == "2019Q2"))]
+    assert seasonal_scale(gap, "2020Q4").loc[1] == pytest.approx(4 / 3)  # the 2020Q2 pair drops out
+    assert score_scale(panel, "2020Q4").loc[1] == pytest.approx(0.1)

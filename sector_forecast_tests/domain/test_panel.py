@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from sector_forecast.domain.contracts import PANEL_SCHEMA, validate
 from sector_forecast.domain.panel import (
+    BASE_COLUMNS,
+    PANEL_COLUMNS,
     build_panel,
     konk_divergence,
     quarter_label,
@@ -16,6 +20,8 @@ from sector_forecast.domain.panel import (
     quarterly_bankruptcies,
     quarterly_births,
 )
+from sector_forecast.domain.periods import quarter_range
+from sector_forecast.domain.score import SCORE_MIN_HISTORY, panel_scores
 from sector_forecast.domain.sectors import (
     KONK4_BRANCHE_CODES,
     KONK4_TO_SECTOR,
@@ -167,13 +173,58 @@ def test_build_panel_and_divergence():
     demo = {2024: demo_year(2024, {s: 40.0 for s in range(1, 11)})}
     births = pd.concat([quarterly_births(demo, q) for q in quarters])
     panel = build_panel(k25, births, k4)
-    assert len(panel) == 20 and list(panel.columns[:2]) == ["sector", "quarter"]
+    assert len(panel) == 20 and list(panel.columns) == BASE_COLUMNS  # no score: it needs a history
     assert list(panel["quarter"]) == sorted(panel["quarter"])
-    row = panel.iloc[0]
-    assert row["score"] == pytest.approx((10 + 1) / (10 + 6 + 2))
+    scored = panel_scores(panel)
+    assert list(scored.columns) == PANEL_COLUMNS
+    row = scored.iloc[0]
+    # births 40/4 = 10, bankruptcies 2+2+2 = 6: entry share (10+1)/(10+6+2), balance log((10+1)/(6+1))
+    assert row["entry_share"] == pytest.approx((10 + 1) / (10 + 6 + 2))
+    assert row["balance"] == pytest.approx(np.log(11 / 7))
+    assert scored["score"].isna().all()  # two quarters are no trailing history
     assert panel.loc[panel["quarter"] == "2024Q2", "bankruptcies_konk4"].isna().all()
     div = konk_divergence(panel).set_index("sector")
     assert div.loc[1, "n_quarters"] == 1 and div.loc[1, "sum_konk4"] == 9 and div.loc[1, "sum_konk25"] == 6
     assert div.loc[1, "mean_abs_diff"] == 3 and div.loc[1, "relative_divergence"] == pytest.approx(-1 / 3)
     with pytest.raises(ValueError, match="births missing"):
         build_panel(k25, births[births["quarter"] == "2024Q1"], None)
+
+
+def test_build_panel_needs_all_ten_sectors():
+    k25 = quarterly_bankruptcies([konk_month(m) for m in quarter_months("2024Q1")], "branche25", KONK25_TO_SECTOR)
+    births = quarterly_births({2024: demo_year(2024, {s: 40.0 for s in range(1, 11)})}, "2024Q1")
+    with pytest.raises(ValueError, match="without all ten sectors: \\['2024Q1'\\]"):
+        build_panel(k25[k25["sector"] != 7], births, None)
+
+
+def test_scores_only_on_published_births_and_konk4_never_enters():
+    """Four years through build_panel → panel_scores: 2021–2023 published, 2024 a nowcast."""
+    quarters = quarter_range("2021Q1", "2024Q4")
+    demo = {y: demo_year(y, {s: 100.0 * s + y - 2021 for s in range(1, 11)}) for y in (2021, 2022, 2023)}
+    k25 = pd.concat(
+        quarterly_bankruptcies([konk_month(m, value=1 + i % 3) for m in quarter_months(q)], "branche25",
+                               KONK25_TO_SECTOR)
+        for i, q in enumerate(quarters)
+    )
+    births = pd.concat([quarterly_births(demo, q) for q in quarters])
+    panel = panel_scores(build_panel(k25, births, None))
+    assert validate(PANEL_SCHEMA, panel) == []
+    nowcast = panel["births_provenance"] == "nowcast"
+    assert set(panel.loc[nowcast, "quarter"]) == set(quarter_range("2024Q1", "2024Q4"))
+    # The nowcast keeps its descriptive entry share but never gets a balance or a score.
+    assert panel.loc[nowcast, "entry_share"].notna().all()
+    assert panel.loc[nowcast, ["balance", "score"]].isna().all().all()
+    # A score needs SCORE_MIN_HISTORY = 8 earlier balances (2021Q1–2022Q4): the first is 2023Q1, and 2024 is
+    # a nowcast, so exactly 2023's quarters are scored.
+    assert SCORE_MIN_HISTORY == 8
+    assert set(panel.loc[panel["score"].notna(), "quarter"]) == set(quarter_range("2023Q1", "2023Q4"))
+    assert panel.loc[~nowcast, "balance"].notna().all()
+    k4 = pd.concat(
+        quarterly_bankruptcies([konk_month(m, KONK4_BRANCHE_CODES, "branche", 9) for m in quarter_months(q)],
+                               "branche", KONK4_TO_SECTOR)
+        for q in quarters
+    )
+    with_k4 = panel_scores(build_panel(k25, births, k4))
+    assert (with_k4["bankruptcies_konk4"] == 27).all()
+    cols = [c for c in PANEL_COLUMNS if c != "bankruptcies_konk4"]
+    pd.testing.assert_frame_equal(with_k4[cols], panel[cols])

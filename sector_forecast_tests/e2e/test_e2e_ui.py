@@ -219,6 +219,6 @@ def test_column_lineage(page, shots, dagster_ui) -> None:
     message = page.get_by_role("dialog")
     message.locator("tr", has_text="dagster/column_lineage").get_by_text("[Show JSON]").click()
     shown = page.get_by_role("dialog").last
-    expect(shown).to_contain_text('"columnName": "score_lag1"')
+    expect(shown).to_contain_text('"columnName": "log_lag1"')
     expect(shown).to_contain_text('"quarterly_panel"')
     shots.take("feature-frame-column-lineage")

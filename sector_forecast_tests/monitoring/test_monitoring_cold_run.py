@@ -1,5 +1,6 @@
 """What `sector-forecast run` leaves behind (the shared `materialised_graph`): a drift report for every quarter,
-checks recorded, a prediction log without duplicates that agrees with the forecasts, and nothing asking to retrain.
+contracts and checks recorded, few false alarms, a prediction log without duplicates that agrees with the
+forecasts, and nothing asking to retrain.
 """
 
 from __future__ import annotations
@@ -9,16 +10,23 @@ import json
 import dagster as dg
 import pandas as pd
 
+from sector_forecast import monitoring_report as mr
+from sector_forecast.domain import drift
 from sector_forecast.io_manager import read_stored
 from sector_forecast.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.sensors.retrain import drift_retrain_sensor
 from sector_forecast_tests.conftest import GraphEnv
 
 NEWEST = "2026Q3"  # the bundled snapshot's KONK25 ends at 2026M09
+INTERVAL_COLUMNS = ["prediction", "lower80", "upper80", "lower95", "upper95"]
 
 
 def _origin_keys() -> list[str]:
     return [k for k in origin_partitions.get_partition_keys() if quarter_key_to_label(k) <= NEWEST]
+
+
+def _reports(env: GraphEnv) -> list[dict]:
+    return mr.load_reports(env.storage / "monitoring" / "drift_report")
 
 
 def test_every_quarter_has_a_report_and_files_and_recent_ones_have_plots(materialised_graph: GraphEnv) -> None:
@@ -30,32 +38,48 @@ def test_every_quarter_has_a_report_and_files_and_recent_ones_have_plots(materia
             dg.AssetRecordsFilter(dg.AssetKey("drift_report"), asset_partitions=[key]), limit=1).records[0]
         metadata = record.asset_materialization.metadata
         assert metadata["report"].value.startswith(f"## Drift report {quarter}")
+        assert metadata["dagster/row_count"].value == 10
         if key == _origin_keys()[-1]:
-            assert "data:image/png;base64," in metadata["feature_drift_plot"].value
+            assert "data:image/png;base64," in metadata["data_drift_plot"].value
         else:  # a cold backfill draws plots for its newest quarters only
             assert "materialise this quarter on its own" in metadata["plots"].value
         assert metadata["retrain"].value is False
+        assert metadata["nominal_false_alarm_rate"].value == drift.DATA_DRIFT_LEVEL + drift.PERFORMANCE_LEVEL
         body = json.loads((env.storage / "monitoring" / "drift_report" / f"{quarter}.json").read_text())
-        assert body["quarter"] == quarter and body["current"]["rows"] == 40
+        assert body["quarter"] == quarter and len(body["per_sector"]) == 10
         html = (env.storage / "monitoring" / "drift_report" / f"{quarter}.html").read_text()
         assert html.startswith("<!DOCTYPE html>")
         if key == _origin_keys()[-1]:
-            assert html.count("data:image/png;base64,") == 3
+            assert html.count("data:image/png;base64,") == 2
         else:
             assert "Plot not drawn in this bulk run" in html
         assert read_stored(env.storage, "drift_report", key)["quarter"] == quarter
 
 
-def test_checks_are_recorded_as_warnings_on_the_newest_quarter(materialised_graph: GraphEnv) -> None:
+def test_false_alarms_on_the_bundled_data_stay_within_ten_percent(materialised_graph: GraphEnv) -> None:
+    summary = drift.drift_summary(_reports(materialised_graph))
+    assert summary["quarters"] == len(_origin_keys())
+    assert summary["excluded"] == list(drift.KNOWN_SHIFTS)
+    assert summary["false_alarm_rate"] is not None and summary["false_alarm_rate"] <= 0.10, summary
+    # The performance monitor speaks only once it has the 19 earlier quarters a 5% rank test needs.
+    bodies = {b["quarter"]: b for b in _reports(materialised_graph)}
+    assert bodies[NEWEST]["performance"]["testable"] is True
+    assert bodies["2012Q1"]["performance"]["testable"] is False
+
+
+def test_contracts_and_checks_are_recorded(materialised_graph: GraphEnv) -> None:
     storage = materialised_graph.instance.event_log_storage
     keys = [dg.AssetCheckKey(dg.AssetKey("drift_report"), n) for n in ("data_drift", "performance_degradation")]
-    latest = storage.get_latest_asset_check_execution_by_key(keys)
+    contracts = [dg.AssetCheckKey(dg.AssetKey(a), "contract") for a in ("drift_report", "batch_predictions")]
+    latest = storage.get_latest_asset_check_execution_by_key(keys + contracts)
     for key in keys:
         evaluation = latest[key].event.dagster_event.event_specific_data
         assert evaluation.severity == dg.AssetCheckSeverity.WARN
         assert evaluation.metadata["quarter"].value == NEWEST
-    # In a cold run every logged forecast comes from a champion trained on its quarter: nothing to judge live.
-    assert latest[keys[1]].event.dagster_event.event_specific_data.passed is True
+        assert evaluation.metadata["nominal_false_alarm_rate"].value == 0.05
+    for key in contracts:
+        evaluation = latest[key].event.dagster_event.event_specific_data
+        assert evaluation.passed is True and evaluation.severity == dg.AssetCheckSeverity.ERROR
 
 
 def test_prediction_log_matches_forecasts_and_nothing_asks_to_retrain(materialised_graph: GraphEnv) -> None:
@@ -65,9 +89,11 @@ def test_prediction_log_matches_forecasts_and_nothing_asks_to_retrain(materialis
     version = read_stored(env.storage, "champion_model")["champion_version"]
     mine = log[log["model_version"] == version]
     assert sorted(mine["origin"].unique()) == [quarter_key_to_label(k) for k in _origin_keys()]
-    forecasts = read_stored(env.storage, "forecasts")
+    assert (mine["quarter"] > mine["origin"]).all()
+    # The newest origin's logged forecast is the one the `forecasts` asset serves: same model, same numbers.
+    forecasts = read_stored(env.storage, "forecasts").sort_values("sector", ignore_index=True)
     newest = mine[mine["origin"] == NEWEST].sort_values("sector", ignore_index=True)
-    cols = ["sector", "quarter", "prediction", "lower", "upper", "model"]
-    pd.testing.assert_frame_equal(newest[cols], forecasts.sort_values("sector", ignore_index=True)[cols])
+    pd.testing.assert_frame_equal(newest[["sector", "quarter", *INTERVAL_COLUMNS]],
+                                  forecasts[["sector", "quarter", *INTERVAL_COLUMNS]], check_dtype=False)
     with dg.build_sensor_context(instance=env.instance, definitions=env.defs) as context:
         assert not drift_retrain_sensor(context).run_requests

@@ -1,8 +1,10 @@
-"""Fast tests of the monitoring building blocks: the prediction log, the realised error, the report rendering."""
+"""Fast tests of the monitoring building blocks: the prediction log, the contracts, which forecast is judged,
+the retrain decision and the report rendering."""
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from pathlib import Path
 
@@ -15,24 +17,29 @@ from sector_forecast.assets.predictions import (
     LOG_COLUMNS,
     append_to_prediction_log,
     merge_prediction_log,
+    origin_forecast,
     read_prediction_log,
 )
-from sector_forecast.domain import drift
+from sector_forecast.domain import contracts, drift
+from sector_forecast.domain.contracts_monitoring import BATCH_PREDICTIONS_SCHEMA, MONITOR_TABLE_SCHEMA
+from sector_forecast.domain.periods import quarter_offset, quarter_range
+
+SECTORS = np.arange(1, 11)
 
 
-def log_rows(origin: str, version: str, at: str, shift: float = 0.0, model_origin: str | None = None) -> pd.DataFrame:
-    quarter = f"{origin[:5]}{int(origin[5]) + 1}" if origin[5] != "4" else f"{int(origin[:4]) + 1}Q1"
-    pred = 0.8 + shift + np.arange(10) / 100
+def log_rows(origin: str, version: str, at: str, shift: float = 0.0) -> pd.DataFrame:
+    pred = 20.0 + shift + SECTORS
     return pd.DataFrame({
-        "origin": origin, "sector": np.arange(1, 11), "quarter": quarter, "prediction": pred,
-        "lower": pred - 0.02, "upper": pred + 0.02, "model": "ridge", "model_origin": model_origin or origin,
+        "origin": origin, "sector": SECTORS, "quarter": quarter_offset(origin, 1), "prediction": pred,
+        "lower80": pred - 5, "upper80": pred + 5, "lower95": pred - 8, "upper95": pred + 8,
+        "calibration80": "sector", "calibration95": "pooled", "model": "glm", "model_origin": origin,
         "model_version": version, "predicted_at": at, "dagster_run_id": "run",
     })[LOG_COLUMNS]
 
 
 def test_log_rerun_replaces_its_rows_and_new_versions_add_rows() -> None:
     log = merge_prediction_log(read_prediction_log(Path("/nonexistent")), log_rows("2022Q2", "1", "t1"))
-    rerun = merge_prediction_log(log, log_rows("2022Q2", "1", "t2", shift=0.01))
+    rerun = merge_prediction_log(log, log_rows("2022Q2", "1", "t2", shift=1.0))
     assert len(rerun) == 10 and set(rerun["predicted_at"]) == {"t2"}
     both = merge_prediction_log(rerun, log_rows("2022Q2", "2", "t3"))
     assert len(both) == 20 and sorted(both["model_version"].unique()) == ["1", "2"]
@@ -51,68 +58,144 @@ def test_concurrent_appends_keep_every_quarter(tmp_path: Path) -> None:
     assert not list(path.parent.glob(".prediction_log.parquet.*"))  # no temporary files left behind
 
 
-def test_realised_error_judges_the_first_out_of_sample_forecast() -> None:
-    # v1 (origin 2022Q2) forecast 2022Q3 first; v2 (trained on 2022Q3, origin 2022Q3) re-scored it later.
-    log = pd.concat([log_rows("2022Q2", "1", "2022-08-01"),
-                     log_rows("2022Q2", "2", "2022-11-01", model_origin="2022Q3")], ignore_index=True)
-    assert set(drift.served_forecast(log, "2022Q3")["model_version"]) == {"1"}
-    actuals = pd.DataFrame({"sector": np.arange(1, 11), "score": 0.8 + np.arange(10) / 100 - 0.05})
-    empty = log.iloc[0:0]
-    out = drift.realised_error("2022Q3", actuals, log, empty, {"1": 0.01}, margin=0.2, current_version="1")
-    assert out.source == "prediction log" and out.mae == pytest.approx(0.05) and out.ratio == pytest.approx(5.0)
-    assert out.degraded and out.retrain and len(out.table) == 10
-    replaced = drift.realised_error("2022Q3", actuals, log, empty, {"1": 0.01}, current_version="2")
-    assert replaced.degraded and not replaced.retrain and "no longer the champion" in replaced.note
-    ok = drift.realised_error("2022Q3", actuals, log, empty, {"1": 0.05}, current_version="1")
-    assert not ok.degraded and not ok.retrain and "within" in ok.note
+def test_a_score_era_log_is_set_aside_not_mixed(tmp_path: Path) -> None:
+    path = tmp_path / "monitoring" / "prediction_log.parquet"
+    path.parent.mkdir(parents=True)
+    old = log_rows("2022Q2", "1", "t").drop(columns=["lower80", "upper80", "lower95", "upper95"])
+    old.assign(lower=0.8, upper=0.9).to_parquet(path)
+    log, aside = append_to_prediction_log(path, log_rows("2022Q3", "2", "t"))
+    assert aside is not None and aside.exists() and "score-era" in aside.name
+    assert set(log["origin"]) == {"2022Q3"} and list(log.columns) == LOG_COLUMNS
 
 
-def test_replay_and_unpublished_quarters_never_ask_for_a_retrain() -> None:
-    actuals = pd.DataFrame({"sector": np.arange(1, 11), "score": np.full(10, 0.5)})
-    replay = pd.DataFrame({"sector": np.arange(1, 11), "prediction": np.full(10, 0.9), "origin": "2022Q2"})
-    empty_log = log_rows("2022Q2", "1", "t").iloc[0:0]
-    out = drift.realised_error("2022Q3", actuals, empty_log, replay, {"replay": 0.01}, current_version="1")
-    assert out.source == "backtest replay" and out.degraded and not out.retrain
-    unpublished = actuals.assign(score=np.nan)
-    out = drift.realised_error("2022Q3", unpublished, empty_log, replay, {"replay": 0.01}, current_version="1")
-    assert out.n == 0 and not out.degraded and "not published yet" in out.note
-    none = drift.realised_error("2022Q3", actuals, empty_log, replay.iloc[0:0], {}, current_version=None)
-    assert none.source == "none" and not none.retrain
+def test_batch_predictions_contract() -> None:
+    good = log_rows("2022Q2", "1", "t")
+    assert contracts.validate(BATCH_PREDICTIONS_SCHEMA, good) == []
+    # +inf is an honest upper bound only where calibration had no residuals.
+    uncalibrated = good.assign(upper95=math.inf, calibration95="none")
+    assert contracts.validate(BATCH_PREDICTIONS_SCHEMA, uncalibrated) == []
+    checks = {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA, good.assign(upper95=math.inf))}
+    assert "infinite_bound_only_uncalibrated" in checks
+    crossed = good.assign(upper80=good["prediction"] - 1)
+    assert "nested_intervals" in {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA, crossed)}
+    wrong_quarter = good.assign(quarter="2022Q4")
+    assert "forecast_of_next_quarter" in {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA,
+                                                                                   wrong_quarter)}
+    nine = good[good["sector"] != 5]
+    assert "ten_sectors_per_origin" in {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA, nine)}
 
 
-def test_reference_rows_are_the_training_rows_before_the_window() -> None:
-    quarters = [f"{y}Q{q}" for y in (2020, 2021, 2022) for q in (1, 2, 3, 4)]
-    frame = pd.DataFrame({"quarter": quarters, "target": 1.0, "score": 1.0})
-    frame.loc[frame["quarter"] == "2020Q2", "score"] = np.nan
-    ref = drift.reference_rows(frame, ("2020Q1", "2022Q1"), before="2021Q3")
-    assert ref["quarter"].tolist() == ["2020Q1", "2020Q3", "2020Q4", "2021Q1", "2021Q2"]
-    assert drift.monitored_features(["sector", "score", "quarter_of_year", "births_nowcast"]) == ["score"]
+def counts_panel(factor_sector3: float = 1.0, last: str = "2018Q4") -> pd.DataFrame:
+    """Ten sectors, 2009Q1..last, a deterministic wobble; sector 3 × ``factor_sector3`` in the last quarter."""
+    rows = []
+    for i, q in enumerate(quarter_range("2009Q1", last)):
+        for s in SECTORS:
+            y = round((20 + 10 * s) * (1 + 0.15 * math.sin(i * 1.7 + s)))
+            rows.append({"sector": int(s), "quarter": q, "bankruptcies": y * (factor_sector3 if s == 3 and q == last
+                                                                               else 1)})
+    return pd.DataFrame(rows).astype({"bankruptcies": "Int64"})
 
 
-def _report(shift: float) -> mr.DriftReport:
-    rng = np.random.default_rng(1)
-    ref = pd.DataFrame({"score": rng.normal(0.9, 0.02, 200), "momentum": rng.normal(0, 0.01, 200)})
-    cur = pd.DataFrame({"score": rng.normal(0.9 - shift, 0.02, 40), "momentum": rng.normal(shift, 0.01, 40)})
-    features = drift.feature_drift(ref, cur, ["score", "momentum"])
-    realised = drift.realised_error("2022Q3", pd.DataFrame({"sector": [1], "score": [0.5]}),
-                                    log_rows("2022Q2", "1", "t"), pd.DataFrame(), {"1": 0.01}, current_version="1")
-    pred = drift.prediction_shift(ref["score"], cur["score"]) | {"note": "n"}
-    return mr.DriftReport("2022Q3", ["2021Q4", "2022Q1", "2022Q2", "2022Q3"],
-                          {"version": "1", "model": "ridge", "origin": "2022Q2", "run_id": "r", "backtest_mae": 0.01},
-                          "2019Q1..2021Q3", features, pred, realised,
-                          {"p_threshold": 0.15, "share_threshold": 0.3, "min_samples": 8, "margin": 0.2},
-                          reference=ref, current=cur, reference_predictions=ref["score"].to_numpy(),
-                          current_predictions=cur["score"].to_numpy())
+def leaderboard_rows(model: str = "glm", origins: list[str] | None = None) -> pd.DataFrame:
+    """A leaderboard's calibrated predictions of ``counts_panel()``: μ = actual ∓ 5 (alternating), intervals ±5/±8."""
+    actual = counts_panel(last="2019Q4").set_index(["quarter", "sector"])["bankruptcies"].astype(float)
+    rows = []
+    for i, origin in enumerate(origins or quarter_range("2012Q1", "2017Q4")):
+        target = quarter_offset(origin, 1)
+        for s in SECTORS:
+            y = float(actual[(target, s)])
+            mu = y - 5.0 * (1 if (i + s) % 2 else -1)
+            rows.append({"model": model, "sector": int(s), "origin": origin, "target_quarter": target,
+                         "prediction": mu, "actual": y, "current": mu, "scale": 3.0, "lower80": mu - 5,
+                         "upper80": mu + 5, "lower95": mu - 8, "upper95": mu + 8, "calibration80": "sector",
+                         "calibration95": "sector"})
+    return pd.DataFrame(rows)
 
 
-def test_report_json_is_strict_and_html_is_self_contained() -> None:
-    report = _report(shift=0.05)
-    body = json.loads(json.dumps(report.to_dict(), allow_nan=False))
-    assert body["flags"] == {"data_drift": True, "degraded": True, "retrain": True}
-    assert body["realised_error"]["n"] == 1 and len(body["data_drift"]["features"]) == 2
-    images = mr.figures(report)
-    html = mr.to_html(report, images)
-    assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") == 3
-    assert "<link" not in html and "<script" not in html and "momentum" in html
-    markdown = mr.summary_markdown(report)
-    assert "DATA DRIFT" in markdown and "| momentum" in markdown and "40 rows" in markdown
+def test_origin_forecast_is_the_champions_backtest_row() -> None:
+    board = pd.concat([leaderboard_rows("glm"), leaderboard_rows("naive").assign(prediction=1.0)])
+    rows = origin_forecast(board, "glm", "2015Q2")
+    assert len(rows) == 10 and set(rows["quarter"]) == {"2015Q3"} and set(rows["model"]) == {"glm"}
+    assert rows["prediction"].tolist() == board[(board["model"] == "glm") & (board["origin"] == "2015Q2")][
+        "prediction"].tolist()
+    assert origin_forecast(board, "glm", "2030Q1").empty
+
+
+def test_judged_forecast_prefers_the_first_logged_version() -> None:
+    board = leaderboard_rows()
+    log = pd.concat([log_rows("2017Q2", "2", "2017-11-01", shift=3.0), log_rows("2017Q2", "1", "2017-08-01")])
+    forecast, judged = mr.judged_forecast(log, board, "2017Q3")
+    assert (judged.source, judged.model_version, judged.origin) == ("prediction log", "1", "2017Q2")
+    assert forecast["prediction"].tolist() == [20.0 + s for s in SECTORS]  # version 1's, not 2's (+3)
+    forecast, judged = mr.judged_forecast(log.iloc[0:0], board, "2017Q3")
+    assert judged.source == "backtest" and len(forecast) == 10
+    assert mr.judged_forecast(log.iloc[0:0], board, "2012Q1")[1].source == "none"  # no origin 2011Q4
+
+
+def test_retrain_only_for_an_alarm_after_the_champions_origin() -> None:
+    champ = {"version": "3", "model": "glm", "origin": "2022Q2"}
+    assert mr.retrain_decision("2022Q3", True, champ)[0] is True
+    flag, reason = mr.retrain_decision("2022Q2", True, champ)
+    assert flag is False and "was trained on" in reason  # a replayed alarm: refitting changes nothing
+    assert mr.retrain_decision("2022Q3", False, champ) == (False, "no alarm")
+    assert mr.retrain_decision("2022Q3", True, None)[0] is False
+
+
+def report(factor: float = 1.0) -> mr.DriftReport:
+    board = leaderboard_rows(origins=quarter_range("2011Q1", "2018Q3"))
+    champ = {"version": "1", "model": "glm", "origin": "2018Q3", "run_id": "r"}
+    return mr.build_report("2018Q4", counts_panel(factor), read_prediction_log(Path("/nonexistent")), board, champ)
+
+
+def test_report_flags_a_tripled_sector_and_asks_to_retrain() -> None:
+    quiet, loud = report(), report(factor=3.0)
+    assert not quiet.alarm and not quiet.retrain and quiet.retrain_reason == "no alarm"
+    assert loud.data_drift and loud.data.to_dict()["rejected"] == ["sector 3"]
+    # 2018Q4 is after the champion's origin 2018Q3: an alarm there asks to retrain, with the reason.
+    assert loud.retrain and "after champion v1's origin 2018Q3" in loud.retrain_reason
+    # Judged: the leaderboard's forecast made at 2018Q3. Targets 2011Q2..2018Q3 are graded; with 8 residuals
+    # for a scale the statistic exists from 2013Q2, so 22 earlier quarters ≥ the 19 a 5% rank test needs.
+    assert loud.judged.source == "backtest" and loud.performance.n_reference == 22
+    # Sector 3 missed by ~2× its count (|z| ≈ 20, the others |z| ≈ 1): largest of 23, p = 1/23.
+    assert loud.degraded and loud.performance.p_value == pytest.approx(1 / 23)
+    table = loud.sector_table()
+    assert contracts.validate(MONITOR_TABLE_SCHEMA, table) == []
+    assert table.loc[table["sector"] == 3, "drift_rejected"].item() and len(table) == 10
+
+
+def test_monitor_table_contract_names_broken_rows() -> None:
+    table = report().sector_table()
+    broken = table.assign(p_value=table["p_value"].where(table["sector"] != 2, 1.5))
+    assert [f["check"] for f in contracts.validate(MONITOR_TABLE_SCHEMA, broken)] == ["in_range(0.0, 1.0)"]
+    flagged_untested = table.assign(drift_rejected=True, p_value=np.nan)
+    checks = {f["check"] for f in contracts.validate(MONITOR_TABLE_SCHEMA, flagged_untested)}
+    assert "rejected_only_if_tested" in checks
+
+
+def test_report_json_is_strict_html_self_contained_and_summarisable(tmp_path: Path) -> None:
+    loud = report(factor=3.0)
+    body = json.loads(json.dumps(loud.to_dict(), allow_nan=False))
+    assert body["flags"]["data_drift"] is True and body["flags"]["retrain"] is True
+    assert body["levels"] == {"data_drift": 0.05, "performance_degradation": 0.05, "nominal_false_alarm_rate": 0.1}
+    assert len(body["per_sector"]) == 10 and body["judged_forecast"]["origin"] == "2018Q3"
+    images = mr.figures(loud)
+    html = mr.to_html(loud, images)
+    assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") == 2
+    assert "<link" not in html and "<script" not in html and "sector 3" in html
+    markdown = mr.summary_markdown(loud)
+    assert "DATA DRIFT" in markdown and "nominal false-alarm rate 0.05" in markdown
+    (tmp_path / "2018Q4.json").write_text(json.dumps(body))
+    summary = drift.drift_summary(mr.load_reports(tmp_path))
+    assert summary["alarms"] == ["2018Q4"] and summary["false_alarm_rate"] == 1.0
+
+
+@pytest.mark.parametrize("factor", [1.0, 3.0])
+def test_sector_table_keeps_ten_sectors_when_a_count_is_suppressed(factor: float) -> None:
+    counts = counts_panel(factor)
+    counts.loc[(counts["sector"] == 7) & (counts["quarter"] == "2018Q4"), "bankruptcies"] = pd.NA
+    board = leaderboard_rows(origins=quarter_range("2011Q1", "2018Q3"))
+    rep = mr.build_report("2018Q4", counts, read_prediction_log(Path("/nonexistent")), board, None)
+    table = rep.sector_table()
+    assert len(table) == 10 and contracts.validate(MONITOR_TABLE_SCHEMA, table) == []
+    row = table.set_index("sector").loc[7]
+    assert math.isnan(row["p_value"]) and not row["drift_rejected"] and math.isnan(row["residual"])

@@ -32,7 +32,7 @@ def test_the_withheld_quarter_exists_as_a_partition_but_has_no_fit(early: tuple[
     env, withheld = early
     assert withheld == "2026M09"
     assert "2026-07-01" in origin_partitions.get_partition_keys()
-    fitted = sorted(p.stem for p in (env.storage / "fit_ridge").glob("*.pkl"))
+    fitted = sorted(p.stem for p in (env.storage / "fit_glm").glob("*.pkl"))
     assert fitted[-1] == "2026-04-01"
 
 

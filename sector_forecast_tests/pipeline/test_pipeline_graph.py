@@ -14,7 +14,7 @@ from sector_forecast.io_manager import read_stored
 from sector_forecast.partitions import origin_partitions, quarter_label_to_key, quarterly_partitions
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 
-MODELS = ["naive", "seasonal_naive", "ridge", "xgboost"]
+MODELS = ["naive", "seasonal_naive", "glm", "xgboost"]
 LAST_QUARTER = "2026Q3"  # the snapshot's KONK25 ends at 2026M09
 
 
@@ -34,15 +34,20 @@ def test_panel_covers_2009_to_latest_quarter_with_provenance(materialised_graph:
     # DEMO14 NYE sector 1, 2021 = 1465 (DST, exact): spread over the quarters, never copied into each.
     q = panel[(panel["sector"] == 1) & (panel["quarter"].str.startswith("2021"))]
     assert q["births"].tolist() == [1465 / 4] * 4
+    # The score ranks a quarter's balance in the sector's preceding 20 quarters (at least 8 with published
+    # births): published births start 2019Q1, so the first score is 2021Q1; none on a nowcast (2024 on).
     scored = panel.dropna(subset=["score"])
-    assert scored["score"].between(0, 1).all()
-    assert (scored["quarter"] >= "2019Q1").all()
+    assert scored["score"].between(0, 1, inclusive="neither").all()
+    assert scored["quarter"].min() == "2021Q1" and scored["quarter"].max() == "2023Q4"
+    assert set(scored["births_provenance"]) == {"published"}
+    assert panel["entry_share"].notna().sum() > len(scored)  # the old entry share is kept as a column
 
 
 def test_every_contract_check_passed(materialised_graph: GraphEnv) -> None:
     storage = materialised_graph.instance.event_log_storage
     assets = ["konk4_raw", "konk25_raw", "demo14_raw", "quarterly_panel", "feature_frame",
-              *[f"fit_{m}" for m in MODELS]]
+              *[f"fit_{m}" for m in MODELS], "backtest_leaderboard", "champion_model", "forecasts",
+              "batch_predictions", "drift_report"]
     keys = [dg.AssetCheckKey(dg.AssetKey(a), "contract") for a in assets]
     latest = storage.get_latest_asset_check_execution_by_key(keys)
     assert set(latest) == set(keys)
@@ -53,8 +58,8 @@ def test_every_contract_check_passed(materialised_graph: GraphEnv) -> None:
 def test_feature_frame_has_column_lineage_to_the_panel(materialised_graph: GraphEnv) -> None:
     event = materialised_graph.instance.get_latest_materialization_event(dg.AssetKey("feature_frame"))
     lineage = event.asset_materialization.metadata["dagster/column_lineage"].value
-    deps = lineage.deps_by_column["score_lag1"]
-    assert [(d.asset_key.to_user_string(), d.column_name) for d in deps] == [("quarterly_panel", "score")]
+    deps = lineage.deps_by_column["log_lag1"]
+    assert [(d.asset_key.to_user_string(), d.column_name) for d in deps] == [("quarterly_panel", "bankruptcies")]
     panel_event = materialised_graph.instance.get_latest_materialization_event(dg.AssetKey("quarterly_panel"))
     panel_lineage = panel_event.asset_materialization.metadata["dagster/column_lineage"].value
     assert ("konk25_raw", "bankruptcies") in [
@@ -62,7 +67,7 @@ def test_feature_frame_has_column_lineage_to_the_panel(materialised_graph: Graph
     ]
     # The same lineage as a markdown table, which Dagster OSS shows on the asset page.
     table = event.asset_materialization.metadata["column_lineage"].value
-    assert "| `score_lag1` | `quarterly_panel.score` |" in table.splitlines()
+    assert "| `log_lag1` | `quarterly_panel.bankruptcies` |" in table.splitlines()
 
 
 def test_fits_cover_every_origin_without_look_ahead(materialised_graph: GraphEnv) -> None:
@@ -83,16 +88,40 @@ def test_fits_cover_every_origin_without_look_ahead(materialised_graph: GraphEnv
 def test_mlflow_has_one_run_per_fit_partition_and_the_champion(materialised_graph: GraphEnv) -> None:
     client = MlflowClient(tracking_uri=materialised_graph.mlflow_uri, registry_uri=materialised_graph.mlflow_uri)
     experiment = client.get_experiment_by_name("sector-vitality")
-    runs = client.search_runs([experiment.experiment_id], "tags.`dagster.asset_key` = 'fit_ridge'", max_results=500)
+    runs = client.search_runs([experiment.experiment_id], "tags.`dagster.asset_key` = 'fit_glm'", max_results=500)
     n_origins = len([k for k in origin_partitions.get_partition_keys() if k <= quarter_label_to_key(LAST_QUARTER)])
     assert len(runs) == n_origins
     assert {r.data.tags["dagster.partition"] for r in runs} == set(
         origin_partitions.get_partition_keys()[:n_origins])
     assert all(r.data.tags["dagster.run_id"] for r in runs)
+    assert {r.data.tags["data.source"] for r in runs} == {_source(materialised_graph)}
     version = client.get_model_version_by_alias("sector-vitality", "champion")
-    board = read_stored(materialised_graph.storage, "backtest_leaderboard")["overall"]
-    assert version.tags["model"] == board.iloc[0]["model"]
-    assert board.set_index("model").loc[version.tags["model"], "mase"] < 1.0
+    gate = read_stored(materialised_graph.storage, "champion_model")["gate"]
+    assert version.tags["model"] == gate["champion"]
+    assert version.tags["data.source"] == _source(materialised_graph)
+    gate_run = client.get_run(read_stored(materialised_graph.storage, "champion_model")["gate_run_id"])
+    assert gate_run.data.metrics["gate_pvalue"] == pytest.approx(gate["pvalue"])
+
+
+def _source(env: GraphEnv) -> str:
+    return env.defs.resources["statbank"].provenance_tags()["data.source"]
+
+
+def test_backtest_is_real_time_and_graded_only_against_published_actuals(materialised_graph: GraphEnv) -> None:
+    board = read_stored(materialised_graph.storage, "backtest_leaderboard")
+    graded = board["predictions"].dropna(subset=["actual"])
+    # Origins 2012Q1..2026Q2 are graded (2026Q3's target, 2026Q4, is not published): 58 per model.
+    assert graded.groupby("model")["origin"].nunique().min() >= 55
+    assert graded["origin"].min() == "2012Q1"
+    # Every graded score actual is a published score, never one computed on nowcast births.
+    panel = _panel(materialised_graph).set_index(["sector", "quarter"])
+    scores = board["score_predictions"].dropna(subset=["actual"])
+    keys = list(zip(scores["sector"], scores["target_quarter"], strict=True))
+    assert (panel.loc[keys, "births_provenance"] == "published").all()
+    # Calibrated per sector: every sector's 80% coverage within 10 points of nominal for the champion.
+    champ = read_stored(materialised_graph.storage, "champion_model")["champion"]
+    per_sector = board["per_sector"].query("target == 'bankruptcies' and model == @champ")
+    assert per_sector["coverage80"].between(0.70, 0.90).all()
 
 
 def test_forecasts_come_from_the_registered_champion(materialised_graph: GraphEnv) -> None:
@@ -100,8 +129,14 @@ def test_forecasts_come_from_the_registered_champion(materialised_graph: GraphEn
     champion = read_stored(materialised_graph.storage, "champion_model")
     assert sorted(forecast["sector"]) == list(range(1, 11))
     assert set(forecast["quarter"]) == {"2026Q4"}
-    assert (forecast["lower"] <= forecast["prediction"]).all() and (forecast["prediction"] <= forecast["upper"]).all()
+    assert (forecast["lower80"] <= forecast["prediction"]).all()
+    assert (forecast["prediction"] <= forecast["upper80"]).all() and (forecast["upper80"] <= forecast["upper95"]).all()
     assert set(forecast["model_version"]) == {champion["champion_version"]}
+    assert set(forecast["model"]) == {champion["champion"]}
+    assert set(forecast["data_source"]) == {_source(materialised_graph)}
+    # 2026's births are not published: the score is derived from a births nowcast, and says so.
+    assert set(forecast["births_basis"]) == {"nowcast"}
+    assert forecast["score_prediction"].between(0, 1).all()
 
 
 def _copy_env(source: GraphEnv, tmp_path) -> GraphEnv:
@@ -125,32 +160,34 @@ def test_rerun_of_the_gate_does_not_register_a_new_version(materialised_graph: G
     before = client.get_model_version_by_alias("sector-vitality", "champion").version
     assert _run_assets(env, "champion_model").success
     assert client.get_model_version_by_alias("sector-vitality", "champion").version == before
-    assert read_stored(env.storage, "champion_model")["decision"] == "unchanged"
+    assert read_stored(env.storage, "champion_model")["registration"] == "unchanged"
 
 
-def test_gate_keeps_previous_champion_when_best_does_not_beat_seasonal_naive(
+def test_without_significant_evidence_the_better_baseline_is_champion(
     materialised_graph: GraphEnv, tmp_path
 ) -> None:
     env = _copy_env(materialised_graph, tmp_path)
     board = read_stored(env.storage, "backtest_leaderboard")
-    worse = board["overall"].assign(mase=lambda d: d["model"].map(lambda m: 1.0 if m == "seasonal_naive" else 1.3))
-    pd.to_pickle({**board, "overall": worse.sort_values("mase")}, env.storage / "backtest_leaderboard" / "value.pkl")
-    client = MlflowClient(tracking_uri=env.mlflow_uri, registry_uri=env.mlflow_uri)
-    before = client.get_model_version_by_alias("sector-vitality", "champion")
+    preds = board["predictions"]
+    # The challengers forecast what naive forecast plus half a bankruptcy: never better than naive.
+    naive = preds[preds["model"] == "naive"].set_index(["sector", "origin"])["prediction"]
+    challengers = ~preds["model"].isin(["naive", "seasonal_naive"])
+    keys = pd.MultiIndex.from_frame(preds.loc[challengers, ["sector", "origin"]])
+    preds.loc[challengers, "prediction"] = naive.reindex(keys).to_numpy() + 0.5
+    pd.to_pickle({**board, "predictions": preds}, env.storage / "backtest_leaderboard" / "value.pkl")
     assert _run_assets(env, "champion_model", "forecasts").success
     gate = read_stored(env.storage, "champion_model")
-    assert gate["decision"] == "rejected"
-    assert "seasonal_naive" in gate["reason"]
-    after = client.get_model_version_by_alias("sector-vitality", "champion")
-    assert after.version == before.version
-    runs = client.search_runs([client.get_experiment_by_name("sector-vitality").experiment_id],
-                              "tags.`gate.decision` = 'rejected'")
-    assert len(runs) == 1
+    assert gate["decision"] == "baseline" and not gate["gate"]["promoted"]
+    assert gate["champion"] == gate["gate"]["baseline"] in {"naive", "seasonal_naive"}
+    client = MlflowClient(tracking_uri=env.mlflow_uri, registry_uri=env.mlflow_uri)
+    version = client.get_model_version_by_alias("sector-vitality", "champion")
+    assert version.tags["model"] == gate["champion"]  # the registry serves the better-evidenced baseline
     forecast = read_stored(env.storage, "forecasts")
-    assert set(forecast["model_version"]) == {str(before.version)}
+    assert set(forecast["model"]) == {gate["champion"]}
+    assert set(forecast["model_version"]) == {str(version.version)}
 
 
-@pytest.mark.parametrize("model", ["ridge", "xgboost"])
+@pytest.mark.parametrize("model", ["glm", "xgboost"])
 def test_refit_of_an_origin_is_deterministic(materialised_graph: GraphEnv, tmp_path, model: str) -> None:
     env = _copy_env(materialised_graph, tmp_path)
     key = origin_partitions.get_partition_keys()[4]

@@ -61,8 +61,9 @@ def test_unpublished_demo14_years_are_nowcast_then_replaced_when_published(
     after = read_stored(env.storage, "quarterly_panel", "2024-04-01")
     assert set(after["births_provenance"]) == {"published"}
     assert set(read_stored(env.storage, "quarterly_panel", "2025-04-01")["births_provenance"]) == {"nowcast"}
-    # Bankruptcies are untouched; only births (and so the score) moved.
+    # Bankruptcies are untouched; only births moved, and 2024 now has published births, balance and score.
     pd.testing.assert_series_equal(before["bankruptcies"], after["bankruptcies"])
+    assert before["score"].isna().all() and after["score"].notna().all()
 
 
 def test_revising_a_late_month_leaves_earlier_features_unchanged(server: ServerHandle, tmp_path: Path) -> None:
@@ -75,9 +76,9 @@ def test_revising_a_late_month_leaves_earlier_features_unchanged(server: ServerH
     after = _features(env)
     early = before["quarter"] < "2026Q2"
     pd.testing.assert_frame_equal(before[early], after[early])
-    # The quarter before carries the revised quarter's score as its target, and only in that column.
+    # The quarter before carries the revised quarter's count as its target, and only in that column.
     q2 = (before["quarter"] == "2026Q2") & (before["sector"] == 3)
     assert before.loc[q2, "target"].item() != after.loc[q2, "target"].item()
     assert before.drop(columns="target")[q2].equals(after.drop(columns="target")[q2])
     q3 = (after["quarter"] == "2026Q3") & (after["sector"] == 3)
-    assert after.loc[q3, "score"].item() < before.loc[q3, "score"].item()
+    assert after.loc[q3, "bankruptcies"].item() > before.loc[q3, "bankruptcies"].item()

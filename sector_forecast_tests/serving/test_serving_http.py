@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sector_forecast import serving
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
 from sector_forecast.io_manager import read_stored
 from sector_forecast_tests.serving.conftest import ScoringServer
 
-COLUMNS = ["sector", "quarter", "prediction", "lower", "upper", "model", "model_origin"]
+COLUMNS = serving.OUTPUT_COLUMNS
 
 
 def served(server: ScoringServer, records: list[dict]) -> pd.DataFrame:
@@ -61,7 +62,7 @@ def test_served_history_equals_the_logged_batch_predictions(served_champion: Sco
         ({"dataframe_records": [{"sector": 1, "quarter": 5}]}, "'quarter' must be a string like '2026Q4', got 5"),
         ({"dataframe_records": [{"sector": 1, "quarter": "2026-Q4"}]}, "'quarter' must be a string like '2026Q4'"),
         ({"dataframe_records": [{"sector": 1, "quater": "2025Q1"}]}, "unknown field(s) ['quater']"),
-        ({"dataframe_records": [{"sector": 1, "score": 0.9}]}, "explicit features are incomplete"),
+        ({"dataframe_records": [{"sector": 1, "log_lag0": 0.9}]}, "explicit features are incomplete"),
         ({"dataframe_records": []}, "empty request"),
         ({"sectors": [1]}, "The input must be a JSON dictionary with exactly one of the input fields"),
     ],

@@ -1,0 +1,109 @@
+"""The score forecast, derived from its components by simulation.
+
+The Vitality Score of the target quarter t = origin+1 depends on t's bankruptcies (forecast: μ plus a
+resampled calibrated residual), on births of years DST has not published at the origin (nowcast with a
+log-normal error), and on the sector's trailing history (observed bankruptcies, births published or again
+nowcast). Simulating all of them jointly and scoring every draw with the score's own code gives a score
+forecast whose interval carries both the count uncertainty and the births-publication lag — instead of a
+model fitted to a compressed index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sector_forecast.domain.periods import quarter_offset, quarter_range, quarter_year
+from sector_forecast.domain.realtime import births_nowcast
+from sector_forecast.domain.score import SCORE_WINDOW, percentile_score
+
+SIM_COLUMNS: list[str] = [
+    "sector", "target_quarter", "score_prediction", "score_lower80", "score_upper80", "score_lower95",
+    "score_upper95", "births_basis",
+]
+_QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)
+
+
+def _births_draws(
+    vintage: pd.DataFrame,
+    nowcasts: dict[int, pd.DataFrame],
+    sector: int,
+    years: list[int],
+    n_draws: int,
+    rng: np.random.Generator,
+) -> tuple[dict[int, np.ndarray], str]:
+    """Annual births per year as (n_draws,) arrays, and the basis of the last (target) year.
+
+    Published years are constant; years after the sector's newest published year are drawn as
+    nowcast·exp(log_sd·z). The z of successive unpublished years follow one random walk (z_h = W_h/√h),
+    so year Y+2 is year Y+1 plus another year's change instead of an independent guess. Years before the
+    first published one (DEMO14 starts in 2019) are NaN: those quarters have no balance.
+    """
+    own = vintage[vintage["sector"] == sector].set_index("year")["births_annual"]
+    last = int(own.index.max()) if len(own) else None
+    ahead = [y for y in years if last is not None and y > last]
+    walk = np.cumsum(rng.standard_normal((n_draws, max(ahead) - last)), axis=1) if ahead else None
+    out: dict[int, np.ndarray] = {}
+    for y in years:
+        if y in own.index:
+            out[y] = np.full(n_draws, float(own[y]))
+        elif last is not None and y > last:
+            nc = nowcasts[y].loc[sector]
+            h = int(nc["horizon"])
+            out[y] = float(nc["nowcast_annual"]) * np.exp(float(nc["log_sd"]) * walk[:, h - 1] / np.sqrt(h))
+        else:
+            out[y] = np.full(n_draws, np.nan)
+    target = years[-1]
+    basis = "published" if target in own.index else ("nowcast" if target in ahead else "unavailable")
+    return out, basis
+
+
+def simulate_scores(
+    origin: str,
+    mu: dict[int, float],
+    residuals: dict[int, np.ndarray],
+    panel: pd.DataFrame,
+    vintage_as_of_origin: pd.DataFrame,
+    n_draws: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Score forecast for t = origin+1 per sector in ``mu``: median and 80 %/95 % simulation intervals.
+
+    Per draw: bankruptcies of t = max(0, μ + sqrt(μ+1)·r*) with r* resampled from the sector's residuals
+    (``calibration.residual_pool``); births of every year in t's window and of t's own year from
+    ``vintage_as_of_origin`` (``realtime.births_vintage`` at ``realtime.origin_date(origin)``) or its
+    nowcast; history bankruptcies from ``panel`` (quarters <= origin). A sector without residuals gets the
+    point score (r* = 0) and NaN bounds: no calibrated count uncertainty, no interval. Each sector draws
+    from its own stream seeded by (seed, sector), so results do not depend on which other sectors are asked.
+    """
+    target = quarter_offset(origin, 1)
+    window = quarter_range(quarter_offset(target, -SCORE_WINDOW), origin)
+    years = sorted({quarter_year(q) for q in window} | {quarter_year(target)})
+    hist = panel[panel["quarter"].astype(str).isin(window)]
+    nowcasts = {y: births_nowcast(vintage_as_of_origin, y).set_index("sector") for y in years}
+    rows = []
+    for sector in sorted(int(s) for s in mu):
+        rng = np.random.default_rng([seed, sector])
+        m = float(mu[sector])
+        if not np.isfinite(m) or m < 0:
+            raise ValueError(f"simulate_scores: sector {sector} mean {m} is not a finite count >= 0")
+        res = np.asarray(residuals.get(sector, []), dtype="float64")
+        res = res[np.isfinite(res)]
+        r = rng.choice(res, size=n_draws, replace=True) if len(res) else np.zeros(n_draws)
+        y_target = np.maximum(0.0, m + np.sqrt(m + 1.0) * r)
+        births, basis = _births_draws(vintage_as_of_origin, nowcasts, sector, years, n_draws, rng)
+        own = hist[hist["sector"] == sector]
+        bank = pd.Series(pd.to_numeric(own["bankruptcies"], errors="coerce").astype("float64").to_numpy(),
+                         index=own["quarter"].astype(str).to_numpy()).reindex(window).to_numpy()
+        hist_births = np.stack([births[quarter_year(q)] / 4.0 for q in window], axis=1)
+        history = np.log((hist_births + 1.0) / (bank[None, :] + 1.0))
+        current = np.log((births[quarter_year(target)] / 4.0 + 1.0) / (y_target + 1.0))
+        scores = percentile_score(current, history)
+        if np.isnan(scores).all():
+            q = [np.nan] * len(_QUANTILES)
+        else:
+            q = np.nanquantile(scores, _QUANTILES).tolist()
+        if not len(res):
+            q = [q[0]] + [np.nan] * (len(_QUANTILES) - 1)
+        rows.append((sector, target, *q, basis))
+    return pd.DataFrame(rows, columns=SIM_COLUMNS)
