@@ -206,6 +206,7 @@ def data_drift_png(report: DriftReport) -> str:
             ax.axhspan(row["history_mean"] - half, row["history_mean"] + half, color="tab:blue", alpha=0.12)
         ax.plot(x[-1], values[-1], "o", color="tab:red" if row["rejected"] else "tab:green", markersize=6)
         ax.set_title(f"{name}: p {row['p_value']:.2g}", fontsize=8)
+        ax.set_xticks([0, len(x) - 1], [str(series.index[0]), str(series.index[-1])])
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(series.columns):]:
         ax.axis("off")
@@ -258,8 +259,9 @@ def summary_markdown(report: DriftReport) -> str:
         f"- **Retrain**: {'yes' if report.retrain else 'no'} — {report.retrain_reason}.",
     ]
     if champ:
+        run = f", MLflow run `{champ['run_id']}`" if champ.get("run_id") else ""
         lines.append(f"- **Champion**: `sector-vitality` version {champ['version']} ({champ['model']}, origin "
-                     f"{champ['origin']}), MLflow run `{champ.get('run_id')}`.")
+                     f"{champ['origin']}){run}.")
     lines += ["", "### Per sector", "", report.sector_table().to_markdown(index=False, floatfmt=".4g")]
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ from sector_forecast.partitions import (
 )
 from sector_forecast.resources import StatBankResource
 from sector_forecast.statbank import StatBankClient, StatBankError
+from sector_forecast.statbank.provenance import provenance_shares
 from sector_forecast.statbank.snapshot import read_provenance
 from sector_forecast.ui import frame_metadata
 
@@ -55,7 +56,17 @@ def source_metadata(client: StatBankClient, table: str, meta: dict) -> dict:
     if not client.is_snapshot:
         md["source_url"] = dg.MetadataValue.url(f"{client.source.rstrip('/')}/tableinfo/{table}?lang=en")
     md["provenance"] = dg.MetadataValue.md(provenance_markdown(client, table))
+    for selection, label in (("all", "table_cells"), ("model", "modelled_cells")):
+        for status, share in provenance_shares_of(client, table, selection).items():
+            md[f"{label}_{status}_share"] = dg.MetadataValue.float(round(share, 4))
     return md
+
+
+def provenance_shares_of(client: StatBankClient, table: str, selection: str) -> dict[str, float]:
+    """Real / approximate / synthetic shares of the table's cells (`all`) or of those the models read."""
+    if not client.is_snapshot:
+        return {"real": 1.0, "approximate": 0.0, "synthetic": 0.0}
+    return provenance_shares(Path(client.snapshot_dir), tables=[table], selection=selection)[table]
 
 
 def suppressed_metadata(_key: str, frame: pd.DataFrame) -> dict:

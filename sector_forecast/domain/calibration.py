@@ -189,12 +189,27 @@ def calibrate_backtest(predictions: pd.DataFrame, validation: pd.DataFrame | Non
                     source, res = _pick([("sector", own), ("pooled", pooled), ("validation", fallback)], c)
                     q[c][idx] = _kth(res, c) if source != "none" else math.inf
                     src[c][idx] = source
+    _nest(q)
     for c in COVERAGES:
         lab = _label(c)
         out[f"lower{lab}"], out[f"upper{lab}"] = interval_bounds(mu, q[c])
         out[f"calibration{lab}"] = src[c]
         out[f"lower{lab}_at_zero"] = lower_at_zero(mu, q[c])
     return out
+
+
+def _nest(q: dict) -> None:
+    """Make the wider coverage's quantile at least the narrower's, in place.
+
+    Each coverage picks its residual pool on its own size rule, so early on the 80% may rest on pooled
+    residuals and the 95% on a smaller validation set with a smaller quantile: a 95% interval inside the
+    80% one would be incoherent, so it is widened to contain it (never the 80% narrowed).
+    """
+    previous = None
+    for c in sorted(q):
+        if previous is not None:
+            q[c] = np.maximum(q[c], q[previous])
+        previous = c
 
 
 def _sectors(predictions: pd.DataFrame, model: str) -> list[int]:
@@ -217,6 +232,8 @@ def live_quantiles(
         for s, (source, res) in _hierarchy(graded, _sectors(predictions, model), fallback, c).items():
             quantiles.setdefault(s, {})[c] = _kth(np.sort(np.abs(res)), c) if source != "none" else math.inf
             sources.setdefault(s, {})[c] = source
+    for per_sector in quantiles.values():
+        _nest(per_sector)
     return quantiles, sources
 
 

@@ -240,8 +240,13 @@ def performance_degradation(
     p = conformal_pvalue(reference.to_numpy(), statistic)
     testable = len(reference) >= min_reference(level) and math.isfinite(statistic)
     alarm = bool(testable and p <= level)
-    if not math.isfinite(statistic):
-        summary = f"{quarter}: no graded forecast with a residual scale (actuals or history missing)"
+    if table.empty:
+        summary = f"{quarter}: no forecast made for it to judge"
+    elif table["residual"].isna().all():
+        summary = f"{quarter}: no published count to judge the forecast against yet"
+    elif not math.isfinite(statistic):
+        summary = (f"{quarter}: not testable yet (fewer than {min_residuals} earlier graded forecasts per sector "
+                   "to standardise its errors)")
     else:
         summary = (f"{quarter}: max squared standardised residual {statistic:.2f} (sector "
                    f"{int(table.loc[table['z'].pow(2).idxmax(), 'sector'])}); rank p-value {p:.3f} among "

@@ -151,3 +151,19 @@ def test_live_quantiles_and_residual_pool():
     wide = residual_pool(frame, "glm", origin)  # 95 % rule: 10 pooled < 19 → nothing
     assert len(wide[1]) == 0 and len(wide[2]) == 0
     assert (pool[1] < 0).any() and (pool[1] > 0).any()  # signed, for simulation
+
+
+def test_the_95_interval_always_contains_the_80_interval() -> None:
+    # Four origins x 2 sectors: at the fourth, origins 1-3 are graded (targets 2-4): 3 residuals a sector, too
+    # few for 80% (4), so 6 pooled ones serve the 80%; the 95% needs 19 and falls back to the fit's validation
+    # residuals — here 20 tiny ones (0.01). Alone that gives q95 = 0.01 < q80; nesting widens the 95% instead.
+    preds = backtest({1: 20.0, 2: 30.0}, n_origins=4)
+    last = preds["origin"].max()
+    validation = pd.DataFrame({"model": "glm", "origin": last, "sector": [1, 2] * 10, "residual": [0.01] * 20})
+    out = calibrate_backtest(preds, validation)
+    row = out[out["origin"] == last]
+    assert set(row["calibration80"]) == {"pooled"} and set(row["calibration95"]) == {"validation"}
+    assert (row["upper95"] >= row["upper80"]).all() and (row["lower95"] <= row["lower80"]).all()
+    assert (row["upper95"] == row["upper80"]).all()  # widened exactly to the 80% bound
+    quantiles, _ = live_quantiles(preds, "glm", validation)
+    assert all(q[0.95] >= q[0.8] for q in quantiles.values())

@@ -162,3 +162,13 @@ def test_drift_summary_and_detection_delay() -> None:
     assert drift.detection_delay(summary, "2022Q1") == 1 and drift.detection_delay(summary, "2022Q3") is None
     assert drift.drift_summary([])["false_alarm_rate"] is None
     assert len(drift.KNOWN_SHIFTS) == 8 and drift.KNOWN_SHIFTS[0] == "2020Q1"
+
+
+def test_performance_says_why_it_cannot_judge() -> None:
+    none = drift.performance_degradation(backtest(), current(1.0).iloc[0:0], "2017Q3", level=0.2, min_residuals=2)
+    assert "no forecast" in none.summary and not none.alarm
+    unpublished = current(1.0).assign(actual=np.nan)
+    assert "no published count" in drift.performance_degradation(backtest(), unpublished, "2017Q3").summary
+    # 10 graded quarters < 12 residuals needed for a scale: nothing to standardise with.
+    short = drift.performance_degradation(backtest(), current(3.0), "2017Q3", level=0.2, min_residuals=12)
+    assert "not testable yet" in short.summary and math.isnan(short.statistic) and not short.testable

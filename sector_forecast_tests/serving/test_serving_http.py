@@ -37,15 +37,16 @@ def test_served_forecasts_equal_the_forecasts_asset(served_champion: ScoringServ
     pd.testing.assert_frame_equal(by_default[COLUMNS], forecasts[COLUMNS], check_dtype=False)
 
 
-def test_served_history_equals_the_logged_batch_predictions(served_champion: ScoringServer) -> None:
+def test_served_past_quarters_are_labelled_and_nested(served_champion: ScoringServer) -> None:
+    """A past quarter is re-forecast by today's champion from that quarter's stored features, labelled."""
     env = served_champion.env
-    log = pd.read_parquet(env.storage / "monitoring" / "prediction_log.parquet")
-    version = read_stored(env.storage, "champion_model")["champion_version"]
-    logged = log[(log["model_version"] == version) & (log["origin"] == "2024Q2")].sort_values("sector")
-    answer = served(served_champion, [{"sector": int(s), "quarter": "2024Q3"} for s in logged["sector"]])
+    champion = read_stored(env.storage, "champion_model")
+    answer = served(served_champion, [{"sector": int(s), "quarter": "2024Q3"} for s in SECTOR_CODES])
     assert answer["quarter"].eq(quarter_offset("2024Q2", 1)).all()
-    pd.testing.assert_series_equal(answer["prediction"], logged["prediction"].reset_index(drop=True),
-                                   check_names=False)
+    assert set(answer["model"]) == {champion["champion"]} and set(answer["model_origin"]) == {champion["origin"]}
+    assert set(answer["data_source"]) == {env.defs.resources["statbank"].provenance_tags()["data.source"]}
+    assert (answer["lower95"] <= answer["lower80"]).all() and (answer["lower80"] <= answer["prediction"]).all()
+    assert (answer["prediction"] <= answer["upper80"]).all() and (answer["upper80"] <= answer["upper95"]).all()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,60 @@
+"""What `sector-forecast run` and the forecast plot show: periods as a reader names them, sectors in full."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from sector_forecast import plots
+from sector_forecast.domain.sectors import SECTORS
+from sector_forecast.partitions import (
+    konk4_monthly_partitions,
+    monthly_partitions,
+    quarterly_partitions,
+    yearly_partitions,
+)
+from sector_forecast.pipeline import period_label
+from sector_forecast.report import forecast_table
+
+
+@pytest.mark.parametrize(
+    ("partitions_def", "key", "label"),
+    [
+        (quarterly_partitions, "2009-01-01", "2009Q1"),
+        (quarterly_partitions, "2026-07-01", "2026Q3"),
+        (monthly_partitions, "2009-01-01", "2009M01"),
+        (konk4_monthly_partitions, "2025-12-01", "2025M12"),
+        (yearly_partitions, "2019", "2019"),
+    ],
+)
+def test_stage_ranges_are_labelled_as_periods(partitions_def, key: str, label: str) -> None:
+    assert period_label(partitions_def, key) == label
+
+
+def _forecast() -> pd.DataFrame:
+    return pd.DataFrame({
+        "sector": list(SECTORS), "quarter": "2026Q4", "prediction": 10.0, "lower80": 8.0, "upper80": 12.0,
+        "lower95": 7.0, "upper95": 13.0,
+    })
+
+
+def test_forecast_table_names_every_sector_in_full() -> None:
+    table = forecast_table(_forecast())
+    for name in SECTORS.values():
+        assert name in table, table
+    longest = max(SECTORS.values(), key=len)
+    assert len(longest) > 40  # what the table used to cut at
+
+
+def test_forecast_plot_titles_name_every_sector_in_full() -> None:
+    history = pd.DataFrame(
+        [(s, f"{y}Q{q}", 10.0) for s in SECTORS for y in (2025, 2026) for q in (1, 2, 3)],
+        columns=["sector", "quarter", "bankruptcies"],
+    )
+    fig = plots.forecast_panels(history, _forecast())
+    try:
+        titles = [ax.get_title().replace("\n", " ") for ax in fig.axes]
+    finally:
+        plt.close(fig)
+    assert titles == [f"{code}. {name}" for code, name in SECTORS.items()]
