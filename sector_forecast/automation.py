@@ -12,6 +12,16 @@ Dagster's `eager()` changed where this graph needs it:
   the latest quarters always map to unpublished years (the panel nowcasts births for them); KONK4 ended in
   2025M12 and only feeds the divergence check. Both edges load with `allow_missing_partitions`, so
   `any_deps_missing` ignores those two assets; every other missing upstream partition still blocks.
+- **Collectors wait only for what can be built.** The unpartitioned assets (leaderboard, champion, forecasts)
+  read every partition of their deps and take the newest from the data. In the first days of a quarter the
+  new quarter's partitions exist but DST has not published its last month, so its panel, features and fits
+  cannot be built; plain `any_deps_missing` would hold the collectors until DST publishes (with a stale
+  snapshot, forever). They wait for a missing dep partition only when it could be materialised now (its own
+  deps are present, `waiting_for_buildable_deps`), and for a dep that has nothing materialised at all.
+- **The target quarter waits.** A partitioned asset still waits for every partition it maps to, and
+  Dagster's conditions cannot tell an edge's offsets apart: `feature_frame` Q reads its target quarter Q+1,
+  so once Q+1 exists but is unpublished, a revision of Q's months re-runs `feature_frame` Q only when Q+1
+  arrives (the trigger is kept by `since_last_handled`); the fits meanwhile re-run from Q-1's rows.
 - **A failed upstream blocking check stops the flow.** `~any_deps_match(any_checks_match(check_failed))`
   rather than `all_deps_blocking_checks_passed()`: the latter also demands a *passed* check from every dep,
   which a quarter after 2025Q4 cannot get from KONK4 (no partition maps to it), so it would never run.
@@ -52,16 +62,30 @@ def shortcut_deps(deps: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
     }
 
 
-def revision_aware_eager(ignore_triggers: Iterable[str] = ()) -> dg.AutomationCondition:
+def waiting_for_buildable_deps() -> dg.AutomationCondition:
+    """For a collector: a dep partition is missing although it could be built now (its deps are present), or a
+    dep has no partition materialised at all (a cold start). Unpublished quarters do not count.
+    """
+    missing = dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
+    inputs_missing = dg.AutomationCondition.any_deps_missing().ignore(OPTIONAL_UPSTREAM)
+    buildable = dg.AutomationCondition.any_deps_match(missing & ~inputs_missing).ignore(OPTIONAL_UPSTREAM)
+    empty = ~dg.AutomationCondition.all_deps_match(~missing).ignore(OPTIONAL_UPSTREAM)
+    return (buildable | empty).with_label("waiting_for_buildable_deps")
+
+
+def revision_aware_eager(ignore_triggers: Iterable[str] = (), collector: bool = False) -> dg.AutomationCondition:
     """`eager()` over every partition, not blocked by unpublished DEMO14 years, gated by blocking checks.
 
     `ignore_triggers`: deps whose updates do not trigger this asset (they reach it through another dep).
+    `collector`: an unpartitioned asset reading every partition of its deps (see `waiting_for_buildable_deps`).
     """
+    missing_gate = (waiting_for_buildable_deps() if collector
+                    else dg.AutomationCondition.any_deps_missing().ignore(OPTIONAL_UPSTREAM))
     condition = (
         dg.AutomationCondition.eager()
         .without(dg.AutomationCondition.in_latest_time_window())
         .with_label(None)
-        .replace("any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(OPTIONAL_UPSTREAM))
+        .replace("any_deps_missing", missing_gate)
     )
     ignored = sorted(ignore_triggers)
     if ignored:
@@ -94,7 +118,8 @@ def with_automation(assets: Sequence) -> list:
     def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
         if spec.group_name == RAW_GROUP or spec.automation_condition is not None:
             return spec
-        condition = revision_aware_eager(shortcuts.get(spec.key.to_user_string(), ()))
+        condition = revision_aware_eager(shortcuts.get(spec.key.to_user_string(), ()),
+                                         collector=spec.partitions_def is None)
         return spec.replace_attributes(automation_condition=condition)
 
     out = []

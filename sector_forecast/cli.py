@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +29,7 @@ STOP_GRACE_SECONDS = 30.0
 # - `dagster dev` is "superseded by `dg dev`", a CLI in a package this project does not ship
 #   (dagster-dg-cli); `dg dev` starts the same webserver and daemon.
 UI_QUIET = ("ignore:Function `dev_command` is superseded",)
+
 
 
 def ensure_dagster_home() -> Path:
@@ -60,10 +60,6 @@ def run(stages: tuple[str, ...]) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the summary readable
     import dagster as dg
 
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-
     from sector_forecast.definitions import defs
     from sector_forecast.pipeline import run_pipeline
     from sector_forecast.report import print_summary
@@ -75,6 +71,9 @@ def run(stages: tuple[str, ...]) -> None:
     if client.is_snapshot:
         click.echo("  (bundled snapshot: RECONSTRUCTED data — real figures where DST's are known, synthetic "
                    "elsewhere; see data/README.md)")
+        from sector_forecast.statbank.provenance import provenance_shares, provenance_summary
+
+        click.echo(f"  cells the models learn from: {provenance_summary(provenance_shares(client.snapshot_dir))}")
     from sector_forecast.statbank import StatBankError
 
     with dg.DagsterInstance.get() as instance:

@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from pyarrow.fs import LocalFileSystem
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -45,10 +46,19 @@ def _write_value(base: Path, value: Any) -> Path:
     return path
 
 
+def read_parquet(path: Path) -> pd.DataFrame:
+    """`pd.read_parquet` with Arrow opening the file itself.
+
+    By default pandas hands Arrow a Python file object that Arrow's thread pool may release after the read
+    returns; released during interpreter shutdown, it aborts the process (exit 134, apache/arrow#34314).
+    """
+    return pd.read_parquet(path, filesystem=LocalFileSystem())
+
+
 def _read_value(base: Path) -> Any:
     parquet = base.with_suffix(".parquet")
     if parquet.exists():
-        return pd.read_parquet(parquet)
+        return read_parquet(parquet)
     pkl = base.with_suffix(".pkl")
     if pkl.exists():
         return pickle.loads(pkl.read_bytes())

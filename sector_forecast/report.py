@@ -8,7 +8,6 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from pyarrow.fs import LocalFileSystem
 
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.io_manager import read_stored
@@ -16,21 +15,9 @@ from sector_forecast.pipeline import PipelineResult
 
 
 def stored(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> Any | None:
-    """What the IO manager stored for `asset` (`<storage>/<asset>/<partition or value>.parquet|.pkl`), or None.
-
-    Parquet is opened by Arrow itself, never handed over as a Python file object. For a local path pandas
-    opens a Python file and Arrow wraps it; the last reference to that wrapper is often dropped by an Arrow
-    thread-pool thread just after the read returns, and dropping it needs the GIL. These are the last reads
-    before `sector-forecast run` exits: when the interpreter is already finalising, that thread is unwound
-    inside a noexcept destructor and the process aborts ("terminate called without an active exception",
-    exit 134; apache/arrow#34314). A file Arrow opened itself is released without Python.
-    """
-    root = Path(instance.storage_directory())
-    parquet = (root / asset / (partition or "value")).with_suffix(".parquet")
+    """What the IO manager stored for `asset` (partition), or None (Parquet read as `io_manager.read_parquet`)."""
     try:
-        if parquet.exists():
-            return pd.read_parquet(parquet, filesystem=LocalFileSystem())
-        return read_stored(root, asset, partition)
+        return read_stored(Path(instance.storage_directory()), asset, partition)
     except FileNotFoundError:
         return None
 

@@ -33,6 +33,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
+from pyarrow.fs import LocalFileSystem
 
 from sector_forecast.domain.calibration import COVERAGES, interval_bounds
 from sector_forecast.domain.features import COUNT_COLUMNS, FEATURE_COLUMNS
@@ -97,7 +98,7 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         with open(context.artifacts["fitted_model"], "rb") as handle:
             self.fitted = pickle.load(handle)
-        self.features = pd.read_parquet(context.artifacts["feature_frame"])
+        self.features = pd.read_parquet(context.artifacts["feature_frame"], filesystem=LocalFileSystem())
         self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
 
     def _explicit_rows(self, request: pd.DataFrame, sectors: list[int], quarters: list[str]) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import pandas as pd
 from sector_forecast import clock, tracking
 from sector_forecast.assets.contracts import contract_check_result, contract_spec
 from sector_forecast.domain.contracts_monitoring import BATCH_PREDICTIONS_SCHEMA
-from sector_forecast.io_manager import ParquetIOManager, atomic_write
+from sector_forecast.io_manager import ParquetIOManager, atomic_write, read_parquet
 from sector_forecast.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.resources import MlflowResource
 from sector_forecast.ui import markdown_table
@@ -55,7 +55,7 @@ def empty_log() -> pd.DataFrame:
 
 def read_prediction_log(path: Path) -> pd.DataFrame:
     """The whole log (empty, with its columns, before the first batch prediction)."""
-    return pd.read_parquet(path) if path.exists() else empty_log()
+    return read_parquet(path) if path.exists() else empty_log()
 
 
 def merge_prediction_log(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -82,7 +82,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _set_aside_old_format(path: Path) -> Path | None:
     """A log written before the count forecasts (score predictions, no 80/95% bounds) is moved aside, not mixed."""
-    if not path.exists() or set(LOG_COLUMNS) <= set(pd.read_parquet(path).columns):
+    if not path.exists() or set(LOG_COLUMNS) <= set(read_parquet(path).columns):
         return None
     aside = path.with_name(f"prediction_log.score-era-{clock.now():%Y%m%dT%H%M%S}.parquet")
     path.rename(aside)

@@ -3,8 +3,9 @@
 It used to exit 134 now and then *after* printing its summary: an Arrow thread-pool thread released the
 Python file pandas had opened for the last Parquet read (the stored forecasts) while the interpreter was
 already finalising, and was unwound through a noexcept destructor (see `report.stored`). It showed in
-about one full run in three and never in short runs of a single stage, so this runs the whole pipeline:
-about 75 s a run on two idle cores, four to five minutes for the three runs (up to 15 under load).
+about one full run in three and hardly ever in runs of a single stage, so this runs the whole pipeline
+three times on one instance: 30 to 100 s a run on two cores, 1.5 to 3.5 minutes in all (90 s and 193 s
+here, depending on what else ran).
 """
 
 from __future__ import annotations

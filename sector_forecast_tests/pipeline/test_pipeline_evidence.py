@@ -7,6 +7,7 @@ import json
 import pytest
 
 from sector_forecast.evidence_report import collect, render
+from sector_forecast.resources import StatBankResource
 from sector_forecast_tests.conftest import GraphEnv
 
 
@@ -55,7 +56,13 @@ def test_monitors_are_quiet_on_the_bundled_data_and_provenance_is_numbers(eviden
     assert drift["false_alarm_rate"] is not None and drift["false_alarm_rate"] <= 0.10
     data = evidence["data"]
     assert sum(data.values()) == pytest.approx(1.0)
-    assert data["synthetic"] > 0.9  # the bundled bankruptcy cells are mostly generated, and it says so
+    assert data["real"] == 1.0  # this graph read a StatBank URL: the client takes an API's cells as real
+
+
+def test_the_bundled_snapshot_says_how_synthetic_it_is() -> None:
+    shares = StatBankResource().provenance_shares()  # no URL: the bundled snapshot
+    assert shares["KONK25"]["synthetic"] > 0.9 and sum(shares["KONK25"].values()) == pytest.approx(1.0)
+    assert StatBankResource().provenance_tags()["data.source"].startswith("reconstructed snapshot")
 
 
 def test_the_text_report_names_each_figure(evidence: dict) -> None:

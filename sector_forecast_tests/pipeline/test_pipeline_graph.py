@@ -120,7 +120,8 @@ def test_backtest_is_real_time_and_graded_only_against_published_actuals(materia
     assert (panel.loc[keys, "births_provenance"] == "published").all()
     # Calibrated per sector: every sector's 80% coverage within 10 points of nominal for the champion.
     champ = read_stored(materialised_graph.storage, "champion_model")["champion"]
-    per_sector = board["per_sector"].query("target == 'bankruptcies' and model == @champ")
+    per_sector = board["per_sector"]
+    per_sector = per_sector[(per_sector["target"] == "bankruptcies") & (per_sector["model"] == champ)]
     assert per_sector["coverage80"].between(0.70, 0.90).all()
 
 
