@@ -35,7 +35,7 @@ from sector_forecast_tests.deploy.services import background, isolated_env
 from sector_forecast_tests.statbank_server import running_statbank_server, snapshot_without_last_quarter_month
 
 TARGET_SECONDS = 20.0
-WATCHED = ["konk25_raw", "quarterly_panel", "feature_frame", "fit_ridge", "backtest_leaderboard",
+WATCHED = ["konk25_raw", "quarterly_panel", "feature_frame", "fit_glm", "backtest_leaderboard",
            "champion_model", "forecasts"]  # fmt: skip
 
 

@@ -102,7 +102,7 @@ def backtest_leaderboard(
                 "interval starts at the support's edge (stated, not hidden)."),
             "errors_by_origin": figure_markdown(
                 plots.errors_by_origin(calibrated, statbank.data_label()), "Scaled error by origin"),
-            "score_distribution": dg.MetadataValue.md(markdown_table(distribution, floatfmt=".3f")),
+            "score_distribution": dg.MetadataValue.md(markdown_table(distribution.round(3))),
             "data": dg.MetadataValue.text(statbank.data_label()),
             "best_model": dg.MetadataValue.text(str(overall.iloc[0]["model"])),
         },
@@ -176,7 +176,7 @@ def champion_model(
     info["champion_version"] = str(current.version) if current else None
     info["champion_model"] = current.tags.get("model") if current else None
     context.log.info(f"promotion gate: {gate.reason}; champion is version {info['champion_version']} ({champ})")
-    table = pd.DataFrame([gate.to_dict()])
+    table = pd.DataFrame([gate.to_dict()])  # validated whole; shown without the long `reason` (its own entry)
     yield from checked(
         "champion_model", info, table, contracts_models.GATE_SCHEMA,
         metadata={
@@ -185,7 +185,7 @@ def champion_model(
             "reason": dg.MetadataValue.text(gate.reason),
             "gate_statistic": dg.MetadataValue.float(float(gate.statistic)),
             "gate_pvalue": dg.MetadataValue.float(float(gate.pvalue)),
-            "gate": dg.MetadataValue.md(markdown_table(table)),
+            "gate": dg.MetadataValue.md(markdown_table(table.drop(columns="reason"))),
             "champion_version": dg.MetadataValue.text(str(info["champion_version"])),
             "registered_model": dg.MetadataValue.text(f"models:/{mlflow.registered_model_name}@champion"),
             "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),

@@ -42,7 +42,7 @@ from sector_forecast.domain.contracts_monitoring import MONITOR_TABLE_SCHEMA
 from sector_forecast.io_manager import ParquetIOManager, atomic_write
 from sector_forecast.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.resources import MlflowResource
-from sector_forecast.ui import markdown_table
+from sector_forecast.ui import markdown_table, run_metadata
 
 DATA_DRIFT_CHECK = "data_drift"
 PERFORMANCE_CHECK = "performance_degradation"
@@ -250,14 +250,15 @@ def drift_report(
     runs = pd.DataFrame([{"quarter": r.quarter, "data_drift": r.data_drift, "drifted": ", ".join(
         r.data.table.loc[r.data.table["rejected"], "hypothesis"]), "performance_p": r.performance.p_value,
         "degraded": r.degraded, "retrain": r.retrain} for r in reports.values()])
-    yield dg.Output({k: r.to_dict() for k, r in reports.items()}, metadata={
+    # Figures of the whole run are labelled `run/` on each partition's page when the run spans several.
+    yield dg.Output({k: r.to_dict() for k, r in reports.items()}, metadata=run_metadata({
         "run_summary": dg.MetadataValue.md(markdown_table(runs, max_rows=100)),
         "alarms": dg.MetadataValue.text(", ".join(summary["alarms"]) or "none"),
         "false_alarm_rate_outside_known_shifts": dg.MetadataValue.float(float(summary["false_alarm_rate"] or 0)),
         "known_shifts_excluded": dg.MetadataValue.text(", ".join(summary["excluded"]) or "none"),
         "nominal_false_alarm_rate": dg.MetadataValue.float(summary["nominal_false_alarm_rate"]),
         "reports_dir": dg.MetadataValue.path(str(report_dir(root))),
-    })
+    }, list(reports), shared={"nominal_false_alarm_rate", "reports_dir"}))
     yield contract
     yield _check(DATA_DRIFT_CHECK, newest, summary["data_drift_alarms"], not newest.data_drift,
                  newest.data.summary, newest.data.level)

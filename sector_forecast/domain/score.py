@@ -124,4 +124,4 @@ def score_distribution(panel: pd.DataFrame) -> pd.DataFrame:
         quarters=("score", "size"), score_mean=("score", "mean"), score_sd=("score", "std"),
         score_min=("score", "min"), score_max=("score", "max"), entry_share_sd=("entry_share", "std"),
     )
-    return out.reset_index()
+    return out.reset_index().astype({"sector": "int64", "quarters": "int64"})

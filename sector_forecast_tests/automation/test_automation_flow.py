@@ -134,8 +134,11 @@ def test_a_revision_reruns_exactly_the_affected_partitions_downstream(world: Wor
     monitoring = world.monitoring()
     if monitoring:  # batch predictions and drift reports read the champion, so every origin is re-scored
         wanted = world.automation()
-        origins = {k for k in origin_partitions.get_partition_keys() if k <= Q3}
-        assert set(wanted) == monitoring and all(keys == origins for keys in wanted.values())
+        # Every origin partition gets batch predictions (one not fitted yet, like 2026Q4 in early 2027, is
+        # stored empty); a drift report also needs the quarter it judges, so it stops at the newest published.
+        origins = set(origin_partitions.get_partition_keys())
+        judged = {k for k in origins if k <= Q3}
+        assert wanted == {name: origins if name == "batch_predictions" else judged for name in monitoring}
         # not executed here (about 40 s; the monitoring tests run them): requested once, never again
     assert world.automation() == {}
     assert world.tick() == []

@@ -163,7 +163,7 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
         "dagster",
         "SELECT DISTINCT partition FROM event_logs WHERE run_id = %s AND asset_key = %s "
         "AND dagster_event_type = 'ASSET_MATERIALIZATION'",
-        (fits, '["fit_ridge"]'),
+        (fits, '["fit_glm"]'),
     )
     assert [r[0] for r in fit_partitions] == [last_origin]
     assert_history_in_postgres(postgres, [*first_wave, panel, fits], konk25, home)
@@ -205,7 +205,7 @@ def assert_history_in_postgres(pg, run_ids: list[str], konk25: tuple[str, str], 
             "WHERE check_name = 'contract' AND execution_status = 'SUCCEEDED' GROUP BY asset_key",
         )
     )
-    for asset in ("konk4_raw", "konk25_raw", "demo14_raw", "quarterly_panel", "feature_frame", "fit_ridge"):
+    for asset in ("konk4_raw", "konk25_raw", "demo14_raw", "quarterly_panel", "feature_frame", "fit_glm"):
         assert checks.get(f'["{asset}"]', 0) > 0, (
             f"no passed contract check for {asset} in PostgreSQL: {checks}"
         )
@@ -223,7 +223,7 @@ def assert_mlflow_in_postgres(pg, origin: str, artifacts: Path) -> None:
     )
     names = sorted(r[0] for r in runs)
     label = f"{origin[:4]}Q{(int(origin[5:7]) - 1) // 3 + 1}"
-    assert names == sorted(f"{m}@{label}" for m in ("naive", "ridge", "seasonal_naive", "xgboost")), names
+    assert names == sorted(f"{m}@{label}" for m in ("glm", "naive", "seasonal_naive", "xgboost")), names
     # The latest origin's model is logged through the server's artifact proxy into its artifact store.
     assert any(p.name == "MLmodel" for p in artifacts.rglob("MLmodel")), f"no MLflow model under {artifacts}"
 

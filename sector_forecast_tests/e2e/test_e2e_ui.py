@@ -3,7 +3,7 @@
 Each test does in the browser what an analyst does — open the asset graph, an asset's partitions, launch a
 partition and a backfill, read a check result and the column lineage — and asks the webserver's GraphQL API
 the same question: what the page shows must be what Dagster stores. Screenshots of every step are kept in
-test-artifacts/e2e/ (the best are copied into docs/screenshots/ for the README).
+test-artifacts/e2e/ (README's pictures come from `scripts/screenshots.py` on a fully materialised instance).
 """
 
 from __future__ import annotations
