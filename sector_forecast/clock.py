@@ -1,7 +1,8 @@
 """The code location's one notion of "now": the wall clock, or `SECTOR_FORECAST_NOW` for demos, tests and replays.
 
-Everything that asks the calendar goes through `now()`: the partitions' ends (`partitions.py`), the freshness
-checks and sensor, the publication sensor, the safety-net schedules and the release calendar. Set
+Everything that asks the calendar goes through `now()`: the partitions' ends (`partitions.py`, and through them
+the publication sensor, the pipeline's stage ranges and automation), the freshness checks and sensor, the
+safety-net schedules and the release calendar (`releases.expected_latest_period`). Set
 `SECTOR_FORECAST_NOW=2027-01-05` (an ISO date, or a datetime; naive means UTC) and the whole code location
 behaves as on that date: the newest partition of every time-partitioned asset is the last window completed
 by then, and the freshness deadlines are computed from it.

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from sector_forecast import clock
 from sector_forecast.definitions import build_definitions
 from sector_forecast.pipeline import PipelineResult, run_pipeline
 from sector_forecast.resources import MlflowResource, StatBankResource
@@ -73,6 +74,13 @@ def materialised_graph(tmp_path_factory: pytest.TempPathFactory, session_statban
     result = env.run()
     assert result.success, [(s.job, s.success) for s in result.stages]
     return env
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which date the suite runs at: CI runs it again under faketime, and a log must show which run it is."""
+    pinned = clock.override()
+    source = f"{clock.ENV_VAR}={pinned.isoformat()}" if pinned else "system clock"
+    return f"sector_forecast now: {clock.now():%Y-%m-%d %H:%M} UTC ({source})"
 
 
 @pytest.hookimpl(tryfirst=True)

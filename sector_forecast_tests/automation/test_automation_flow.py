@@ -80,7 +80,7 @@ def test_nothing_changed_means_no_run(world: World) -> None:
 
 def test_a_new_month_materialises_its_partition_and_nothing_downstream(world: World) -> None:
     runs_before = len(world.env.instance.get_runs())
-    world.server.publish("KONK25")  # 2026M10: quarter 2026Q4 is not complete, so no panel partition yet
+    world.server.publish("KONK25")  # 2026M10: 2026Q4 still lacks two months, so no panel run (at any date)
     (request,) = world.tick()
     assert (request.job_name, request.partition_key, request.tags[TRIGGER_TAG]) == (
         "konk25_job", "2026-10-01", "publication")
