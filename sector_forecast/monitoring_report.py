@@ -13,7 +13,6 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from sector_forecast import clock  # noqa: E402
 from sector_forecast.domain import drift  # noqa: E402
 from sector_forecast.domain.periods import quarter_offset  # noqa: E402
 
@@ -74,7 +74,7 @@ class DriftReport:
     retrain: bool
     retrain_reason: str
     counts: pd.DataFrame = field(repr=False)  # sector, bankruptcies of the quarter
-    generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    generated_at: str = field(default_factory=lambda: clock.now().isoformat(timespec="seconds"))
 
     @property
     def data_drift(self) -> bool:

@@ -8,8 +8,9 @@ the latest forecast origin with data: every model is re-fitted there with its ML
 (`FitConfig(log_model=True)`), then the leaderboard, the promotion gate, the forecasts and the batch
 predictions are rebuilt, so the new champion (if it wins) serves and its forecasts enter the prediction log.
 The run key names the judged forecasts, so even a lost cursor cannot launch the same retrain twice (Dagster
-skips a run key a sensor already used). Once the gate has replaced the judged version, the report stops
-asking (see `domain.drift.realised_error`), so monitoring and retraining cannot loop.
+skips a run key a sensor already used). A report asks for a retrain only when a monitor alarms in a quarter
+after the serving champion's training origin (see `monitoring_report`), so once the gate has replaced the
+judged version the report stops asking, and monitoring and retraining cannot loop.
 """
 
 import json
@@ -73,8 +74,8 @@ def read_cursor(raw: str | None) -> tuple[int | None, list[str]]:
     job=retrain_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="When a new drift report raises its retrain flag (the champion's served forecast missed by more "
-    "than the margin over its backtest error), re-fit every model at the latest origin and re-run the gate.",
+    description="When a new drift report raises its retrain flag (a data-drift or performance alarm after the "
+    "serving champion's training origin), re-fit every model at the latest origin and re-run the gate.",
 )
 def drift_retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     after, acted_on = read_cursor(context.cursor)
