@@ -7,35 +7,19 @@ partition's own row count, schema and preview, labels run-wide figures `run/…`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
-import pytest
 from dagster._core.storage.event_log.base import PartitionKeyFilter
 
 from sector_forecast.assets.contracts import default_frame_of
 from sector_forecast.io_manager import read_stored
 from sector_forecast.ui import run_metadata
-from sector_forecast_tests.conftest import GraphEnv, make_graph_env
-from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
+from sector_forecast_tests.conftest import GraphEnv
+from sector_forecast_tests.statbank_server import ServerHandle
 
 MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
 KONK25 = dg.AssetKey("konk25_raw")
 CONTRACT = dg.AssetCheckKey(KONK25, "contract")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("metadata_server")) as handle:
-        yield handle
-
-
-@pytest.fixture
-def env(server: ServerHandle, tmp_path: Path) -> GraphEnv:
-    server.reset()
-    return make_graph_env(tmp_path, server.url)
 
 
 def _run_range(env: GraphEnv, start: str, end: str):

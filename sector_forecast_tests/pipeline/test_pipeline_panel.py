@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from sector_forecast.io_manager import read_stored
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
-from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
+from sector_forecast_tests.statbank_server import ServerHandle
 
 RAW_AND_PANEL = ["konk4_job", "konk25_job", "demo14_job", "panel_job"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("panel_server")) as handle:
-        yield handle
 
 
 def _features(env: GraphEnv) -> pd.DataFrame:

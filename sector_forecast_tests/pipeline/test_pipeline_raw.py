@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -47,18 +46,6 @@ def _check_evaluations(result) -> dict[str, object]:
         e.asset_check_evaluation_data
         for e in result.all_events if e.event_type == CHECK_EVENT
     }
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("raw_server")) as handle:
-        yield handle
-
-
-@pytest.fixture
-def env(server: ServerHandle, tmp_path: Path) -> GraphEnv:
-    server.reset()
-    return make_graph_env(tmp_path, server.url)
 
 
 def test_konk25_month_materialises_with_contract_and_metadata(env: GraphEnv) -> None:
