@@ -27,7 +27,7 @@ Each partition shows its own facts, also when one run (a single-run backfill) ma
   step output that `AssetCheckResult` would have produced (`execute_step.py:116-131`).
 """
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -263,13 +263,24 @@ def checked_output(
         )
 
 
-def _unpartitioned(
-    asset_name: str, value: object, frame: pd.DataFrame, schema: pa.DataFrameSchema, partitions: list[str],
-    metadata: dict,
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+def require_contract(
+    asset_name: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, partitions: list[str]
+) -> Generator[dg.AssetCheckResult, None, dg.AssetCheckResult]:
+    """Validate before any side effect: on failure yield the failed check and stop the step; else return it.
+
+    Use as `result = yield from require_contract(...)`, then write files or logs, then yield `result`.
+    """
     result = contract_check_result(asset_name, frame, schema, partitions)
     if not result.passed:
         yield result
         raise dg.Failure(description=result.description, metadata=result.metadata)
+    return result
+
+
+def _unpartitioned(
+    asset_name: str, value: object, frame: pd.DataFrame, schema: pa.DataFrameSchema, partitions: list[str],
+    metadata: dict,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    result = yield from require_contract(asset_name, frame, schema, partitions)
     yield dg.Output(value, metadata=metadata)
     yield result

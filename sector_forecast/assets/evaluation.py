@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from sector_forecast import plots, serving, tracking
-from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.assets.contracts import checked_output, contract_spec
 from sector_forecast.assets.models import FIT_ASSET_NAMES, MODELS_GROUP, fit_tags
 from sector_forecast.domain import calibration, contracts_models, evidence, metrics, score, scorecast
 from sector_forecast.partitions import quarter_key_to_label
@@ -30,16 +30,6 @@ def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
         raise dg.Failure(f"{asset} has no materialised partition yet: materialise it before this asset")
     key = max(partitions)
     return key, partitions[key]
-
-
-def checked(asset: str, value: object, frame: pd.DataFrame, schema, metadata: dict):
-    """Validate before storing (unpartitioned assets): a failing contract stops the step, nothing is written."""
-    result = contract_check_result(asset, frame, schema, [])
-    if not result.passed:
-        yield result
-        raise dg.Failure(description=result.description, metadata=result.metadata)
-    yield dg.Output(value, metadata=metadata)
-    yield result
 
 
 def _coverage_table(per_sector: pd.DataFrame) -> pd.DataFrame:
@@ -87,8 +77,8 @@ def backtest_leaderboard(
     value = {"score_distribution": distribution, "overall": board,
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
              "predictions": calibrated, "validation": validation, "score_predictions": scores}
-    yield from checked(
-        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA,
+    yield from checked_output(
+        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA, [],
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(board)),
             "graded_origins": dg.MetadataValue.text(
@@ -177,8 +167,8 @@ def champion_model(
     info["champion_model"] = current.tags.get("model") if current else None
     context.log.info(f"promotion gate: {gate.reason}; champion is version {info['champion_version']} ({champ})")
     table = pd.DataFrame([gate.to_dict()])  # validated whole; shown without the long `reason` (its own entry)
-    yield from checked(
-        "champion_model", info, table, contracts_models.GATE_SCHEMA,
+    yield from checked_output(
+        "champion_model", info, table, contracts_models.GATE_SCHEMA, [],
         metadata={
             "champion": dg.MetadataValue.text(champ),
             "decision": dg.MetadataValue.text(decision),

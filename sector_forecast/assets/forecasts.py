@@ -10,8 +10,8 @@ import pandas as pd
 from mlflow.pyfunc import load_model
 
 from sector_forecast import plots, serving, tracking
-from sector_forecast.assets.contracts import contract_spec
-from sector_forecast.assets.evaluation import ALL_PRESENT, checked, newest
+from sector_forecast.assets.contracts import checked_output, contract_spec
+from sector_forecast.assets.evaluation import ALL_PRESENT, newest
 from sector_forecast.assets.models import MODELS_GROUP
 from sector_forecast.domain import calibration, contracts_models, realtime, scorecast
 from sector_forecast.domain.periods import quarter_year
@@ -78,8 +78,8 @@ def forecasts(
     result = result.assign(model_version=str(champion_model.get("champion_version") or "none"))
     source = f"{uri} (version {champion_model.get('champion_version')}, {champion}, origin {origin})"
     context.log.info(f"forecasts for {target} from {source}")
-    yield from checked(
-        "forecasts", result, result, contracts_models.FORECASTS_SCHEMA,
+    yield from checked_output(
+        "forecasts", result, result, contracts_models.FORECASTS_SCHEMA, [],
         metadata={
             **frame_metadata(result, preview_rows=10),
             "forecast_quarter": dg.MetadataValue.text(target),

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from sector_forecast import monitoring_report as mr
 from sector_forecast import tracking
-from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.assets.contracts import contract_spec, require_contract
 from sector_forecast.assets.predictions import (
     MONITORING_GROUP,
     batch_predictions,
@@ -226,10 +226,7 @@ def drift_report(
         reports[key] = mr.build_report(quarter, counts, log, rows, champ, config.data_drift_level,
                                        config.performance_level)
     table = pd.concat([r.sector_table() for r in reports.values()], ignore_index=True)
-    contract = contract_check_result("drift_report", table, MONITOR_TABLE_SCHEMA, list(reports))
-    if not contract.passed:
-        yield contract
-        raise dg.Failure(description=contract.description, metadata=contract.metadata)
+    contract = yield from require_contract("drift_report", table, MONITOR_TABLE_SCHEMA, list(reports))
     mlflow_log = MlflowReportLogger(mlflow, champ["run_id"]) if champ and champ.get("run_id") else None
     drawn = set(list(reports)[-config.plot_quarters:] if config.plot_quarters > 0 else reports)
     for key, report in reports.items():

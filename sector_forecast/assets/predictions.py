@@ -24,7 +24,7 @@ import dagster as dg
 import pandas as pd
 
 from sector_forecast import clock, tracking
-from sector_forecast.assets.contracts import contract_check_result, contract_spec
+from sector_forecast.assets.contracts import contract_spec, require_contract
 from sector_forecast.domain.contracts_monitoring import BATCH_PREDICTIONS_SCHEMA
 from sector_forecast.io_manager import ParquetIOManager, atomic_write, read_parquet
 from sector_forecast.partitions import origin_partitions, quarter_key_to_label
@@ -164,10 +164,7 @@ def batch_predictions(
                 f"The leaderboard has no {model} forecast made at {origin}: its fits for {origin} have not run."),
         })
     frame = pd.concat(parts.values(), ignore_index=True)
-    result = contract_check_result("batch_predictions", frame, BATCH_PREDICTIONS_SCHEMA, list(parts))
-    if not result.passed:
-        yield result
-        raise dg.Failure(description=result.description, metadata=result.metadata)
+    result = yield from require_contract("batch_predictions", frame, BATCH_PREDICTIONS_SCHEMA, list(parts))
     log, aside = append_to_prediction_log(log_path, frame) if len(frame) else (read_prediction_log(log_path), None)
     if missing:
         context.log.warning(f"batch_predictions: no leaderboard forecast of {model} at {', '.join(missing)}")
