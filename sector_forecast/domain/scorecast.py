@@ -43,7 +43,7 @@ def score_backtest(
     births (the panel never scores a nowcast), so no graded target contains our own output.
     """
     actual = panel.set_index(["sector", "quarter"])["score"]
-    frames = []
+    frames, scales = [], {}
     for (model, origin), rows in calibrated.groupby(["model", "origin"], sort=True):
         mu = dict(zip(rows["sector"].astype(int), rows["prediction"].astype(float), strict=True))
         sims = score_forecast(origin, mu, residual_pool(calibrated, model, origin, validation), panel, seed=seed)
@@ -54,7 +54,9 @@ def score_backtest(
             "score_lower95": "lower95", "score_upper95": "upper95",
         })
         keys = pd.MultiIndex.from_arrays([sims["sector"], sims["target_quarter"]])
-        scale = score_scale(panel, origin).reindex(sims["sector"]).to_numpy()
+        if origin not in scales:  # one scale per origin, shared by the models
+            scales[origin] = score_scale(panel, origin)
+        scale = scales[origin].reindex(sims["sector"]).to_numpy()
         frames.append(sims.assign(model=model, origin=origin, actual=actual.reindex(keys).to_numpy(), scale=scale))
     if not frames:
         return pd.DataFrame(columns=SCORE_COLUMNS)
