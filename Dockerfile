@@ -5,10 +5,15 @@
 # can never disagree about Dagster versions.
 #
 #   docker build -t sector-forecast:local .
+#
+# Built and run for real by sector_forecast_tests/deploy/test_deploy_image.py, with podman and no Docker engine:
+#   podman build --isolation chroot --build-arg PYTHON_IMAGE=localhost/bookworm-python:3.11 -t ... .
+# (a Debian 12 base made by mmdebstrap, passed through the ARG below; see docs/deployment.md).
 
 # Pinned to an exact Python patch release on Debian 12, the system the project is tested on. For fully
 # reproducible builds also pin the digest: `docker buildx imagetools inspect python:3.11.14-slim-bookworm`
-# and append `@sha256:...` here.
+# and append `@sha256:...` here. Any Debian 12 image whose `python` is 3.11 with `venv` works as a
+# replacement (the image test passes one made from Debian's own packages).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE}
@@ -54,4 +59,4 @@ EXPOSE 4000 3000 5000
 
 # The code server by default; compose and Helm override the command for the other services.
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", \
-     "-m", "sector_forecast.definitions", "--location-name", "sector_forecast"]
+     "-m", "sector_forecast.defs.definitions", "--location-name", "sector_forecast"]

@@ -36,7 +36,7 @@ def instance_counts(home: Path) -> tuple[int, dict[str, int]]:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-    from sector_forecast.definitions import defs
+    from sector_forecast.defs.definitions import defs
 
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs_count()

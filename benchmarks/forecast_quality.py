@@ -29,10 +29,10 @@ from pathlib import Path
 import pandas as pd
 from _common import CLI, REPO, machine
 
-from sector_forecast import monitoring_report as mr
 from sector_forecast.domain import drift
 from sector_forecast.domain.periods import month_quarter
 from sector_forecast.domain.sectors import ACTIVE_ENTERPRISES, KONK4_TO_SECTOR, KONK25_TO_SECTOR, SECTORS
+from sector_forecast.reports import monitoring as mr
 from sector_forecast.statbank.snapshot import SUPPRESSED, read_provenance, read_snapshot, write_snapshot_files
 from sector_forecast_tests.deploy.services import isolated_env
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from _common import CLI, REPO, VENV_BIN, fresh_home, machine
 
-from sector_forecast.partitions import period_to_month_key
+from sector_forecast.defs.partitions import period_to_month_key
 from sector_forecast_tests.deploy.services import background, isolated_env
 from sector_forecast_tests.statbank_server import running_statbank_server, snapshot_without_last_quarter_month
 
@@ -41,7 +41,7 @@ WATCHED = ["konk25_raw", "quarterly_panel", "feature_frame", "fit_glm", "backtes
 
 def affected(month: str) -> dict[str, tuple[str, str]]:
     """The partition ranges a quarter-closing month moves (see the module docstring)."""
-    from sector_forecast.partitions import quarterly_partitions
+    from sector_forecast.defs.partitions import quarterly_partitions
 
     key = period_to_month_key(month)
     quarter = f"{key[:5]}{(int(key[5:7]) - 1) // 3 * 3 + 1:02d}-01"
@@ -107,7 +107,7 @@ def cold_setup(home: Path, url: str) -> dict[str, str]:
 
 def print_runs(instance, since: float, count: int) -> None:
     """Each run after publication: when it was created, started and ended (s after t=0) and what it built."""
-    from sector_forecast.pipeline import RANGE_END, RANGE_START
+    from sector_forecast.defs.pipeline import RANGE_END, RANGE_START
 
     print("  runs (created / started / ended, seconds after publication):")
     for record in reversed(instance.get_run_records(limit=count)):
@@ -186,9 +186,9 @@ def run_in_process_mode(tmp: Path, month: str) -> None:
     with running_statbank_server(tmp / "snapshot", tmp) as server, fresh_home() as home:
         cold_setup(home, server.url)
         os.environ["DAGSTER_HOME"] = str(home)
-        from sector_forecast.definitions import build_definitions
-        from sector_forecast.pipeline import RANGE_END, RANGE_START
-        from sector_forecast.resources import StatBankResource
+        from sector_forecast.defs.definitions import build_definitions
+        from sector_forecast.defs.pipeline import RANGE_END, RANGE_START
+        from sector_forecast.defs.resources import StatBankResource
 
         defs = build_definitions(statbank=StatBankResource(base_url=server.url))
         with dg.DagsterInstance.get() as instance:

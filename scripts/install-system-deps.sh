@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: chromium (driven by Python Playwright through executable_path=/usr/bin/chromium,
-# so no browser is ever downloaded), postgresql (initdb/pg_ctl/postgres for a private test cluster) and faketime
-# (CI re-runs the time-sensitive tests at fixed dates, `.ci/run`). Idempotent: packages already installed are
-# skipped, and apt is not touched at all when nothing is missing.
+# so no browser is ever downloaded), postgresql (initdb/pg_ctl/postgres for a private test cluster), faketime
+# (CI re-runs the time-sensitive tests at fixed dates, `.ci/run`), and what builds and runs the project's
+# Dockerfile without a Docker engine (sector_forecast_tests/deploy/test_deploy_image.py): podman, runc (crun
+# cannot set the containers' rlimits on these machines), mmdebstrap (makes the local Debian base image),
+# uidmap and fuse-overlayfs (podman's user-namespace and overlay helpers), catatonit (the init podman puts in
+# a container for compose's `init: true`: it reaps the code server's finished run processes). Idempotent:
+# packages already installed are skipped, and apt is not touched at all when nothing is missing.
 #
 # Needs root or passwordless sudo, and Debian's package archive (the apt sources of a stock Debian 12 image).
 # When another apt/dpkg holds the lock (unattended upgrades on a freshly booted machine), it waits for it up to
@@ -12,7 +16,7 @@
 #   scripts/install-system-deps.sh --check    # only report; exit 1 if something is missing
 set -euo pipefail
 
-PACKAGES=(chromium postgresql faketime)
+PACKAGES=(chromium postgresql faketime podman runc mmdebstrap uidmap fuse-overlayfs catatonit)
 LOCK_TIMEOUT="${APT_LOCK_TIMEOUT:-300}"
 
 missing=()

@@ -9,7 +9,7 @@ by then, and the freshness deadlines are computed from it.
 
 Partition definitions are built at import, so the variable must be set before the process imports
 `sector_forecast` (a shell `export`, a subprocess's env, or `dagster dev`, which passes its env to the code
-server). Inside one process, `pinned(at)` moves the override and Dagster's partition loading context
+server). Inside one process, `defs.partitions.pinned(at)` moves the override and Dagster's partition loading context
 together; the partitions' import-time end still caps it (a code location replaying 2026 never sees 2027),
 and a process started with an override ahead of the wall clock cannot be pinned earlier (see `partitions`).
 
@@ -20,11 +20,7 @@ read from the instance or the data.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-
-import dagster as dg
 
 ENV_VAR = "SECTOR_FORECAST_NOW"
 
@@ -58,36 +54,8 @@ def now(tick: datetime | None = None) -> datetime:
 
 
 def wall() -> datetime:
-    """The system clock, ignoring the override: only to compare the override with (`partitions`)."""
+    """The system clock, ignoring the override: only to compare the override with (`defs/partitions.py`)."""
     return datetime.now(UTC)
-
-
-@contextmanager
-def pinned(at: datetime | str) -> Iterator[datetime]:
-    """Within the block, `now()` is `at` and Dagster loads partitions as of `at` (tests, in-process replays).
-
-    Sets `SECTOR_FORECAST_NOW` (so processes started inside inherit it) and enters
-    `dg.partition_loading_context(effective_dt=at)`; both are restored on exit.
-    """
-    moment = parse(at) if isinstance(at, str) else _aware(at)
-    from sector_forecast import partitions  # imports this module: only needed here
-
-    if partitions.BUILT_AHEAD and moment < partitions.BUILT_AT:
-        # Dagster adds end_offset to the effective time, so earlier windows would still be offset.
-        raise RuntimeError(
-            f"cannot pin {moment:%Y-%m-%d %H:%M} in a process whose partitions were built for a later "
-            f"{ENV_VAR}={partitions.BUILT_AT:%Y-%m-%d %H:%M} ahead of the wall clock; start it without {ENV_VAR}"
-        )
-    previous = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = moment.isoformat()
-    try:
-        with dg.partition_loading_context(effective_dt=moment):
-            yield moment
-    finally:
-        if previous is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = previous
 
 
 def _aware(moment: datetime) -> datetime:

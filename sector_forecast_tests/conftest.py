@@ -16,9 +16,9 @@ import dagster as dg
 import pytest
 
 from sector_forecast import clock
-from sector_forecast.definitions import build_definitions
-from sector_forecast.pipeline import PipelineResult, run_pipeline
-from sector_forecast.resources import MlflowResource, StatBankResource
+from sector_forecast.defs.definitions import build_definitions
+from sector_forecast.defs.pipeline import PipelineResult, run_pipeline
+from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
 

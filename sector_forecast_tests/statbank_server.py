@@ -81,14 +81,14 @@ def snapshot_without_last_quarter_month(target: Path) -> str:
 def running_statbank_server(
     snapshot_dir: Path = SNAPSHOT, tmp_path: Path | None = None, startup_timeout: float = 30.0
 ) -> Iterator[ServerHandle]:
-    """Start `python -m sector_forecast.statbank.server --port 0`, yield a handle, kill its process group."""
+    """Start `python -m sector_forecast.statbank.server.http --port 0`, yield a handle, kill its process group."""
     log_dir = Path(tmp_path) if tmp_path else Path.cwd()
     stderr = (log_dir / "statbank_server.stderr").open("wb")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [
         sys.executable,
         "-m",
-        "sector_forecast.statbank.server",
+        "sector_forecast.statbank.server.http",
         "--snapshot",
         str(snapshot_dir),
         "--host",

@@ -11,7 +11,7 @@ import pytest
 
 from sector_forecast_tests.statbank_server import ServerHandle
 
-CLI = [sys.executable, "-m", "sector_forecast.cli"]
+CLI = [sys.executable, "-m", "sector_forecast.cli.main"]
 
 
 def _cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

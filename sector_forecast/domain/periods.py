@@ -11,8 +11,12 @@ import re
 
 import pandas as pd
 
-_QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
-_MONTH_RE = re.compile(r"^(\d{4})M(0[1-9]|1[0-2])$")
+QUARTER_PATTERN = r"(\d{4})Q([1-4])"
+"""A quarter label (`2024Q1`), for every regex that checks one: contracts, the served model, realtime."""
+MONTH_PATTERN = r"(\d{4})M(0[1-9]|1[0-2])"
+"""A DST month code (`2024M01`)."""
+_QUARTER_RE = re.compile(rf"^{QUARTER_PATTERN}$")
+_MONTH_RE = re.compile(rf"^{MONTH_PATTERN}$")
 
 
 def _parse_quarter(quarter: str) -> pd.Period:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sector_forecast.domain.periods import quarter_offset, quarter_year
+from sector_forecast.domain.periods import QUARTER_PATTERN, quarter_offset, quarter_year
 
 KONK_RELEASE_LAG_DAYS = 10
 DEMO14_RELEASE_MONTH_DAY: tuple[int, int] = (6, 15)
@@ -46,7 +46,7 @@ def demo14_published(year: int, as_of: pd.Timestamp | str) -> bool:
 def _years(quarters: pd.Series) -> np.ndarray:
     """Calendar year of each quarter label, vectorised (the features call this once per origin)."""
     labels = quarters.astype(str)
-    bad = ~labels.str.fullmatch(r"\d{4}Q[1-4]")
+    bad = ~labels.str.fullmatch(QUARTER_PATTERN)
     if bad.any():
         quarter_year(labels[bad].iloc[0])  # raises with the offending label
     return labels.str[:4].astype("int64").to_numpy()

@@ -13,7 +13,8 @@ import pandas as pd
 
 from sector_forecast.domain.calibration import residual_pool
 from sector_forecast.domain.metrics import score_scale
-from sector_forecast.domain.realtime import births_vintage, origin_date
+from sector_forecast.domain.periods import quarter_year
+from sector_forecast.domain.realtime import births_nowcast, births_vintage, origin_date
 from sector_forecast.domain.scoresim import simulate_scores
 
 SCORE_COLUMNS: list[str] = [
@@ -61,3 +62,16 @@ def score_backtest(
     if not frames:
         return pd.DataFrame(columns=SCORE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
+
+
+def births_at_origin(panel: pd.DataFrame, origin: str, target: str) -> pd.DataFrame:
+    """The target year's births as known at the origin: published, or a nowcast with its log-sd."""
+    vintage = births_vintage(panel, origin_date(origin))
+    year = quarter_year(target)
+    published = vintage[vintage["year"] == year]
+    if len(published):
+        return pd.DataFrame({"sector": published["sector"], "births_nowcast": published["births_annual"] / 4.0,
+                             "births_log_sd": 0.0})
+    now = births_nowcast(vintage, year)
+    return pd.DataFrame({"sector": now["sector"], "births_nowcast": now["nowcast_annual"] / 4.0,
+                         "births_log_sd": now["log_sd"]})

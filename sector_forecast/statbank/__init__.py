@@ -1,6 +1,7 @@
-"""Statistics Denmark StatBank access: client, snapshot, local server. Never imports dagster."""
+"""Statistics Denmark StatBank access: the production client (`client.py`), the snapshot layout, the pull of
+live tables, and the local StatBank server (`server/`). Knows nothing of Dagster, MLflow or the forecasting domain.
+"""
 
-from sector_forecast.statbank.app import Response, StatBankApp
 from sector_forecast.statbank.client import DEFAULT_SNAPSHOT, ENV_SNAPSHOT, ENV_URL, StatBankClient
 from sector_forecast.statbank.errors import (
     StatBankApiError,
@@ -13,9 +14,7 @@ __all__ = [
     "DEFAULT_SNAPSHOT",
     "ENV_SNAPSHOT",
     "ENV_URL",
-    "Response",
     "StatBankApiError",
-    "StatBankApp",
     "StatBankBadResponse",
     "StatBankClient",
     "StatBankError",

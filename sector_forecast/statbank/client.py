@@ -1,7 +1,8 @@
 """Client for the Statistics Denmark StatBank API (v1): live over HTTP, or in-process from a snapshot.
 
-Both modes send the same JSON requests and run the same response checks and parsing; the only difference is
-the transport (`requests` against a URL, or `StatBankApp.handle` on a snapshot directory).
+Both modes send the same JSON requests through a `requests.Session` and run the same response checks and
+parsing; the only difference is the session's transport (HTTP to a URL, or the local server's request handler
+mounted as an adapter on a snapshot directory, `server/transport.py`).
 """
 
 from __future__ import annotations
@@ -11,30 +12,19 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import requests
 
 from sector_forecast.statbank.errors import StatBankApiError, StatBankBadResponse, StatBankUnreachable
+from sector_forecast.statbank.snapshot import DEFAULT_SNAPSHOT, SUPPRESSED
 
 ENV_URL = "SECTOR_FORECAST_STATBANK_URL"
 ENV_SNAPSHOT = "SECTOR_FORECAST_SNAPSHOT_DIR"
-DEFAULT_SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "statbank"
-SUPPRESSED = ".."
 
 
-class _Reply(Protocol):
-    status_code: int
-    headers: dict
-    content: bytes
-
-
-class _LocalReply:
-    def __init__(self, status: int, content_type: str, body: bytes, headers: dict[str, str]) -> None:
-        self.status_code, self.content = status, body
-        self.headers = {"Content-Type": content_type, **headers}
+_Reply = requests.Response
 
 
 class StatBankClient:
@@ -51,8 +41,8 @@ class StatBankClient:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.snapshot_dir = None if self.base_url else Path(snapshot_dir or DEFAULT_SNAPSHOT).resolve()
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
-        self._session = requests.Session() if self.base_url else None
-        self._app = None
+        self._session: requests.Session | None = requests.Session() if self.base_url else None
+        self._snapshot_url = ""
 
     @classmethod
     def from_env(cls, **kwargs) -> StatBankClient:
@@ -73,6 +63,14 @@ class StatBankClient:
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
+
+    def _transport(self) -> tuple[requests.Session, str]:
+        """The session and base URL requests go to; the snapshot's session is made on first use."""
+        if self._session is None:
+            from sector_forecast.statbank.server.transport import SCHEME, snapshot_session
+
+            self._session, self._snapshot_url = snapshot_session(self.snapshot_dir), f"{SCHEME}local/v1"
+        return self._session, self.base_url or self._snapshot_url
 
     # ---- API -------------------------------------------------------------------------------------------
     def tables(self, ids: list[str]) -> list[dict]:
@@ -124,18 +122,8 @@ class StatBankClient:
             raise StatBankBadResponse(table, f"{endpoint} answer is not valid JSON ({exc})") from None
 
     def _send(self, endpoint: str, payload: dict) -> _Reply:
-        if self._session is not None:
-            return self._session.post(f"{self.base_url}/{endpoint}", json=payload, timeout=self.timeout)
-        if self._app is None:
-            from sector_forecast.statbank.app import StatBankApp
-
-            self._app = StatBankApp(self.snapshot_dir)
-        resp = self._app.handle("POST", f"/v1/{endpoint}", {}, json.dumps(payload).encode("utf-8"))
-        if resp.fault == "down":
-            raise requests.ConnectionError("snapshot transport: injected connection drop")
-        if resp.fault == "slow" and resp.delay >= self.timeout:
-            raise requests.Timeout("snapshot transport: injected slow answer")
-        return _LocalReply(resp.status, resp.content_type, resp.body, resp.headers)
+        session, base = self._transport()
+        return session.post(f"{base}/{endpoint}", json=payload, timeout=self.timeout)
 
     def _request(self, endpoint: str, payload: dict, table: str) -> _Reply:
         """POST with retries and exponential back-off on connection errors, time-outs, 429 and 5xx."""

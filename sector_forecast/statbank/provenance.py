@@ -4,7 +4,7 @@
 turns those rows into one status per cell of `<TABLE>/data.csv`, so a report can say "0.3 % of the cells
 the model learns from are real" instead of pointing at a README.
 
-Rules (read off `reconstruct.py`, `demo14.py` and `pull.py`):
+Rules (read off `data/snapshot_tools/konk.py`, `demo14.py` and `pull.py`):
 
 1. A row *names* cells through `VAR=codes` parts joined by `;` (codes comma-separated, `a..b` a numeric
    range such as `1..10` or `081..085`) and through its `periods` (comma/semicolon list, `a-b` a range of

@@ -26,6 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 SUPPRESSED = ".."
+# The bundled snapshot: `data/statbank` of the source tree (the image keeps the same layout).
+DEFAULT_SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "statbank"
 PROVENANCE_COLUMNS = ("table", "selection", "periods", "status", "method", "source")
 
 

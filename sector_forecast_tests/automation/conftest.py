@@ -15,9 +15,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from sector_forecast.freshness import FRESHNESS_CHECKS
-from sector_forecast.releases import contiguous_ranges
-from sector_forecast.sensors.publication import RANGE_END, RANGE_START, statbank_publication_sensor
+from sector_forecast.defs.freshness import FRESHNESS_CHECKS
+from sector_forecast.defs.partitions import RANGE_END, RANGE_START
+from sector_forecast.defs.sensors.publication import statbank_publication_sensor
+from sector_forecast.domain.releases import contiguous_ranges
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
 

@@ -1,7 +1,7 @@
 """One "now" for the code location: `SECTOR_FORECAST_NOW` moves partitions' ends, freshness and schedules together.
 
 Partition definitions are built at import, so the override's effect on them is checked in fresh interpreters
-(the real definitions loaded); the sensors and schedules are evaluated in-process under `clock.pinned`.
+(the real definitions loaded); the sensors and schedules are evaluated in-process under `partitions.pinned`.
 The expected values do not depend on the wall clock, so these tests pass at any date (CI runs them under
 faketime too).
 """
@@ -18,9 +18,10 @@ import dagster as dg
 import pytest
 
 from sector_forecast import clock
-from sector_forecast.freshness import dst_freshness_sensor
-from sector_forecast.sensors.publication import RANGE_END, RANGE_START
-from sector_forecast.sensors.schedules import quarterly_safety_net
+from sector_forecast.defs import partitions
+from sector_forecast.defs.freshness import dst_freshness_sensor
+from sector_forecast.defs.partitions import RANGE_END, RANGE_START
+from sector_forecast.defs.sensors.schedules import quarterly_safety_net
 from sector_forecast_tests.automation.conftest import schedule_tick
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import ServerHandle
@@ -29,8 +30,10 @@ NAMES = ("monthly_partitions", "konk4_monthly_partitions", "yearly_partitions", 
          "origin_partitions")
 PROBE = f"""
 import json
-from sector_forecast import clock, partitions
-from sector_forecast.definitions import defs
+from sector_forecast import clock
+from sector_forecast.defs import partitions
+from sector_forecast.defs import partitions
+from sector_forecast.defs.definitions import defs
 
 graph = defs.resolve_asset_graph()  # the real definitions load with these ends
 panel = graph.get(__import__("dagster").AssetKey("quarterly_panel")).partitions_def
@@ -70,7 +73,7 @@ def test_the_override_ends_every_partitions_definition(override: str, last: list
 
 @pytest.mark.skipif(clock.override() is not None, reason=f"this session runs with {clock.ENV_VAR} set")
 def test_without_the_override_partitions_follow_the_wall_clock() -> None:
-    from sector_forecast import partitions
+    from sector_forecast.defs import partitions
 
     seen = probe(None)
     assert abs(datetime.fromisoformat(seen["now"]) - clock.wall()) < timedelta(minutes=5)
@@ -87,11 +90,11 @@ def test_parse_accepts_dates_and_datetimes_and_names_the_variable_when_it_cannot
 
 
 def test_pinned_moves_now_and_partitions_and_restores_both() -> None:
-    from sector_forecast.partitions import origin_partitions
+    from sector_forecast.defs.partitions import origin_partitions
 
     before = os.environ.get(clock.ENV_VAR)
     tick = datetime(2026, 11, 10, 9, tzinfo=timezone(timedelta(hours=2)))
-    with clock.pinned("2022-08-15") as moment:
+    with partitions.pinned("2022-08-15") as moment:
         assert clock.now() == moment == datetime(2022, 8, 15, tzinfo=UTC)
         assert clock.now(tick) == moment  # the override beats a schedule's tick time
         assert os.environ[clock.ENV_VAR] == moment.isoformat()  # inherited by processes started here
@@ -109,7 +112,7 @@ def test_pinned_moves_now_and_partitions_and_restores_both() -> None:
 def test_the_freshness_sensor_judges_against_the_code_locations_now(
     tmp_path, at: str, konk25: str, demo14: str
 ) -> None:
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance, clock.pinned(at):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance, partitions.pinned(at):
         with dg.build_sensor_context(instance=instance) as context:
             result = dst_freshness_sensor(context)
     descriptions = {e.asset_key.to_user_string(): e.description for e in result.asset_events}
@@ -121,6 +124,6 @@ def test_a_safety_net_replaying_a_past_date_requests_only_what_existed_then(
 ) -> None:
     statbank.reset()
     env: GraphEnv = make_graph_env(tmp_path, statbank.url)
-    with clock.pinned("2025-05-20T10:00"):
+    with partitions.pinned("2025-05-20T10:00"):
         (request,) = schedule_tick(env, quarterly_safety_net)  # its tick says 2026-11-10; the override wins
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2009-01-01", "2025-04-01")

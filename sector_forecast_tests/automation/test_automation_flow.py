@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from sector_forecast import clock
-from sector_forecast.io_manager import read_stored
-from sector_forecast.partitions import origin_partitions, quarterly_partitions
-from sector_forecast.releases import expected_latest_period
-from sector_forecast.sensors.publication import TRIGGER_TAG
-from sector_forecast.sensors.schedules import quarterly_safety_net
+from sector_forecast.defs.partitions import origin_partitions, quarterly_partitions
+from sector_forecast.defs.sensors.publication import TRIGGER_TAG
+from sector_forecast.defs.sensors.schedules import quarterly_safety_net
+from sector_forecast.domain.releases import expected_latest_period
+from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.automation.conftest import (
     clone_graph,
     execute_request,

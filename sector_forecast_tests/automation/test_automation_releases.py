@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast import releases as rel
-from sector_forecast.automation import shortcut_deps
+from sector_forecast.defs.automation import shortcut_deps
+from sector_forecast.domain import releases as rel
 
 KONK25 = rel.WATCHED_BY_TABLE["KONK25"]
 DEMO14 = rel.WATCHED_BY_TABLE["DEMO14"]
@@ -117,7 +117,7 @@ def test_shortcut_deps_are_deps_reached_through_another_dep() -> None:
 def test_every_asset_below_the_raw_tables_carries_the_condition_and_the_sensors_are_on() -> None:
     import dagster as dg
 
-    from sector_forecast.definitions import defs
+    from sector_forecast.defs.definitions import defs
 
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():

@@ -13,10 +13,11 @@ import dagster as dg
 import pytest
 
 from sector_forecast import clock
-from sector_forecast.freshness import dst_freshness_sensor
-from sector_forecast.releases import expected_latest_period
-from sector_forecast.sensors.publication import RANGE_END, RANGE_START, TABLE_ACTIVE_CHECK, TRIGGER_TAG
-from sector_forecast.sensors.schedules import demo14_yearly_safety_net, quarterly_safety_net
+from sector_forecast.defs.freshness import TABLE_ACTIVE_CHECK, dst_freshness_sensor
+from sector_forecast.defs.partitions import RANGE_END, RANGE_START
+from sector_forecast.defs.sensors.publication import TRIGGER_TAG
+from sector_forecast.defs.sensors.schedules import demo14_yearly_safety_net, quarterly_safety_net
+from sector_forecast.domain.releases import expected_latest_period
 from sector_forecast_tests.automation.conftest import schedule_tick, sensor_tick, with_freshness_checks
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import ServerHandle

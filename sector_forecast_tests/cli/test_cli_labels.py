@@ -6,16 +6,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from sector_forecast import plots
-from sector_forecast.domain.sectors import SECTORS
-from sector_forecast.partitions import (
+from sector_forecast.cli.summary import forecast_table
+from sector_forecast.defs.partitions import (
     konk4_monthly_partitions,
     monthly_partitions,
     quarterly_partitions,
     yearly_partitions,
 )
-from sector_forecast.pipeline import period_label
-from sector_forecast.report import forecast_table
+from sector_forecast.defs.pipeline import period_label
+from sector_forecast.domain.sectors import SECTORS
+from sector_forecast.reports import plots
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from sector_forecast.cli import STOP_GRACE_SECONDS
+from sector_forecast.cli.main import STOP_GRACE_SECONDS
 from sector_forecast_tests.deploy.services import (
     VENV_BIN,
     ProcessInfo,

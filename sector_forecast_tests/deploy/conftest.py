@@ -226,8 +226,11 @@ class ComposeOnHost:
                     env[key] = str(local)
         return env
 
-    def _args(self, name: str, args: list[str]) -> list[str]:
-        """0.0.0.0 -> 127.0.0.1, the service's port -> its local port, console scripts from this venv."""
+    def _args(self, name: str, args: list[str], venv: bool) -> list[str]:
+        """0.0.0.0 -> 127.0.0.1, the service's port -> its local port, console scripts from this venv if `venv`.
+
+        `venv=False` keeps the tools as the image has them on its PATH (the image test runs containers).
+        """
         args = [self.localise(a, own=name if name in self.ports else None) for a in args]
         args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
         if name in self.ports:
@@ -237,15 +240,15 @@ class ComposeOnHost:
                 for i, a in enumerate(args)
             ]
         tool = VENV_BIN / args[0]
-        return [str(tool) if tool.exists() else args[0], *args[1:]]
+        return [str(tool) if venv and tool.exists() else args[0], *args[1:]]
 
-    def command(self, name: str) -> list[str]:
-        return self._args(name, list(self.service(name)["command"]))
+    def command(self, name: str, venv: bool = True) -> list[str]:
+        return self._args(name, list(self.service(name)["command"]), venv)
 
-    def healthcheck(self, name: str) -> list[str]:
+    def healthcheck(self, name: str, venv: bool = True) -> list[str]:
         test = list(self.service(name)["healthcheck"]["test"])
         assert test[0] == "CMD", f"{name}: healthcheck must be an exec-form CMD to run here"
-        return self._args(name, test[1:])
+        return self._args(name, test[1:], venv)
 
 
 @pytest.fixture

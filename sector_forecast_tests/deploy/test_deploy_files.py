@@ -1,12 +1,15 @@
-"""The deployment files agree with each other and with the project (no Docker engine runs here).
+"""The deployment files agree with each other and with the project.
 
-test_deploy_postgres.py runs the compose services' commands for real; these fast checks catch the drift a
-Docker build would only show later: an unpinned base image, a root container, a service missing a variable
-the instance config needs, an image whose pinned Dagster differs from pyproject.toml.
+test_deploy_postgres.py runs the compose services' commands as local processes, test_deploy_image.py builds
+the Dockerfile and runs them as containers (both read the commands from docker-compose.yml); these fast
+checks catch the drift those slow tests would only show later: an unpinned base image, a root container, a
+service missing a variable the instance config needs, an image whose pinned Dagster differs from
+pyproject.toml, an image default command that is not compose's code server, a build context with the venv.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -62,7 +65,7 @@ def test_webserver_and_daemon_load_the_code_server_the_compose_file_starts() -> 
     code = services["user_code"]
     port = code["command"][code["command"].index("-p") + 1]
     assert code["environment"]["SECTOR_FORECAST_CODE_PORT"] == port
-    assert "-m" in code["command"] and "sector_forecast.definitions" in code["command"]
+    assert "-m" in code["command"] and "sector_forecast.defs.definitions" in code["command"]
     for name in ("webserver", "daemon"):
         workspace = services[name]["command"][services[name]["command"].index("-w") + 1]
         assert workspace == "/opt/dagster/app/deploy/workspace.yaml", workspace
@@ -100,3 +103,16 @@ def test_image_constraints_match_the_pinned_dependencies() -> None:
             f"{name}: pyproject {version}, constraints {pins.get(name.lower())}"
         )
     assert "psycopg2-binary" in pins, "PostgreSQL storage and the MLflow server need psycopg2"
+
+
+def test_the_image_default_command_is_the_compose_code_server() -> None:
+    """`docker run` of the image without a command starts exactly what compose's `user_code` starts."""
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    cmd = re.findall(r"^CMD\s+(\[.*\])\s*$", text, re.MULTILINE)
+    assert len(cmd) == 1, cmd
+    assert json.loads(cmd[0]) == compose()["services"]["user_code"]["command"]
+
+
+def test_the_build_context_leaves_out_what_the_image_does_not_need() -> None:
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "test-artifacts", "*.egg-info", "**/__pycache__", ".dagster_home"} <= ignored

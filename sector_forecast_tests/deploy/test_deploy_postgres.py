@@ -12,63 +12,25 @@ database — not through Dagster's Python API, which could be reading SQLite by 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
-from sector_forecast.pipeline import RANGE_END, RANGE_START, published_ranges
+from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.statbank import StatBankClient
-from sector_forecast_tests.deploy.services import graphql_over_http, isolated_env, stop_instigators
+from sector_forecast_tests.deploy.runs import run_rows, submit, wait_for_runs
+from sector_forecast_tests.deploy.services import graphql_over_http, isolated_env, log_tail, stop_instigators
 from sector_forecast_tests.statbank_server import REPO, running_statbank_server
 
 # dagster_graphql's client calls gql with arguments gql has deprecated; not ours to fix.
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning:gql")]
 
-TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-ACTIVE = {"STARTING", "STARTED"}
 MAX_CONCURRENT_RUNS = 2  # deploy/dagster.postgres.yaml
 
 
 DEPLOY = REPO / "deploy"
-
-
-def run_rows(pg, run_ids: list[str]) -> dict[str, tuple]:
-    rows = pg.query(
-        "dagster",
-        "SELECT run_id, pipeline_name, status, start_time, end_time FROM runs WHERE run_id = ANY(%s)",
-        (run_ids,),
-    )
-    return {row[0]: row[1:] for row in rows}
-
-
-def failure_text(pg, run_id: str) -> str:
-    rows = pg.query(
-        "dagster",
-        "SELECT event FROM event_logs WHERE run_id = %s AND dagster_event_type IN "
-        "('STEP_FAILURE', 'RUN_FAILURE', 'ENGINE_EVENT') ORDER BY id DESC LIMIT 3",
-        (run_id,),
-    )
-    return "\n".join(str(r[0])[:1500] for r in rows)
-
-
-def wait_for_runs(pg, run_ids: list[str], timeout: float, logs: list[Path]) -> int:
-    """Wait until every run is finished, polling PostgreSQL; return the most runs seen active at once."""
-    deadline, most_active = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
-        rows = run_rows(pg, run_ids)
-        most_active = max(most_active, sum(1 for r in rows.values() if r[1] in ACTIVE))
-        if len(rows) == len(run_ids) and all(r[1] in TERMINAL for r in rows.values()):
-            failed = {rid: r[0] for rid, r in rows.items() if r[1] != "SUCCESS"}
-            assert not failed, "runs failed: " + "\n".join(
-                f"{job} {rid}:\n{failure_text(pg, rid)}" for rid, job in failed.items()
-            )
-            return most_active
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in logs if p.exists())
-    raise AssertionError(f"runs not finished after {timeout:.0f}s: {run_rows(pg, run_ids)}\n{tails}")
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -81,13 +43,6 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
         open_now += step
         most = max(most, open_now)
     return most
-
-
-def submit(client: DagsterGraphQLClient, job: str, window: tuple[str, str]) -> str:
-    """Submit a single-run partition range of a stage job, exactly as `sector-forecast run` tags it."""
-    return client.submit_job_execution(
-        job, repository_location_name="sector_forecast", tags={RANGE_START: window[0], RANGE_END: window[1]}
-    )
 
 
 def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spawn, tmp_path: Path) -> None:
@@ -139,7 +94,10 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
         assert len(queued) == 4 and {r[1] for r in queued.values()} == {"QUEUED"}, queued
 
         start("daemon")
-        logs = sorted((tmp_path / "logs").glob("*.log"))
+
+        def logs() -> str:
+            return "\n".join(f"--- {p.name}\n{log_tail(p, 2000)}" for p in sorted(tmp_path.glob("logs/*.log")))
+
         most_active = wait_for_runs(postgres, first_wave, 400, logs)
         assert most_active <= MAX_CONCURRENT_RUNS
         spans = [(r[2], r[3]) for r in run_rows(postgres, first_wave).values()]

@@ -6,16 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.domain.contracts import (
+from sector_forecast.contracts.inputs import (
     FEATURE_SCHEMA,
     PANEL_SCHEMA,
     PREDICTIONS_SCHEMA,
+    QUARTER_REGEX,
     demo14_raw_schema,
     konk_raw_schema,
     summarize_failures,
     validate,
 )
-from sector_forecast.domain.contracts_models import FORECASTS_SCHEMA, GATE_SCHEMA, LEADERBOARD_SCHEMA
+from sector_forecast.contracts.models import FORECASTS_SCHEMA, GATE_SCHEMA, LEADERBOARD_SCHEMA
 from sector_forecast.domain.features import build_features
 from sector_forecast.domain.models import BACKTEST_COLUMNS
 from sector_forecast.domain.panel import build_panel, quarterly_births
@@ -195,7 +196,7 @@ def test_feature_schema_rejects_bad_rows():
         ("greater_than_or_equal_to(0)", 3),
         ("in_range(0.0, 1.0)", 4),
         ("greater_than_or_equal_to(0)", 5),
-        (r"str_matches('^\d{4}Q[1-4]$')", 6),
+        (f"str_matches('{QUARTER_REGEX}')", 6),
     } <= found
     assert {i for _, i in found} == set(range(7))  # the good rows are not blamed
     assert next(f for f in fails if f["index"] == 0)["key"] == {"sector": 1, "quarter": "2021Q3"}

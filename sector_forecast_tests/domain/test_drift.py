@@ -9,39 +9,39 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sector_forecast.domain import drift
+from sector_forecast.domain import drift, hypothesis
 from sector_forecast.domain.periods import quarter_range
 
 
 def test_benjamini_hochberg_steps_up_and_skips_untested() -> None:
     # Thresholds k·0.05/4 = .0125, .025, .0375, .05: only 0.01 is below its threshold.
-    assert drift.benjamini_hochberg([0.01, 0.04, 0.03, 0.20], 0.05).tolist() == [True, False, False, False]
+    assert hypothesis.benjamini_hochberg([0.01, 0.04, 0.03, 0.20], 0.05).tolist() == [True, False, False, False]
     # 0.01 ≤ .0125, 0.02 ≤ .025, 0.03 ≤ .0375: three rejections.
-    assert drift.benjamini_hochberg([0.5, 0.03, 0.02, 0.01], 0.05).tolist() == [False, True, True, True]
+    assert hypothesis.benjamini_hochberg([0.5, 0.03, 0.02, 0.01], 0.05).tolist() == [False, True, True, True]
     # Step-up: the 4th p-value 0.04 ≤ 4·0.05/4, so all four go (Bonferroni, 0.0125 each, would reject none).
-    assert drift.benjamini_hochberg([0.04] * 4, 0.05).all()
+    assert hypothesis.benjamini_hochberg([0.04] * 4, 0.05).all()
     # NaN is not a test: with one real test the threshold is the level itself.
-    assert drift.benjamini_hochberg([np.nan, 0.04], 0.05).tolist() == [False, True]
-    assert not drift.benjamini_hochberg([np.nan], 0.05).any()
+    assert hypothesis.benjamini_hochberg([np.nan, 0.04], 0.05).tolist() == [False, True]
+    assert not hypothesis.benjamini_hochberg([np.nan], 0.05).any()
 
 
 def test_prediction_interval_test() -> None:
     # history 1..5: mean 3, sd sqrt(2.5); value 6: t = 3 / (sqrt(2.5)·sqrt(1 + 1/5)) = 3 / sqrt(3) = sqrt(3).
-    t, p = drift.prediction_interval_test(np.array([1, 2, 3, 4, 5, np.nan]), 6.0)
+    t, p = hypothesis.prediction_interval_test(np.array([1, 2, 3, 4, 5, np.nan]), 6.0)
     assert t == pytest.approx(math.sqrt(3))
     assert p == pytest.approx(2 * stats.t.sf(math.sqrt(3), 4))
-    assert drift.prediction_interval_test(np.array([2.0, 2.0]), 2.0) == (0.0, 1.0)
-    assert drift.prediction_interval_test(np.array([2.0, 2.0]), 3.0) == (math.inf, 0.0)
-    assert all(math.isnan(v) for v in drift.prediction_interval_test(np.array([1.0]), 3.0))
+    assert hypothesis.prediction_interval_test(np.array([2.0, 2.0]), 2.0) == (0.0, 1.0)
+    assert hypothesis.prediction_interval_test(np.array([2.0, 2.0]), 3.0) == (math.inf, 0.0)
+    assert all(math.isnan(v) for v in hypothesis.prediction_interval_test(np.array([1.0]), 3.0))
 
 
 def test_conformal_pvalue_and_the_smallest_testable_reference() -> None:
     # reference 1..4: one value ≥ 3.5 → (1+1)/5; none ≥ 5 → 1/5; all ≥ 1 → 5/5.
-    assert drift.conformal_pvalue([1, 2, 3, 4], 3.5) == pytest.approx(0.4)
-    assert drift.conformal_pvalue([1, 2, 3, 4], 5) == pytest.approx(0.2)
-    assert drift.conformal_pvalue([1, 2, 3, 4], 1) == pytest.approx(1.0)
+    assert hypothesis.conformal_pvalue([1, 2, 3, 4], 3.5) == pytest.approx(0.4)
+    assert hypothesis.conformal_pvalue([1, 2, 3, 4], 5) == pytest.approx(0.2)
+    assert hypothesis.conformal_pvalue([1, 2, 3, 4], 1) == pytest.approx(1.0)
     # 1/(n+1) ≤ 0.05 needs n ≥ 19; ≤ 0.1 needs n ≥ 9.
-    assert (drift.min_reference(0.05), drift.min_reference(0.1)) == (19, 9)
+    assert (hypothesis.min_reference(0.05), hypothesis.min_reference(0.1)) == (19, 9)
 
 
 QUARTERS = quarter_range("2009Q1", "2012Q1")  # 12 history quarters + the monitored 2012Q1

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.domain.contracts import FEATURE_SCHEMA, validate
+from sector_forecast.contracts.inputs import FEATURE_SCHEMA, validate
 from sector_forecast.domain.features import (
     FEATURE_COLUMNS,
     FEATURE_FRAME_COLUMNS,

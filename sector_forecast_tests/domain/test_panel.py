@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.domain.contracts import PANEL_SCHEMA, validate
+from sector_forecast.contracts.inputs import PANEL_SCHEMA, validate
 from sector_forecast.domain.panel import (
     BASE_COLUMNS,
     PANEL_COLUMNS,

@@ -14,10 +14,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from sector_forecast.definitions import defs
+from sector_forecast.defs.definitions import defs
+from sector_forecast.defs.partitions import monthly_partitions, period_to_month_key, quarterly_partitions
+from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.domain.features import FEATURE_LINEAGE
-from sector_forecast.partitions import monthly_partitions, period_to_month_key, quarterly_partitions
-from sector_forecast.pipeline import published_ranges
 from sector_forecast.statbank import StatBankClient
 
 pytestmark = pytest.mark.e2e
@@ -147,7 +147,7 @@ def test_backfill_over_two_quarters(page, shots, dagster_ui) -> None:
     last = published_ranges(StatBankClient(base_url=dagster_ui.statbank.url))["panel_job"][1]
     first = keys[keys.index(last) - 1]
 
-    page.goto("/locations/sector_forecast/jobs/panel_job/partitions")
+    page.goto("/locations/sector_forecast/defs/jobs/panel_job/partitions")
     page.get_by_role("button", name="Materialize…").first.click()
     dialog = page.get_by_role("dialog")
     selection = dialog.locator("input[type=text]").first

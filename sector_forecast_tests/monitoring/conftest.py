@@ -2,7 +2,7 @@
 
 Monitoring judges a forecast on a quarter the champion had not seen, so the champion must be trained before
 that quarter. The scenario replays the past: a copy of the bundled snapshot cut after `CUT_PERIOD` is served by
-the local StatBank server and the graph is materialised as of `BASE_TIME` (`clock.pinned`: the code location's
+the local StatBank server and the graph is materialised as of `BASE_TIME` (`partitions.pinned`: the code location's
 "now" and Dagster's partition loading context, so the newest forecast origin is 2022Q2 — cheap). The test
 then publishes 2022M07–M09 through the server's admin with bankruptcies multiplied by `SHIFT`, as a sudden
 crisis would, and monitors 2022Q3 as of `SHIFT_TIME`. KONK4 is skipped (optional).
@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sector_forecast import clock
+from sector_forecast.defs import partitions
 from sector_forecast.domain.sectors import ACTIVE_ENTERPRISES, KONK25_TO_SECTOR
 from sector_forecast.statbank.snapshot import read_provenance, read_snapshot, write_snapshot_files
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
@@ -88,7 +88,7 @@ class ShiftScenario:
 
     def monitor_new_quarter(self) -> None:
         """What the publication sensor + automation do for a new quarter, without a re-fit."""
-        with clock.pinned(SHIFT_TIME):
+        with partitions.pinned(SHIFT_TIME):
             run_stage(self.env, "konk25_job", "2022-07-01", "2022-09-01")
             run_stage(self.env, "panel_job", "2022-04-01", SHIFTED_QUARTER)
             run_stage(self.env, "monitoring_job", SHIFTED_QUARTER, SHIFTED_QUARTER)
@@ -101,7 +101,7 @@ def shift_scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShiftSc
     snapshot = cut_snapshot(root / "snapshot")
     with running_statbank_server(snapshot, root) as server:
         env = make_graph_env(root / "graph", server.url)
-        with clock.pinned(BASE_TIME):
+        with partitions.pinned(BASE_TIME):
             for job, start, end in BASE_STAGES:
                 run_stage(env, job, start, end)
         yield ShiftScenario(env, server)

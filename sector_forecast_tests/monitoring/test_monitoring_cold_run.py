@@ -10,11 +10,11 @@ import json
 import dagster as dg
 import pandas as pd
 
-from sector_forecast import monitoring_report as mr
+from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
+from sector_forecast.defs.sensors.retrain import drift_retrain_sensor
 from sector_forecast.domain import drift
-from sector_forecast.io_manager import read_stored
-from sector_forecast.partitions import origin_partitions, quarter_key_to_label
-from sector_forecast.sensors.retrain import drift_retrain_sensor
+from sector_forecast.reports import monitoring as mr
+from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv
 
 NEWEST = "2026Q3"  # the bundled snapshot's KONK25 ends at 2026M09

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sector_forecast.assets.models import FIT_ASSET_NAMES
-from sector_forecast.io_manager import read_stored
-from sector_forecast.sensors.retrain import drift_retrain_sensor, read_cursor
+from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
+from sector_forecast.defs.sensors.retrain import drift_retrain_sensor, read_cursor
+from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv
 from sector_forecast_tests.monitoring.conftest import (
     SHIFT_TIME,

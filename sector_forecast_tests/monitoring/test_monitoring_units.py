@@ -6,24 +6,28 @@ from __future__ import annotations
 import json
 import math
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast import monitoring_report as mr
-from sector_forecast.assets.predictions import (
+from sector_forecast.contracts import inputs as contracts
+from sector_forecast.contracts.monitoring import BATCH_PREDICTIONS_SCHEMA, MONITOR_TABLE_SCHEMA
+from sector_forecast.domain import drift
+from sector_forecast.domain.periods import quarter_offset, quarter_range
+from sector_forecast.reports import monitoring as mr
+from sector_forecast.reports import plots
+from sector_forecast.storage.prediction_log import (
     LOG_COLUMNS,
     append_to_prediction_log,
     merge_prediction_log,
     origin_forecast,
     read_prediction_log,
 )
-from sector_forecast.domain import contracts, drift
-from sector_forecast.domain.contracts_monitoring import BATCH_PREDICTIONS_SCHEMA, MONITOR_TABLE_SCHEMA
-from sector_forecast.domain.periods import quarter_offset, quarter_range
 
+NOW = datetime(2026, 11, 30, 9, tzinfo=UTC)  # when the rows were logged: only names a set-aside file
 SECTORS = np.arange(1, 11)
 
 
@@ -48,7 +52,8 @@ def test_log_rerun_replaces_its_rows_and_new_versions_add_rows() -> None:
 def test_concurrent_appends_keep_every_quarter(tmp_path: Path) -> None:
     path = tmp_path / "monitoring" / "prediction_log.parquet"
     origins = [f"20{y}Q{q}" for y in (21, 22) for q in (1, 2, 3, 4)]
-    threads = [threading.Thread(target=append_to_prediction_log, args=(path, log_rows(o, "1", "t"))) for o in origins]
+    threads = [threading.Thread(target=append_to_prediction_log, args=(path, log_rows(o, "1", "t"), NOW))
+               for o in origins]
     for t in threads:
         t.start()
     for t in threads:
@@ -63,7 +68,7 @@ def test_a_score_era_log_is_set_aside_not_mixed(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     old = log_rows("2022Q2", "1", "t").drop(columns=["lower80", "upper80", "lower95", "upper95"])
     old.assign(lower=0.8, upper=0.9).to_parquet(path)
-    log, aside = append_to_prediction_log(path, log_rows("2022Q3", "2", "t"))
+    log, aside = append_to_prediction_log(path, log_rows("2022Q3", "2", "t"), NOW)
     assert aside is not None and aside.exists() and "score-era" in aside.name
     assert set(log["origin"]) == {"2022Q3"} and list(log.columns) == LOG_COLUMNS
 
@@ -178,7 +183,7 @@ def test_report_json_is_strict_html_self_contained_and_summarisable(tmp_path: Pa
     assert body["flags"]["data_drift"] is True and body["flags"]["retrain"] is True
     assert body["levels"] == {"data_drift": 0.05, "performance_degradation": 0.05, "nominal_false_alarm_rate": 0.1}
     assert len(body["per_sector"]) == 10 and body["judged_forecast"]["origin"] == "2018Q3"
-    images = mr.figures(loud)
+    images = plots.drift_figures(loud)
     html = mr.to_html(loud, images)
     assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") == 2
     assert "<link" not in html and "<script" not in html and "sector 3" in html

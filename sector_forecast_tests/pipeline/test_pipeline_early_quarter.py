@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sector_forecast.io_manager import read_stored
-from sector_forecast.partitions import origin_partitions, quarter_key_to_label
+from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
+from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import running_statbank_server, snapshot_without_last_quarter_month
 
@@ -32,7 +32,7 @@ def test_the_withheld_quarter_exists_as_a_partition_but_has_no_fit(early: tuple[
     env, withheld = early
     assert withheld == "2026M09"
     assert "2026-07-01" in origin_partitions.get_partition_keys()
-    fitted = sorted(p.stem for p in (env.storage / "fit_glm").glob("*.pkl"))
+    fitted = sorted(p.stem for p in (env.storage / "fit_glm").glob("*.json"))
     assert fitted[-1] == "2026-04-01"
 
 
@@ -48,5 +48,5 @@ def test_the_leaderboard_champion_and_forecasts_use_the_newest_fitted_origin(ear
 
 def test_monitoring_stops_at_the_newest_fitted_origin(early: tuple[GraphEnv, str]) -> None:
     env, _ = early
-    reports = sorted(p.stem for p in (env.storage / "drift_report").glob("*.pkl"))
+    reports = sorted(p.stem for p in (env.storage / "drift_report").glob("*.json"))
     assert reports and quarter_key_to_label(reports[-1]) == "2026Q2"

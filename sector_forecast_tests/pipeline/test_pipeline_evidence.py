@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sector_forecast.evidence_report import collect, render
-from sector_forecast.resources import StatBankResource
+from sector_forecast.defs.resources import StatBankResource
+from sector_forecast.reports.evidence import collect, render
 from sector_forecast_tests.conftest import GraphEnv
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sector_forecast.defs.partitions import origin_partitions, quarter_label_to_key, quarterly_partitions
 from sector_forecast.domain.periods import quarter_offset
-from sector_forecast.io_manager import read_stored
-from sector_forecast.partitions import origin_partitions, quarter_label_to_key, quarterly_partitions
+from sector_forecast.storage.values import read_stored, write_value
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 
 MODELS = ["naive", "seasonal_naive", "glm", "xgboost"]
@@ -175,7 +175,7 @@ def test_without_significant_evidence_the_better_baseline_is_champion(
     challengers = ~preds["model"].isin(["naive", "seasonal_naive"])
     keys = pd.MultiIndex.from_frame(preds.loc[challengers, ["sector", "origin"]])
     preds.loc[challengers, "prediction"] = naive.reindex(keys).to_numpy() + 0.5
-    pd.to_pickle({**board, "predictions": preds}, env.storage / "backtest_leaderboard" / "value.pkl")
+    write_value(env.storage / "backtest_leaderboard" / "value", {**board, "predictions": preds})
     assert _run_assets(env, "champion_model", "forecasts").success
     gate = read_stored(env.storage, "champion_model")
     assert gate["decision"] == "baseline" and not gate["gate"]["promoted"]

@@ -11,9 +11,9 @@ import dagster as dg
 import pandas as pd
 from dagster._core.storage.event_log.base import PartitionKeyFilter
 
-from sector_forecast.assets.contracts import default_frame_of
-from sector_forecast.io_manager import read_stored
-from sector_forecast.ui import run_metadata
+from sector_forecast.defs.checks import default_frame_of
+from sector_forecast.defs.metadata import run_metadata
+from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv
 from sector_forecast_tests.statbank_server import ServerHandle
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sector_forecast.io_manager import read_stored
+from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import ServerHandle
 

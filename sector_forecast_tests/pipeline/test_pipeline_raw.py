@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from sector_forecast.io_manager import read_stored
+from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sector_forecast import serving
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
-from sector_forecast.io_manager import read_stored
+from sector_forecast.storage.values import read_stored
+from sector_forecast.tracking import pyfunc as serving
 from sector_forecast_tests.serving.conftest import ScoringServer
 
 COLUMNS = serving.OUTPUT_COLUMNS

@@ -12,10 +12,10 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, ErrorCode
 
-from sector_forecast import serving
 from sector_forecast.domain import models
 from sector_forecast.domain.features import FEATURE_FRAME_COLUMNS
 from sector_forecast.domain.periods import quarter_of_year, quarter_offset, quarter_range
+from sector_forecast.tracking import pyfunc as serving
 
 ORIGIN = "2022Q2"
 QUANTILES = {s: {0.8: 1.0, 0.95: 2.0} for s in range(1, 11)}  # Pearson-scale: ±1 and ±2 sqrt(mu + 1)

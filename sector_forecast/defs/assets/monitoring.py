@@ -1,0 +1,302 @@
+"""The `monitoring` group: the champion's forecasts into the prediction log, and a drift report per quarter.
+
+`batch_predictions[q]` is the champion model's forecast of quarter q+1's bankruptcies made at origin q, with
+its 80% and 95% intervals calibrated per sector — the row of the real-time backtest (`backtest_leaderboard`),
+so each origin's forecast and interval use only what was known at q. No model is re-run here. It is appended
+to the prediction log (`storage/prediction_log.py` says why the log is a file of its own).
+
+`drift_report[q]` asks of each quarter: did its bankruptcies move away from their recent history (data
+drift), and did the champion's forecast for it miss by more than its errors usually do (performance
+degradation)? The statistics and their levels are in `domain/drift.py`; this asset gathers the inputs —
+`quarterly_panel` for q and the `HISTORY_QUARTERS` quarters before it, the champion's rows of the real-time
+backtest, the prediction log — and stores the report three ways: the asset value (a JSON-able dict),
+`<store>/monitoring/drift_report/<quarter>.json|html` (the HTML is self-contained), and the same two files as
+artefacts of the champion's MLflow run. Its per-sector table passes a blocking Pandera contract before any of
+that is written.
+
+The WARN checks report the newest quarter of the run: they colour the asset in the UI and never stop the
+pipeline. A raised `retrain` flag is acted on by `sensors/retrain.py`.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from sector_forecast import clock
+from sector_forecast.contracts.monitoring import BATCH_PREDICTIONS_SCHEMA, MONITOR_TABLE_SCHEMA
+from sector_forecast.defs.checks import contract_spec, require_contract
+from sector_forecast.defs.io_manager import ParquetIOManager
+from sector_forecast.defs.metadata import markdown_table, run_metadata
+from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
+from sector_forecast.defs.resources import MlflowResource
+from sector_forecast.domain import drift
+from sector_forecast.reports import monitoring as mr
+from sector_forecast.reports import plots
+from sector_forecast.storage.prediction_log import (
+    LOG_COLUMNS,
+    append_to_prediction_log,
+    origin_forecast,
+    prediction_log_path,
+    read_prediction_log,
+)
+from sector_forecast.storage.values import atomic_write
+from sector_forecast.tracking.monitoring import MlflowReportLogger, champion_version_info
+
+MONITORING_GROUP = "monitoring"
+DATA_DRIFT_CHECK = "data_drift"
+PERFORMANCE_CHECK = "performance_degradation"
+_HISTORY = dg.TimeWindowPartitionMapping(start_offset=-drift.HISTORY_QUARTERS,
+                                         allow_nonexistent_upstream_partitions=True)
+_PREVIOUS = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
+
+
+class DriftConfig(dg.Config):
+    data_drift_level: float = Field(
+        default=drift.DATA_DRIFT_LEVEL, description="Benjamini–Hochberg level across the eleven data-drift "
+        "hypotheses: the chance of a data-drift alarm in a quarter without drift.")
+    performance_level: float = Field(
+        default=drift.PERFORMANCE_LEVEL, description="Rank p-value at or below which the champion's errors "
+        "count as degraded: the chance of a performance alarm in a quarter without degradation.")
+    plot_quarters: int = Field(
+        default=4, description="Draw the plots for the newest N quarters of a run (0 = every quarter). Plots cost "
+        "about a second a quarter, so a cold backfill draws only the recent ones; the others keep their tables, "
+        "JSON and HTML, and get plots when materialised on their own.")
+
+
+def report_dir(root: Path) -> Path:
+    return root / "monitoring" / "drift_report"
+
+
+def champion_name(champion_model: dict) -> str:
+    """The model in service: the registry's current version's model, else the gate's champion."""
+    return str(champion_model.get("champion_model") or champion_model["champion"])
+
+
+def _champion(mlflow_res: MlflowResource, champion_model: dict) -> dict | None:
+    """Registry facts of the champion in service (its training origin decides whether an alarm asks to retrain)."""
+    version = champion_model.get("champion_version")
+    if not version:
+        return None
+    info = champion_version_info(mlflow_res.uri, mlflow_res.registered_model_name, str(version))
+    info["model"] = info["model"] or champion_name(champion_model)
+    info["origin"] = info["origin"] or champion_model.get("origin")
+    return info
+
+
+_PLOTS = {"data_drift": "Data drift", "performance": "Performance"}
+NO_PLOTS = ("Plots are drawn for the newest quarters of a bulk run only: materialise this quarter on its own "
+            "(or set `plot_quarters: 0`) to draw them.")
+
+
+def _plots(images: dict[str, str]) -> dict[str, Any]:
+    if not images:
+        return {"plots": dg.MetadataValue.md(NO_PLOTS)}
+    return {f"{name}_plot": dg.MetadataValue.md(mr.image_markdown(title, images[name]))
+            for name, title in _PLOTS.items()}
+
+
+def partition_metadata(report: mr.DriftReport, images: dict[str, str], files: dict[str, Path]) -> dict[str, Any]:
+    data, perf = report.data, report.performance
+    rejected = data.table.loc[data.table["rejected"], "hypothesis"].tolist()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(report.sector_table())),
+        "report": dg.MetadataValue.md(mr.summary_markdown(report)),
+        **_plots(images),
+        "data_drift": dg.MetadataValue.bool(report.data_drift),
+        "drifted": dg.MetadataValue.text(", ".join(rejected) or "none"),
+        "data_drift_min_pvalue": dg.MetadataValue.float(float(data.table["p_value"].min())),
+        "performance_degradation": dg.MetadataValue.bool(report.degraded),
+        "performance_statistic": dg.MetadataValue.float(float(perf.statistic)),
+        "performance_pvalue": dg.MetadataValue.float(float(perf.p_value)),
+        "performance_testable": dg.MetadataValue.bool(perf.testable),
+        "alarm": dg.MetadataValue.bool(report.alarm),
+        "nominal_false_alarm_rate": dg.MetadataValue.float(data.level + perf.level),
+        "judged_source": dg.MetadataValue.text(report.judged.source),
+        "retrain": dg.MetadataValue.bool(report.retrain),
+        "retrain_reason": dg.MetadataValue.text(report.retrain_reason),
+        "judged_forecast": dg.MetadataValue.text(mr.judged_forecast_key(report)),
+        "champion_version": dg.MetadataValue.text(str((report.champion or {}).get("version", "none"))),
+        "report_html": dg.MetadataValue.path(str(files["html"])),
+        "report_json": dg.MetadataValue.path(str(files["json"])),
+    }
+
+
+def _check(name: str, newest: mr.DriftReport, flagged: list[str], passed: bool, description: str,
+           level: float) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name, asset_key="drift_report", passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={"quarter": dg.MetadataValue.text(newest.quarter),
+                  "nominal_false_alarm_rate": dg.MetadataValue.float(level),
+                  "flagged_quarters_in_run": dg.MetadataValue.text(", ".join(flagged) or "none")},
+    )
+
+
+@dg.asset(
+    description=(
+        "The champion's forecast of next quarter's bankruptcies for all ten sectors at each forecast origin, with "
+        "its per-sector calibrated 80% and 95% intervals: the origin's row of the real-time backtest, so it uses "
+        "only what was known then. Appended to the prediction log (`<store>/monitoring/prediction_log.parquet`, "
+        "keyed by origin and model version; a re-run replaces its own rows) that `drift_report` judges once the "
+        "quarter is published."
+    ),
+    group_name=MONITORING_GROUP,
+    partitions_def=origin_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    kinds={"parquet"},
+    ins={"champion_model": dg.AssetIn(), "backtest_leaderboard": dg.AssetIn()},
+    check_specs=[contract_spec("batch_predictions", "Pandera contract of the batch predictions: ten sectors per "
+                               "origin, forecast of origin + 1, nested intervals, +inf bounds only uncalibrated.")],
+    code_version="2",
+)
+def batch_predictions(
+    context: dg.AssetExecutionContext,
+    champion_model: dict,
+    backtest_leaderboard: dict,
+    parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    model = champion_name(champion_model)
+    version = str(champion_model.get("champion_version") or "none")
+    log_path = prediction_log_path(parquet_io_manager.root_for(context.instance))
+    now = clock.now().isoformat(timespec="seconds")
+    parts: dict[str, pd.DataFrame] = {}
+    missing: list[str] = []
+    for key in context.partition_keys:
+        origin = quarter_key_to_label(key)
+        rows = origin_forecast(backtest_leaderboard["predictions"], model, origin).assign(
+            origin=origin, model_version=version, predicted_at=now, dagster_run_id=context.run.run_id)[LOG_COLUMNS]
+        parts[key] = rows
+        if rows.empty:
+            missing.append(origin)
+        context.add_asset_metadata(partition_key=key, metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(rows)),
+            "forecast_quarter": dg.MetadataValue.text(str(rows["quarter"].iloc[0]) if len(rows) else "none"),
+            "predictions": dg.MetadataValue.md(
+                markdown_table(rows.drop(columns=["dagster_run_id", "predicted_at"])) if len(rows) else
+                f"The leaderboard has no {model} forecast made at {origin}: its fits for {origin} have not run."),
+        })
+    frame = pd.concat(parts.values(), ignore_index=True)
+    result = yield from require_contract("batch_predictions", frame, BATCH_PREDICTIONS_SCHEMA, list(parts))
+    log, aside = (append_to_prediction_log(log_path, frame, clock.now()) if len(frame)
+                  else (read_prediction_log(log_path), None))
+    if missing:
+        context.log.warning(f"batch_predictions: no leaderboard forecast of {model} at {', '.join(missing)}")
+    if aside:
+        context.log.warning(f"batch_predictions: a score-era prediction log was set aside as {aside}")
+    context.log.info(f"batch_predictions: {len(parts) - len(missing)} origin(s) of {model} (version {version}); "
+                     f"log has {len(log)} rows")
+    yield dg.Output(parts, metadata={
+        "champion": dg.MetadataValue.text(f"{model} (registered version {version})"),
+        "model_version": dg.MetadataValue.text(version),
+        "origins_without_forecast": dg.MetadataValue.text(", ".join(missing) or "none"),
+        "prediction_log": dg.MetadataValue.path(str(log_path)),
+        "prediction_log_rows": dg.MetadataValue.int(len(log)),
+        "prediction_log_versions": dg.MetadataValue.text(", ".join(sorted(log["model_version"].astype(str).unique()))),
+        **({"score_era_log_set_aside": dg.MetadataValue.path(str(aside))} if aside else {}),
+    })
+    yield result
+
+
+@dg.asset(
+    description=(
+        "Per quarter q, two monitors with stated false-alarm rates (docs/monitoring.md). Data drift: each "
+        "sector's log bankruptcies relative to the sectors' median, and that median, against the previous 12 "
+        "quarters by a prediction-interval t-test, Benjamini–Hochberg at 5% across the eleven. Performance: "
+        "the champion's forecast for q (made at q−1) as standardised Pearson residuals, the largest squared one "
+        "ranked among every earlier quarter's (alarm at rank p ≤ 5%). A retrain flag when either alarms on a "
+        "quarter after the champion's training origin. Markdown, plots, JSON and a self-contained HTML file; "
+        "logged to the champion's MLflow run."
+    ),
+    group_name=MONITORING_GROUP,
+    partitions_def=origin_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    kinds={"mlflow", "scipy"},
+    ins={
+        "quarterly_panel": dg.AssetIn(partition_mapping=_HISTORY, metadata={"allow_missing_partitions": True}),
+        "champion_model": dg.AssetIn(),
+        "backtest_leaderboard": dg.AssetIn(),
+    },
+    deps=[dg.AssetDep(batch_predictions, partition_mapping=_PREVIOUS)],
+    check_specs=[
+        contract_spec("drift_report", "Pandera contract of the per-sector table: ten sectors a quarter, p-values "
+                      "in [0, 1], a sector flagged only where tested."),
+        dg.AssetCheckSpec(DATA_DRIFT_CHECK, asset="drift_report",
+                          description="WARN when the newest quarter's bankruptcies drifted (BH at 5% across the "
+                          "ten sectors and their median): nominal false-alarm rate 5% a quarter."),
+        dg.AssetCheckSpec(PERFORMANCE_CHECK, asset="drift_report",
+                          description="WARN when the champion's errors on the newest quarter rank among the worst "
+                          "5% of all earlier quarters: nominal false-alarm rate 5% a quarter."),
+    ],
+    code_version="2",
+)
+def drift_report(
+    context: dg.AssetExecutionContext,
+    config: DriftConfig,
+    quarterly_panel: dict[str, pd.DataFrame],
+    champion_model: dict,
+    backtest_leaderboard: dict,
+    mlflow: MlflowResource,
+    parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+) -> Iterator:
+    root = parquet_io_manager.root_for(context.instance)
+    champ = _champion(mlflow, champion_model)
+    log = read_prediction_log(prediction_log_path(root))
+    predictions = backtest_leaderboard["predictions"]
+    rows = predictions[predictions["model"] == champion_name(champion_model)]
+    counts = pd.concat(quarterly_panel.values(), ignore_index=True)[["sector", "quarter", "bankruptcies"]]
+    reports: dict[str, mr.DriftReport] = {}
+    published = set(counts["quarter"])
+    for key in context.partition_keys:
+        quarter = quarter_key_to_label(key)
+        if quarter not in published:
+            raise dg.Failure(f"drift_report {quarter}: quarterly_panel is not materialised for {quarter}")
+        reports[key] = mr.build_report(quarter, counts, log, rows, champ, config.data_drift_level,
+                                       config.performance_level)
+    table = pd.concat([r.sector_table() for r in reports.values()], ignore_index=True)
+    contract = yield from require_contract("drift_report", table, MONITOR_TABLE_SCHEMA, list(reports))
+    mlflow_log = MlflowReportLogger(mlflow.uri, champ["run_id"]) if champ and champ.get("run_id") else None
+    drawn = set(list(reports)[-config.plot_quarters:] if config.plot_quarters > 0 else reports)
+    for key, report in reports.items():
+        images = plots.drift_figures(report) if key in drawn else {}
+        files = {"json": report_dir(root) / f"{report.quarter}.json",
+                 "html": report_dir(root) / f"{report.quarter}.html"}
+        payload = report.to_dict()
+        atomic_write(files["json"], lambda tmp, p=payload: tmp.write_text(json.dumps(p, indent=1)))
+        atomic_write(files["html"], lambda tmp, r=report, i=images: tmp.write_text(mr.to_html(r, i)))
+        if mlflow_log:
+            mlflow_log.add(report, files)
+        context.add_asset_metadata(partition_key=key, metadata=partition_metadata(report, images, files))
+        context.log.info(report.headline())
+    if mlflow_log:
+        mlflow_log.flush()
+    newest = reports[max(reports)]
+    summary = drift.drift_summary([r.to_dict() for r in reports.values()])
+    runs = pd.DataFrame([{"quarter": r.quarter, "data_drift": r.data_drift, "drifted": ", ".join(
+        r.data.table.loc[r.data.table["rejected"], "hypothesis"]), "performance_p": r.performance.p_value,
+        "degraded": r.degraded, "retrain": r.retrain} for r in reports.values()])
+    # Figures of the whole run are labelled `run/` on each partition's page when the run spans several.
+    yield dg.Output({k: r.to_dict() for k, r in reports.items()}, metadata=run_metadata({
+        "run_summary": dg.MetadataValue.md(markdown_table(runs, max_rows=100)),
+        "alarms": dg.MetadataValue.text(", ".join(summary["alarms"]) or "none"),
+        "false_alarm_rate_outside_known_shifts": dg.MetadataValue.float(float(summary["false_alarm_rate"] or 0)),
+        "known_shifts_excluded": dg.MetadataValue.text(", ".join(summary["excluded"]) or "none"),
+        "nominal_false_alarm_rate": dg.MetadataValue.float(summary["nominal_false_alarm_rate"]),
+        "reports_dir": dg.MetadataValue.path(str(report_dir(root))),
+    }, list(reports), shared={"nominal_false_alarm_rate", "reports_dir"}))
+    yield contract
+    yield _check(DATA_DRIFT_CHECK, newest, summary["data_drift_alarms"], not newest.data_drift,
+                 newest.data.summary, newest.data.level)
+    yield _check(PERFORMANCE_CHECK, newest, summary["performance_alarms"], not newest.degraded,
+                 newest.performance.summary, newest.performance.level)
+
+
+MONITORING_ASSETS: list = [batch_predictions, drift_report]
+# The checks are specs of the assets themselves (one pass computes report, contract and verdicts).
+MONITORING_CHECKS: list = []

@@ -1,0 +1,157 @@
+"""Run the whole graph in-process on a Dagster instance: what `sector-forecast run` does.
+
+Each stage is one Dagster run over a partition range (single-run backfill), so a cold run of hundreds of
+partitions costs a handful of runs, and `dagster dev` on the same `$DAGSTER_HOME` shows the same history.
+Partitions DST has not published yet are left out, and the summary says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from sector_forecast.defs.jobs import STAGES
+from sector_forecast.defs.partitions import (
+    RANGE_END,
+    RANGE_START,
+    konk4_monthly_partitions,
+    month_key_to_period,
+    monthly_partitions,
+    origin_partitions,
+    period_to_month_key,
+    quarter_key_to_label,
+    quarterly_partitions,
+    yearly_partitions,
+)
+from sector_forecast.statbank import StatBankClient
+
+
+@dataclass
+class StageResult:
+    job: str
+    partitions: str
+    run_id: str
+    success: bool
+    seconds: float
+
+
+@dataclass
+class PipelineResult:
+    stages: list[StageResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return all(s.success for s in self.stages)
+
+
+def period_label(partitions_def: dg.PartitionsDefinition | None, key: str) -> str:
+    """A partition key as the user reads the period: `2009Q1`, `2009M01` or `2019`, not a window's first day.
+
+    Keys of months and quarters are both `YYYY-MM-DD` window starts; the window's length tells them apart.
+    """
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return key
+    window = partitions_def.time_window_for_partition_key(key)
+    days = (window.end - window.start).days
+    if days <= 31:
+        return month_key_to_period(key)
+    if days <= 92:
+        return quarter_key_to_label(key)
+    return str(window.start.year)
+
+
+def _last_key_at_or_before(partitions_def: dg.TimeWindowPartitionsDefinition, key: str) -> str | None:
+    keys = [k for k in partitions_def.get_partition_keys() if k <= key]
+    return keys[-1] if keys else None
+
+
+def published_ranges(client: StatBankClient) -> dict[str, tuple[str, str] | None]:
+    """Partition ranges each stage can materialise, given what the source has published."""
+    konk25_last = period_to_month_key(client.table_meta("KONK25")["latestPeriod"])
+    konk4_last = period_to_month_key(client.table_meta("KONK4")["latestPeriod"])
+    demo14_last = str(client.table_meta("DEMO14")["latestPeriod"])
+    m25 = _last_key_at_or_before(monthly_partitions, konk25_last)
+    m4 = _last_key_at_or_before(konk4_monthly_partitions, konk4_last)
+    y = _last_key_at_or_before(yearly_partitions, demo14_last)
+    # A quarter is complete when its third month is published.
+    q_keys = [k for k in quarterly_partitions.get_partition_keys()
+              if m25 and f"{k[:5]}{int(k[5:7]) + 2:02d}-01" <= m25]
+    o_keys = [k for k in origin_partitions.get_partition_keys() if q_keys and k <= q_keys[-1]]
+    return {
+        "konk25_job": (monthly_partitions.get_first_partition_key(), m25) if m25 else None,
+        "konk4_job": (konk4_monthly_partitions.get_first_partition_key(), m4) if m4 else None,
+        "demo14_job": (yearly_partitions.get_first_partition_key(), y) if y else None,
+        "panel_job": (q_keys[0], q_keys[-1]) if q_keys else None,
+        "fits_job": (o_keys[0], o_keys[-1]) if o_keys else None,
+        "evaluation_job": None,
+        "monitoring_job": (o_keys[0], o_keys[-1]) if o_keys else None,
+    }
+
+
+def run_pipeline(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    client: StatBankClient,
+    jobs: list[str] | None = None,
+    echo: Callable[[str], None] = print,
+    log_level: str = "WARNING",
+) -> PipelineResult:
+    """Materialise every published partition of every stage, in dependency order."""
+    ranges = published_ranges(client)
+    order = jobs or list(STAGES)
+    result = PipelineResult()
+    for name in order:
+        job = defs.resolve_job_def(name)
+        tags: dict[str, str] = {"sector_forecast/launched_by": "sector-forecast run"}
+        span = "-"
+        if name != "evaluation_job":
+            window = ranges.get(name)
+            if window is None:
+                result.notes.append(f"{name}: nothing published to materialise")
+                continue
+            tags.update({RANGE_START: window[0], RANGE_END: window[1]})
+            span = "..".join(period_label(job.partitions_def, key) for key in window)
+        echo(f"→ {name} {span}")
+        started = time.perf_counter()
+        outcome = job.execute_in_process(
+            instance=instance, tags=tags, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        elapsed = time.perf_counter() - started
+        result.stages.append(StageResult(name, span, outcome.run_id, outcome.success, elapsed))
+        echo(f"  {'ok' if outcome.success else 'FAILED'} in {elapsed:.1f}s (run {outcome.run_id[:8]})")
+        if not outcome.success:
+            for line in failure_lines(outcome):
+                echo(f"  {line}")
+            break
+    last_month = ranges.get("konk25_job")
+    if last_month:
+        result.notes.append(
+            f"KONK25 published through {month_key_to_period(last_month[1])}; later months are not materialised"
+        )
+    panel = ranges.get("panel_job")
+    if panel:
+        result.notes.append(f"quarters {quarter_key_to_label(panel[0])}..{quarter_key_to_label(panel[1])}")
+    return result
+
+
+def failure_lines(outcome: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per failed step: the user-facing description, or the innermost error's first line."""
+    lines = []
+    for event in outcome.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            text = data.user_failure_data.description
+        else:
+            error = data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            text = error.message if error is not None else "unknown error"
+        lines.append(f"{event.step_key}: {text.strip().splitlines()[0]}")
+    return lines

@@ -1,0 +1,155 @@
+"""Matplotlib figures for the UI: backtest errors by origin, history plus forecast per sector, drift reports."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import textwrap
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from sector_forecast.domain.sectors import SECTORS  # noqa: E402
+
+if TYPE_CHECKING:
+    from sector_forecast.reports.monitoring import DriftReport
+
+
+def png_base64(fig, dpi: int = 80, tight: bool = True) -> str:
+    """The figure as a base64 PNG (closed afterwards, so bulk runs do not pile up open figures)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+# Characters per title line that fit one of the ten 3-inch panels at 8 pt.
+TITLE_WIDTH = 40
+
+
+def errors_by_origin(predictions: pd.DataFrame, note: str = ""):
+    """Mean absolute error over the ten sectors at each origin, one line per model."""
+    known = predictions.dropna(subset=["actual"]).assign(
+        abs_error=lambda d: (d["prediction"] - d["actual"]).abs()
+    )
+    table = known.pivot_table(index="origin", columns="model", values="abs_error", aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    table.plot(ax=ax, marker="o", linewidth=1)
+    ax.set_xlabel("forecast origin")
+    ax.set_ylabel("MAE over sectors")
+    ax.set_title("Rolling-origin backtest: error by origin" + (f"\n{note}" if note else ""), fontsize=9)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def history_and_forecast(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
+    """Score history per sector with the next-quarter forecast and its interval."""
+    fig, axes = plt.subplots(2, 5, figsize=(15, 5.5), sharey=False)
+    for ax, sector in zip(axes.ravel(), SECTORS, strict=True):
+        past = history[history["sector"] == sector].sort_values("quarter").tail(quarters)
+        ax.plot(past["quarter"], past["score"], color="tab:blue", linewidth=1)
+        row = forecast[forecast["sector"] == sector]
+        if len(row):
+            r = row.iloc[0]
+            ax.errorbar([r["quarter"]], [r["prediction"]], yerr=[[r["prediction"] - r["lower"]],
+                        [r["upper"] - r["prediction"]]], fmt="o", color="tab:red", capsize=3)
+        # Full names, wrapped to the panel's width: the longest (sector 2) has 57 characters.
+        ax.set_title(textwrap.fill(f"{sector}. {SECTORS[sector]}", TITLE_WIDTH), fontsize=8)
+        ticks = list(past["quarter"])[:: max(1, len(past) // 3)]
+        ax.set_xticks(ticks)
+        ax.tick_params(labelsize=6)
+    fig.suptitle("Sector Vitality Score: history and next-quarter forecast" + (f"\n{note}" if note else ""))
+    fig.tight_layout()
+    return fig
+
+
+def forecast_panels(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
+    """Per sector: bankruptcies with the next-quarter forecast (80% and 95% intervals), and the score."""
+    fig, axes = plt.subplots(2, 5, figsize=(16, 6), sharey=False)
+    for ax, sector in zip(axes.ravel(), SECTORS, strict=True):
+        past = history[history["sector"] == sector].sort_values("quarter").tail(quarters)
+        ax.plot(past["quarter"], past["bankruptcies"].astype(float), color="tab:blue", linewidth=1)
+        row = forecast[forecast["sector"] == sector]
+        if len(row):
+            r = row.iloc[0]
+            for lo, hi, width in (("lower95", "upper95", 1), ("lower80", "upper80", 3)):
+                ax.vlines(r["quarter"], r[lo], r[hi], color="tab:red", linewidth=width, alpha=0.6)
+            ax.plot([r["quarter"]], [r["prediction"]], "o", color="tab:red")
+            score = r.get("score_prediction")
+            if pd.notna(score):
+                ax.text(0.02, 0.95, f"score {score:.2f} [{r['score_lower80']:.2f}, {r['score_upper80']:.2f}]",
+                        transform=ax.transAxes, fontsize=7, va="top")
+        ax.set_title(textwrap.fill(f"{sector}. {SECTORS[sector]}", TITLE_WIDTH), fontsize=7)
+        ticks = list(past["quarter"])[:: max(1, len(past) // 3)]
+        ax.set_xticks(ticks)
+        ax.tick_params(labelsize=6)
+    fig.suptitle("Bankruptcies: history and next-quarter forecast (80% thick, 95% thin); derived score in text"
+                 + (f"\n{note}" if note else ""), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ---- drift report figures ---------------------------------------------------------------------------
+
+def data_drift_png(report: DriftReport) -> str:
+    """Each hypothesis: its history, the Bonferroni-level prediction band, and the quarter (red if rejected)."""
+    table = report.data.table.set_index("hypothesis")
+    series = report.data.series
+    alpha = report.data.level / max(int(table["p_value"].notna().sum()), 1)
+    fig, axes = plt.subplots(2, 6, figsize=(13, 4.2), sharex=True)
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.86, bottom=0.08, wspace=0.35, hspace=0.35)
+    x = np.arange(len(series))
+    for ax, name in zip(axes.flat, series.columns, strict=False):
+        values = series[name].to_numpy(dtype="float64")
+        row = table.loc[name]
+        ax.plot(x[:-1], values[:-1], "o-", color="tab:blue", markersize=3)
+        n = int(row["n_history"])
+        if n >= 2 and math.isfinite(row["history_sd"]):
+            half = stats.t.ppf(1 - alpha / 2, n - 1) * row["history_sd"] * math.sqrt(1 + 1 / n)
+            ax.axhspan(row["history_mean"] - half, row["history_mean"] + half, color="tab:blue", alpha=0.12)
+        ax.plot(x[-1], values[-1], "o", color="tab:red" if row["rejected"] else "tab:green", markersize=6)
+        ax.set_title(f"{name}: p {row['p_value']:.2g}", fontsize=8)
+        ax.set_xticks([0, len(x) - 1], [str(series.index[0]), str(series.index[-1])])
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(series.columns):]:
+        ax.axis("off")
+    fig.suptitle(f"Data drift {report.quarter}: log1p(count) relative to the sectors' median (all sectors: the "
+                 f"median itself); band = prediction interval at {alpha:.2g} (Bonferroni)", fontsize=9)
+    return png_base64(fig, dpi=72, tight=False)
+
+
+def performance_png(report: DriftReport) -> str:
+    """The statistic of every earlier quarter and this one; the standardised residual per sector."""
+    perf = report.performance
+    fig, (hist_ax, z_ax) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [2, 1]})
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.86, bottom=0.2, wspace=0.2)
+    ref = perf.reference
+    hist_ax.plot(np.arange(len(ref)), ref.to_numpy(), "o-", color="tab:blue", markersize=3, label="earlier quarters")
+    if math.isfinite(perf.statistic):
+        hist_ax.plot([len(ref)], [perf.statistic], "o", color="tab:red" if perf.alarm else "tab:green",
+                     markersize=7, label=report.quarter)
+    ticks = list(range(0, len(ref), max(1, len(ref) // 8)))
+    hist_ax.set_xticks(ticks, [str(ref.index[i]) for i in ticks], fontsize=6, rotation=30)
+    hist_ax.set_ylabel("max z² over sectors", fontsize=8)
+    hist_ax.legend(fontsize=7)
+    hist_ax.set_title(f"rank p-value {perf.p_value:.3g} (alarm at ≤ {perf.level:g})", fontsize=9)
+    table = perf.table
+    z_ax.bar([str(s) for s in table["sector"]], table["z"].fillna(0), color="tab:purple")
+    z_ax.axhline(0, color="grey", linewidth=0.8)
+    z_ax.set_title("standardised Pearson residual z by sector", fontsize=9)
+    z_ax.tick_params(labelsize=7)
+    fig.suptitle(f"Performance {report.quarter}: forecast from {report.judged.origin or '-'} "
+                 f"({report.judged.source})", fontsize=9)
+    return png_base64(fig, dpi=72, tight=False)
+
+
+def drift_figures(report: DriftReport) -> dict[str, str]:
+    """Base64 PNGs by name; the UI and the HTML file embed the same images."""
+    return {"data_drift": data_drift_png(report), "performance": performance_png(report)}

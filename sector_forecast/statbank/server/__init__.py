@@ -1,0 +1,1 @@
+"""The local StatBank stand-in: request handler, admin operations, HTTP server, in-process transport."""

@@ -1,0 +1,245 @@
+"""The StatBank API as a pure request handler over a snapshot held in memory.
+
+Shared by the local HTTP server and by the in-process snapshot transport (`transport.py`), so both modes run the
+same request parsing and answer with the same bytes. Implemented (as DST documents it):
+
+- `/v1/tables`, `/v1/tableinfo[/ID]`, `/v1/data[/ID/FORMAT]`; POST JSON bodies or GET query parameters.
+- `tables` lists only active tables unless `includeInactive=true` (DST's default); texts are English only.
+- data formats `BULK` (no BOM, streams, no cell cap) and `CSV` (UTF-8 BOM, capped at `cell_limit` cells →
+  `REQUEST-LIMIT`); `lang=da` uses a decimal comma; `valuePresentation` Code/Value/CodeAndValue/ValueAndCode.
+- `EXTRACT-NOTALLOWED`: BULK without *every* variable of the table (time included) listed with at least one
+  value selector; also a non-BULK request that omits a variable that cannot be eliminated, or an
+  unsupported format. Omitted eliminable variables in CSV take their total; an omitted time takes `(1)`.
+- `EXTRACT-NOTFOUND`: unknown table, variable or exact value code. `EXTRACT-STREAMINGTIMESORT`: `timeOrder`
+  with BULK. Errors are JSON `{"errorTypeCode", "message"}` with HTTP 400 (404 for an unknown endpoint).
+
+Admin operations (`publish`, `revise`, `close`, `reset`, `set_cell_limit`) mutate the in-memory copy only; the
+snapshot on disk is never written. Injected failures are the HTTP server's (`faults.py`), never this handler's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from urllib.parse import unquote
+
+import pandas as pd
+
+from sector_forecast.statbank.server import admin
+from sector_forecast.statbank.server.responses import ApiError, Response, error_response, json_response
+from sector_forecast.statbank.server.select import SelectionError, select_values
+from sector_forecast.statbank.server.tables import ELIMINATION_CODE
+from sector_forecast.statbank.snapshot import TableState, read_snapshot, to_delimited
+
+DEFAULT_CELL_LIMIT = 1_000_000
+_RESERVED = {
+    "lang",
+    "format",
+    "valuepresentation",
+    "timeorder",
+    "table",
+    "id",
+    "tables",
+    "includeinactive",
+    "subjects",
+    "pastdays",
+    "delimiter",
+    "allowcodeoverrideinformation",
+    "allowvariablesinhead",
+}
+
+
+class StatBankApp:
+    """Answers StatBank API requests from a snapshot directory (see `snapshot.py` for the layout)."""
+
+    def __init__(self, snapshot_dir: Path, cell_limit: int = DEFAULT_CELL_LIMIT, seed: int = 2026) -> None:
+        self.snapshot_dir = Path(snapshot_dir)
+        self.seed = seed
+        self.default_cell_limit = cell_limit
+        self._lock = threading.RLock()
+        self.reset()
+
+    # ---- state -------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the snapshot on disk: undo publishes/revisions/closures and cell limits."""
+        with self._lock:
+            self.tables: dict[str, TableState] = read_snapshot(self.snapshot_dir)
+            self.cell_limit = self.default_cell_limit
+
+    def table(self, table_id: str) -> TableState:
+        state = self.tables.get(str(table_id).upper())
+        if state is None:
+            raise ApiError("EXTRACT-NOTFOUND", f"Table {table_id} not found")
+        return state
+
+    def publish(self, table: str, period: str | None = None, values: list[dict] | None = None) -> dict:
+        with self._lock:
+            return admin.publish(self.table(table), self.seed, period, values)
+
+    def revise(self, table: str, cell: dict[str, str], value: str | float | int) -> dict:
+        with self._lock:
+            return admin.revise(self.table(table), cell, value)
+
+    def close(self, table: str, successor: str | None = None) -> dict:
+        with self._lock:
+            return admin.close(self.table(table), successor)
+
+    def set_cell_limit(self, cells: int) -> dict:
+        with self._lock:
+            self.cell_limit = int(cells)
+            return {"cell_limit": self.cell_limit}
+
+    def admin(self, op: str, payload: dict) -> Response:
+        """Dispatch `/admin/<op>` with a JSON payload (used by the HTTP server)."""
+        ops = {
+            "publish": self.publish,
+            "revise": self.revise,
+            "close": self.close,
+            "reset": lambda: self.reset() or {"reset": True},
+            "limit": self.set_cell_limit,
+        }
+        if op not in ops:
+            return error_response("ADMIN-NOTFOUND", f"no admin operation {op!r}", 404)
+        try:
+            return json_response(ops[op](**payload))
+        except ApiError as exc:
+            return error_response(exc.code, exc.message, exc.status)
+        except (TypeError, ValueError, KeyError) as exc:
+            return error_response("ADMIN-BADREQUEST", f"{op}: {exc}")
+
+    # ---- requests ----------------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None) -> Response:
+        """Answer one API request."""
+        with self._lock:
+            try:
+                return self._route(method, path, query, body)
+            except ApiError as exc:
+                return error_response(exc.code, exc.message, exc.status)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: bytes | None) -> Response:
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        if len(parts) < 2 or parts[0].lower() != "v1":
+            raise ApiError("NOTFOUND", f"no such endpoint {path}", 404)
+        endpoint, rest = parts[1].lower(), parts[2:]
+        params: dict = {k.lower(): v for k, v in query.items()}
+        variables = {k: str(v).split(",") for k, v in query.items() if k.lower() not in _RESERVED}
+        if method.upper() == "POST" and body:
+            try:
+                payload = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ApiError("REQUEST-BADJSON", f"request body is not JSON: {exc}") from None
+            params.update({k.lower(): v for k, v in payload.items() if k.lower() != "variables"})
+            for var in payload.get("variables") or []:
+                values = var.get("values")
+                variables[str(var.get("code", ""))] = (
+                    [values] if isinstance(values, str) else list(values or [])
+                )
+        if endpoint == "tables":
+            return self._tables(params)
+        if endpoint == "tableinfo":
+            return json_response(self.table(rest[0] if rest else _table_param(params)).info)
+        if endpoint == "data":
+            if rest:
+                params["table"] = rest[0]
+            if len(rest) > 1:
+                params["format"] = rest[1]
+            return self._data(params, variables)
+        raise ApiError("NOTFOUND", f"no such endpoint {path}", 404)
+
+    def _tables(self, params: dict) -> Response:
+        wanted = params.get("tables")
+        if isinstance(wanted, str):
+            wanted = wanted.split(",")
+        wanted = {str(t).upper() for t in wanted} if wanted else None
+        inactive = str(params.get("includeinactive", "false")).lower() == "true"
+        rows = [
+            t.meta
+            for tid, t in self.tables.items()
+            if (inactive or t.meta["active"]) and (wanted is None or tid in wanted)
+        ]
+        return json_response(rows)
+
+    def _data(self, params: dict, variables: dict[str, list[str]]) -> Response:
+        state = self.table(_table_param(params))
+        fmt = str(params.get("format") or "CSV").upper()
+        if fmt not in ("BULK", "CSV"):
+            raise ApiError(
+                "EXTRACT-NOTALLOWED", f"{state.id}: format {fmt} is not supported here (BULK, CSV)"
+            )
+        if params.get("timeorder") and fmt == "BULK":
+            raise ApiError(
+                "EXTRACT-STREAMINGTIMESORT", "timeOrder cannot be used with a streaming format (BULK)"
+            )
+        by_id = {v["id"].upper(): v for v in state.variables}
+        requested: dict[str, list[str]] = {}
+        for code, values in variables.items():
+            if code.upper() not in by_id:
+                raise ApiError("EXTRACT-NOTFOUND", f"variable {code} not found in table {state.id}")
+            requested[code.upper()] = [v for v in values if str(v).strip()]
+        missing = [v["id"] for v in state.variables if not requested.get(v["id"].upper())]
+        if fmt == "BULK" and missing:
+            raise ApiError(
+                "EXTRACT-NOTALLOWED",
+                f"BULK needs every variable of {state.id} listed with values; missing: {', '.join(missing)}",
+            )
+        mask = pd.Series(True, index=state.data.index)
+        columns, cells = [], 1
+        for var in state.variables:
+            col = var["id"].upper()
+            if requested.get(col):
+                try:
+                    codes = select_values(var, requested[col])
+                except SelectionError as exc:
+                    raise ApiError("EXTRACT-NOTFOUND", f"{state.id}: {exc}") from None
+                columns.append(col)
+            elif var.get("time"):
+                codes = [var["values"][-1]["id"]]
+                columns.append(col)
+            elif col in ELIMINATION_CODE and var.get("elimination"):
+                codes = [ELIMINATION_CODE[col]]
+            else:
+                raise ApiError("EXTRACT-NOTALLOWED", f"variable {var['id']} of {state.id} must be selected")
+            if not codes:
+                raise ApiError(
+                    "EXTRACT-NOTFOUND", f"{state.id}: no values of {var['id']} match {requested[col]}"
+                )
+            mask &= state.data[col].isin(codes)
+            cells *= len(codes)
+        if fmt != "BULK" and cells > self.cell_limit:
+            raise ApiError(
+                "REQUEST-LIMIT", f"{state.id}: {cells} cells requested, limit is {self.cell_limit}"
+            )
+        frame = state.data.loc[mask, [*columns, "INDHOLD"]]
+        frame = _present(state, frame, str(params.get("valuepresentation") or "Code"))
+        order = str(params.get("timeorder") or "")
+        if order:
+            frame = frame.sort_values("TID", ascending=order.lower().startswith("asc"), kind="stable")
+        text = to_delimited(frame, decimal="," if str(params.get("lang", "en")).lower() == "da" else ".")
+        body = ("\ufeff" + text if fmt == "CSV" else text).encode("utf-8")
+        return Response(200, "text/csv; charset=utf-8", body)
+
+
+def _table_param(params: dict) -> str:
+    table = params.get("table") or params.get("id")
+    if not table:
+        raise ApiError("EXTRACT-NOTFOUND", "no table given (body key 'table')")
+    return str(table)
+
+
+def _present(state: TableState, frame: pd.DataFrame, presentation: str) -> pd.DataFrame:
+    """Code columns as codes, texts or both, as `valuePresentation` asks."""
+    mode = presentation.lower()
+    if mode == "code":
+        return frame
+    frame = frame.copy()
+    for var in state.variables:
+        col = var["id"].upper()
+        if col in frame.columns:
+            text = {v["id"]: v["text"] for v in var["values"]}
+            as_text = frame[col].map(text)
+            frame[col] = {
+                "codeandvalue": frame[col] + " " + as_text,
+                "valueandcode": as_text + " " + frame[col],
+            }.get(mode, as_text)
+    return frame

@@ -1,0 +1,92 @@
+"""The prediction log: every forecast the champion served, kept across champions, for monitoring to judge.
+
+Why the log is its own Parquet file (`<store>/monitoring/prediction_log.parquet`, beside the IO manager's
+files) and not just `batch_predictions`' partition output: a partition is overwritten when it is
+re-materialised, so the forecast an *earlier* champion served for a quarter would be lost exactly when
+monitoring needs it — a quarter is judged on the forecast made before it was known. The log is keyed by
+(origin, model version): re-running a quarter with the same version replaces its rows (idempotent), a new
+version adds rows beside the old ones, every row carries `predicted_at`. It is rewritten atomically under a
+file lock, so concurrent runs of different quarters never lose each other's rows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from sector_forecast.storage.values import atomic_write, read_parquet
+
+FORECAST_COLUMNS: list[str] = ["sector", "quarter", "prediction", "lower80", "upper80", "lower95", "upper95",
+                               "calibration80", "calibration95", "model", "model_origin"]
+LOG_COLUMNS: list[str] = ["origin", *FORECAST_COLUMNS, "model_version", "predicted_at", "dagster_run_id"]
+LOG_KEY: list[str] = ["origin", "model_version"]
+_FLOATS = ("prediction", "lower80", "upper80", "lower95", "upper95")
+
+
+def prediction_log_path(root: Path) -> Path:
+    """Where the log lives under the asset store's root."""
+    return root / "monitoring" / "prediction_log.parquet"
+
+
+def empty_log() -> pd.DataFrame:
+    """A log with no rows and the right column types (before the first batch prediction)."""
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c in _FLOATS else "object")
+                         for c in LOG_COLUMNS}).astype({"sector": "int64"})
+
+
+def read_prediction_log(path: Path) -> pd.DataFrame:
+    """The whole log (empty, with its columns, before the first batch prediction)."""
+    return read_parquet(path) if path.exists() else empty_log()
+
+
+def merge_prediction_log(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Replace the rows of every (origin, model version) in ``new``, keep everything else, sort."""
+    if len(existing):
+        replaced = pd.MultiIndex.from_frame(existing[LOG_KEY].astype(str)).isin(
+            pd.MultiIndex.from_frame(new[LOG_KEY].astype(str)))
+        existing = existing[~replaced]
+    frames = [f for f in (existing[LOG_COLUMNS], new[LOG_COLUMNS]) if len(f)]
+    merged = pd.concat(frames, ignore_index=True) if frames else empty_log()
+    return merged.sort_values(["origin", "model_version", "sector"], ignore_index=True)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _set_aside_old_format(path: Path, now: datetime) -> Path | None:
+    """A log written before the count forecasts (score predictions, no 80/95% bounds) is moved aside, not mixed."""
+    if not path.exists() or set(LOG_COLUMNS) <= set(read_parquet(path).columns):
+        return None
+    aside = path.with_name(f"prediction_log.score-era-{now:%Y%m%dT%H%M%S}.parquet")
+    path.rename(aside)
+    return aside
+
+
+def append_to_prediction_log(path: Path, new: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, Path | None]:
+    """Merge ``new`` into the log under an exclusive lock and rewrite it atomically; (log, old log set aside)."""
+    with _locked(path):
+        aside = _set_aside_old_format(path, now)
+        merged = merge_prediction_log(read_prediction_log(path), new)
+        atomic_write(path, lambda tmp: merged.to_parquet(tmp, index=False))
+    return merged, aside
+
+
+def origin_forecast(backtest: pd.DataFrame, model: str, origin: str) -> pd.DataFrame:
+    """``model``'s calibrated forecast made at ``origin`` (one row per sector), in the log's columns."""
+    rows = backtest[(backtest["model"] == model) & (backtest["origin"].astype(str) == origin)]
+    out = rows.assign(quarter=rows["target_quarter"].astype(str), model_origin=origin,
+                      sector=rows["sector"].astype("int64"))
+    return out[FORECAST_COLUMNS].sort_values("sector", ignore_index=True)

@@ -1,0 +1,56 @@
+"""Monitoring in MLflow: which registered version is in service, and drift reports logged to its run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mlflow.entities import Metric
+
+from sector_forecast.reports.monitoring import DriftReport
+from sector_forecast.tracking.runs import client_for
+
+
+def champion_version_info(uri: str, registered_model: str, version: str) -> dict[str, Any]:
+    """Registry facts about one version of the registered model: model, training origin, run."""
+    client = client_for(uri)
+    mv = client.get_model_version(registered_model, version)
+    return {"version": str(mv.version), "model": mv.tags.get("model"), "origin": mv.tags.get("origin"),
+            "run_id": mv.run_id, "uri": f"models:/{registered_model}/{mv.version}"}
+
+
+METRIC_KEYS = ("monitoring_data_drift_min_pvalue", "monitoring_performance_statistic",
+               "monitoring_performance_pvalue", "monitoring_alarm")
+
+
+class MlflowReportLogger:
+    """Report files as artefacts of the champion's run; headline numbers as metrics stepped by quarter.
+
+    Artefacts are overwritten on a re-run, and a (step, value) already in a metric's history is not logged
+    again, so re-running a quarter does not grow the history. Histories are read once and new metrics
+    written in one batch per run.
+    """
+
+    def __init__(self, uri: str, run_id: str) -> None:
+        self.client, self.run_id = client_for(uri), run_id
+        self.seen = {k: {(m.step, round(m.value, 12)) for m in self.client.get_metric_history(run_id, k)}
+                     for k in METRIC_KEYS}
+        self.pending: list[Metric] = []
+
+    def add(self, report: DriftReport, files: dict[str, Path]) -> None:
+        for name, path in files.items():
+            self.client.log_text(self.run_id, path.read_text(), f"monitoring/drift_report_{report.quarter}.{name}")
+        step = int(report.quarter[:4]) * 4 + int(report.quarter[5]) - 1
+        values = (report.data.table["p_value"].min(), report.performance.statistic, report.performance.p_value,
+                  float(report.alarm))
+        now = int(time.time() * 1000)
+        for key, value in zip(METRIC_KEYS, values, strict=True):
+            if value is not None and np.isfinite(value) and (step, round(float(value), 12)) not in self.seen[key]:
+                self.pending.append(Metric(key, float(value), now, step))
+
+    def flush(self) -> None:
+        if self.pending:
+            self.client.log_batch(self.run_id, metrics=self.pending)
+            self.pending = []
