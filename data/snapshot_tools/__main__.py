@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from snapshot_tools.konk import reconstruct
+from snapshot_tools.build import reconstruct
 
 DATA = Path(__file__).resolve().parents[1]
 

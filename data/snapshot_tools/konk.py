@@ -14,7 +14,7 @@ import pandas as pd
 
 from sector_forecast.statbank.server.synth import VALUE, apply_hierarchy, rng_for, synth_period, to_cells
 from sector_forecast.statbank.server.tables import period_range
-from sector_forecast.statbank.snapshot import TableState, swap_in_directory, write_snapshot_files
+from sector_forecast.statbank.snapshot import TableState
 from snapshot_tools import catalog, demo14
 
 MONTHS = period_range("2009M01", "2025M12")
@@ -84,7 +84,7 @@ SUPPRESSED_I55 = ("2009M02", "2009M05")
 SYN = "seeded generator, see data/README.md"
 
 
-def _read(real_dir: Path, name: str) -> pd.DataFrame:
+def read_real(real_dir: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(real_dir / name, dtype=str, keep_default_na=False)
 
 
@@ -116,12 +116,12 @@ def _sector1_fixed(samples: pd.DataFrame, totals: dict[str, int], rng: np.random
 
 def konk4_leaves(real_dir: Path, seed: int) -> pd.DataFrame:
     """KONK4 leaf cells (BRANCHE leaf x K02/K03 x month), numeric."""
-    digitized = _read(real_dir, "konk4_k02_sum_sectors1to10_monthly_digitized.csv")
+    digitized = read_real(real_dir, "konk4_k02_sum_sectors1to10_monthly_digitized.csv")
     totals = dict(zip(digitized.period, digitized.bankruptcies_k02_sum_sectors_1_10.astype(int), strict=True))
     if list(totals) != MONTHS:
         raise ValueError("KONK4: digitized monthly totals do not cover 2009M01-2025M12")
     rng = rng_for(seed, "KONK4")
-    s1 = _sector1_fixed(_read(real_dir, "konk4_k02_sector1_samples.csv"), totals, rng)
+    s1 = _sector1_fixed(read_real(real_dir, "konk4_k02_sector1_samples.csv"), totals, rng)
     rows: list[tuple[str, str, str, float]] = []
     for i, month in enumerate(MONTHS):
         w = i / (len(MONTHS) - 1)
@@ -206,105 +206,3 @@ def build_tables(real_dir: Path, seed: int) -> list[TableState]:
     konk25 = _table("KONK25", k25, UPDATED["KONK25"], True, FOOTNOTE)
     d14 = _table("DEMO14", demo14.build_cells(real_dir, seed), UPDATED["DEMO14"], True, FOOTNOTE)
     return [konk4, konk25, d14]
-
-
-def provenance_rows(real_dir: Path) -> list[dict[str, str]]:
-    """Which cells are real, approximate or synthetic, with the method and source of each group."""
-    real_dir = Path(real_dir)
-    src = lambda df: "; ".join(sorted(set(df["source"])))  # noqa: E731
-    s1 = _read(real_dir, "konk4_k02_sector1_samples.csv")
-    cmp_ = _read(real_dir, "konk4_vs_konk25_2025M12.csv")
-    r = [
-        (
-            "KONK4",
-            "BRANCHE=1;VIRKTYP1=K02",
-            "2009M01-2009M10",
-            "real",
-            "exact monthly figures",
-            src(s1[s1.freq == "month"]),
-        ),
-        (
-            "KONK4",
-            "BRANCHE=1;VIRKTYP1=K02 (quarter sums)",
-            "2009K1-2010K4;2020K4-2021K3",
-            "real",
-            "quarter sums exact; their months split multinomially (synthetic)",
-            src(s1[s1.freq == "quarter"]),
-        ),
-        (
-            "KONK4",
-            "BRANCHE=1..10 summed;VIRKTYP1=K02",
-            "2009M01-2025M12",
-            "approximate",
-            "sum over sectors 1-10 equals the chart-digitized total exactly (+-3)",
-            "data/real/konk4_k02_sum_sectors1to10_monthly_digitized.csv",
-        ),
-        (
-            "KONK4",
-            "BRANCHE=" + ",".join(cmp_.konk4_branche_db07) + ";VIRKTYP1=K02",
-            "2025M12",
-            "real",
-            "exact",
-            src(cmp_),
-        ),
-        (
-            "KONK4",
-            "all other cells (each sector, G01/G02/101/102, 11, 000, K01, K03)",
-            "2009M01-2025M12",
-            "synthetic",
-            "multinomial split of the digitized total with documented shares; " + SYN,
-            "generator",
-        ),
-        (
-            "KONK25",
-            "BRANCHE25=" + ",".join(cmp_.konk25_branche25_db25) + ";VIRKTYP1=K02",
-            "2025M12",
-            "real",
-            "exact",
-            src(cmp_),
-        ),
-        (
-            "KONK25",
-            "sum of the ten sector groups;VIRKTYP1=K02",
-            "2009M01-2025M12",
-            "approximate",
-            "equals the KONK4 digitized total (reclassification moves cells between groups only)",
-            "data/real/konk4_k02_sum_sectors1to10_monthly_digitized.csv",
-        ),
-        (
-            "KONK25",
-            "all other cells",
-            "2009M01-2025M12",
-            "synthetic",
-            "KONK4 reconstruction through documented DB07->DB25 moves (binomial); " + SYN,
-            "generator",
-        ),
-        (
-            "KONK25",
-            "all cells",
-            f"2026M01-{KONK25_LAST}",
-            "synthetic",
-            "Poisson around the same month of the last 3 years; " + SYN,
-            "generator",
-        ),
-        (
-            "KONK25",
-            "BRANCHE25=I55;VIRKTYP1=K01,K02,K03",
-            ",".join(SUPPRESSED_I55),
-            "synthetic",
-            "suppressed (..) on purpose so the suppressed-cell path is exercised",
-            "generator",
-        ),
-    ]
-    rows = [
-        dict(zip(("table", "selection", "periods", "status", "method", "source"), x, strict=True)) for x in r
-    ]
-    return rows + demo14.provenance_rows(real_dir)
-
-
-def reconstruct(real_dir: Path, out_dir: Path, seed: int = 2026) -> list[TableState]:
-    """Build the snapshot and swap it into `out_dir` atomically."""
-    tables = build_tables(real_dir, seed)
-    provenance = provenance_rows(real_dir)
-    swap_in_directory(lambda tmp: write_snapshot_files(tmp, tables, provenance), out_dir)
-    return tables

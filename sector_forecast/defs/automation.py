@@ -139,8 +139,10 @@ AUTOMATION_SENSORS: list[dg.AutomationConditionSensorDefinition] = [
         AUTOMATION_SENSOR_NAME,
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        # Each hop of a new month's chain (month -> quarter -> origin -> unpartitioned) waits for a tick.
-        minimum_interval_seconds=15,
+        # Each hop of a new month's chain (month -> quarter -> origin -> unpartitioned) waits for a tick, so the
+        # tick is short: an evaluation of the graph's ~20 conditions takes well under a second when nothing
+        # changed (docs/benchmarks.md), and a release day has only a handful of hops.
+        minimum_interval_seconds=5,
         # Several partitions of one asset in a tick become one asset backfill, which keeps dependency
         # order and honours the single-run backfill policies (one run per stage, not per quarter).
         emit_backfills=True,

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 
 def dm_test(
@@ -28,6 +27,9 @@ def dm_test(
     If the autocovariance sum makes V <= 0 (possible for h > 1) γ_0 alone is used. Returns (NaN, NaN) with
     T < 2 or when all d are equal and zero.
     """
+    # scipy.stats loads in ~1 s: here, not at module level, so defining the graph does not pay for it.
+    from scipy.stats import t as t_dist
+
     if h < 1:
         raise ValueError(f"dm_test: horizon h must be >= 1, got {h}")
     if isinstance(loss_a, pd.Series) and isinstance(loss_b, pd.Series):
@@ -52,7 +54,7 @@ def dm_test(
     dm = dbar / math.sqrt(lrv / t_len)
     hln = math.sqrt((t_len + 1 - 2 * h + h * (h - 1) / t_len) / t_len)
     statistic = hln * dm
-    return statistic, float(stats.t.cdf(statistic, df=t_len - 1))
+    return statistic, float(t_dist.cdf(statistic, df=t_len - 1))
 
 
 def _p(pvalue: float) -> str:

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import PoissonRegressor
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
-from xgboost import XGBRegressor
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+    from xgboost import XGBRegressor
 
 from sector_forecast.domain.calibration import pearson_residual
 from sector_forecast.domain.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, TARGET_COLUMN
@@ -43,7 +40,16 @@ def _glm(params: dict[str, Any], seed: int) -> Pipeline:
 
     ``solver="newton-cholesky"`` instead of scikit-learn's lbfgs: with ~30 columns Newton converges in ~6
     iterations where lbfgs needs ~300 (measured: 0.05 s vs 12 s a fit), to the same optimum.
+    scikit-learn is imported here, not at module level (nor xgboost below): the code location imports this
+    module to define its assets, and every run worker and code server would pay ~2 s for libraries only a
+    fit uses (benchmarks/speed.py).
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import PoissonRegressor
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
     cats = OneHotEncoder(
         categories=[list(SECTOR_CODES), [1, 2, 3, 4]], handle_unknown="ignore", sparse_output=False
@@ -54,6 +60,8 @@ def _glm(params: dict[str, Any], seed: int) -> Pipeline:
 
 def _xgboost(params: dict[str, Any], seed: int) -> XGBRegressor:
     """Small trees with a Poisson objective; single-threaded and seeded so refits are bit-identical."""
+    from xgboost import XGBRegressor
+
     return XGBRegressor(
         **params, objective="count:poisson", tree_method="hist", enable_categorical=True, n_jobs=1,
         random_state=seed, verbosity=0,
@@ -167,6 +175,8 @@ def _fit_once(spec: ModelSpec, params: dict[str, Any], rows: pd.DataFrame, seed:
     """Fit one candidate on ``rows``."""
     estimator = None
     if not spec.is_baseline:
+        from threadpoolctl import threadpool_limits
+
         estimator = spec.build(params, seed)
         # One BLAS thread: on ~500 x 30 matrices threads cost more than they give (10x slower on 2 busy cores).
         with threadpool_limits(limits=1):

@@ -8,25 +8,34 @@ import math
 import textwrap
 from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from sector_forecast.domain.sectors import SECTORS  # noqa: E402
+from sector_forecast.domain.sectors import SECTORS
 
 if TYPE_CHECKING:
     from sector_forecast.reports.monitoring import DriftReport
+
+
+def _plt():
+    """matplotlib's pyplot on the file-only Agg backend, imported when the first figure is drawn.
+
+    Not at module level: the asset modules import this one to define the graph, and every code server and
+    run worker would pay ~1 s for matplotlib even when a run draws nothing (benchmarks/speed.py).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def png_base64(fig, dpi: int = 80, tight: bool = True) -> str:
     """The figure as a base64 PNG (closed afterwards, so bulk runs do not pile up open figures)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
-    plt.close(fig)
+    _plt().close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -40,7 +49,7 @@ def errors_by_origin(predictions: pd.DataFrame, note: str = ""):
         abs_error=lambda d: (d["prediction"] - d["actual"]).abs()
     )
     table = known.pivot_table(index="origin", columns="model", values="abs_error", aggfunc="mean")
-    fig, ax = plt.subplots(figsize=(9, 3.5))
+    fig, ax = _plt().subplots(figsize=(9, 3.5))
     table.plot(ax=ax, marker="o", linewidth=1)
     ax.set_xlabel("forecast origin")
     ax.set_ylabel("MAE over sectors")
@@ -51,7 +60,7 @@ def errors_by_origin(predictions: pd.DataFrame, note: str = ""):
 
 def history_and_forecast(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
     """Score history per sector with the next-quarter forecast and its interval."""
-    fig, axes = plt.subplots(2, 5, figsize=(15, 5.5), sharey=False)
+    fig, axes = _plt().subplots(2, 5, figsize=(15, 5.5), sharey=False)
     for ax, sector in zip(axes.ravel(), SECTORS, strict=True):
         past = history[history["sector"] == sector].sort_values("quarter").tail(quarters)
         ax.plot(past["quarter"], past["score"], color="tab:blue", linewidth=1)
@@ -72,7 +81,7 @@ def history_and_forecast(history: pd.DataFrame, forecast: pd.DataFrame, quarters
 
 def forecast_panels(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
     """Per sector: bankruptcies with the next-quarter forecast (80% and 95% intervals), and the score."""
-    fig, axes = plt.subplots(2, 5, figsize=(16, 6), sharey=False)
+    fig, axes = _plt().subplots(2, 5, figsize=(16, 6), sharey=False)
     for ax, sector in zip(axes.ravel(), SECTORS, strict=True):
         past = history[history["sector"] == sector].sort_values("quarter").tail(quarters)
         ax.plot(past["quarter"], past["bankruptcies"].astype(float), color="tab:blue", linewidth=1)
@@ -100,10 +109,12 @@ def forecast_panels(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int
 
 def data_drift_png(report: DriftReport) -> str:
     """Each hypothesis: its history, the Bonferroni-level prediction band, and the quarter (red if rejected)."""
+    from scipy.stats import t as t_dist  # only where a drift figure is drawn, like matplotlib
+
     table = report.data.table.set_index("hypothesis")
     series = report.data.series
     alpha = report.data.level / max(int(table["p_value"].notna().sum()), 1)
-    fig, axes = plt.subplots(2, 6, figsize=(13, 4.2), sharex=True)
+    fig, axes = _plt().subplots(2, 6, figsize=(13, 4.2), sharex=True)
     fig.subplots_adjust(left=0.04, right=0.99, top=0.86, bottom=0.08, wspace=0.35, hspace=0.35)
     x = np.arange(len(series))
     for ax, name in zip(axes.flat, series.columns, strict=False):
@@ -112,7 +123,7 @@ def data_drift_png(report: DriftReport) -> str:
         ax.plot(x[:-1], values[:-1], "o-", color="tab:blue", markersize=3)
         n = int(row["n_history"])
         if n >= 2 and math.isfinite(row["history_sd"]):
-            half = stats.t.ppf(1 - alpha / 2, n - 1) * row["history_sd"] * math.sqrt(1 + 1 / n)
+            half = t_dist.ppf(1 - alpha / 2, n - 1) * row["history_sd"] * math.sqrt(1 + 1 / n)
             ax.axhspan(row["history_mean"] - half, row["history_mean"] + half, color="tab:blue", alpha=0.12)
         ax.plot(x[-1], values[-1], "o", color="tab:red" if row["rejected"] else "tab:green", markersize=6)
         ax.set_title(f"{name}: p {row['p_value']:.2g}", fontsize=8)
@@ -128,7 +139,7 @@ def data_drift_png(report: DriftReport) -> str:
 def performance_png(report: DriftReport) -> str:
     """The statistic of every earlier quarter and this one; the standardised residual per sector."""
     perf = report.performance
-    fig, (hist_ax, z_ax) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [2, 1]})
+    fig, (hist_ax, z_ax) = _plt().subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [2, 1]})
     fig.subplots_adjust(left=0.06, right=0.98, top=0.86, bottom=0.2, wspace=0.2)
     ref = perf.reference
     hist_ax.plot(np.arange(len(ref)), ref.to_numpy(), "o-", color="tab:blue", markersize=3, label="earlier quarters")

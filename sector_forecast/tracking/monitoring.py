@@ -1,4 +1,7 @@
-"""Monitoring in MLflow: which registered version is in service, and drift reports logged to its run."""
+"""Monitoring in MLflow: which registered version is in service, and drift reports logged to its run.
+
+MLflow is imported where it is called, as in `runs.py`: defining the graph must not load it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlflow.entities import Metric
 
 from sector_forecast.reports.monitoring import DriftReport
 from sector_forecast.tracking.runs import client_for
@@ -19,6 +21,22 @@ def champion_version_info(uri: str, registered_model: str, version: str) -> dict
     mv = client.get_model_version(registered_model, version)
     return {"version": str(mv.version), "model": mv.tags.get("model"), "origin": mv.tags.get("origin"),
             "run_id": mv.run_id, "uri": f"models:/{registered_model}/{mv.version}"}
+
+
+def champion_name(champion_model: dict) -> str:
+    """The model in service: the registry's current version's model, else the gate's champion."""
+    return str(champion_model.get("champion_model") or champion_model["champion"])
+
+
+def champion_in_service(uri: str, registered_model: str, champion_model: dict) -> dict | None:
+    """Registry facts of the champion in service (its training origin decides whether an alarm asks to retrain)."""
+    version = champion_model.get("champion_version")
+    if not version:
+        return None
+    info = champion_version_info(uri, registered_model, str(version))
+    info["model"] = info["model"] or champion_name(champion_model)
+    info["origin"] = info["origin"] or champion_model.get("origin")
+    return info
 
 
 METRIC_KEYS = ("monitoring_data_drift_min_pvalue", "monitoring_performance_statistic",
@@ -37,9 +55,11 @@ class MlflowReportLogger:
         self.client, self.run_id = client_for(uri), run_id
         self.seen = {k: {(m.step, round(m.value, 12)) for m in self.client.get_metric_history(run_id, k)}
                      for k in METRIC_KEYS}
-        self.pending: list[Metric] = []
+        self.pending: list = []  # mlflow.entities.Metric, imported where one is made
 
     def add(self, report: DriftReport, files: dict[str, Path]) -> None:
+        from mlflow.entities import Metric
+
         for name, path in files.items():
             self.client.log_text(self.run_id, path.read_text(), f"monitoring/drift_report_{report.quarter}.{name}")
         step = int(report.quarter[:4]) * 4 + int(report.quarter[5]) - 1

@@ -2,6 +2,9 @@
 
 One MLflow run per (model, forecast origin). `MlflowClient.log_batch` keeps a cold backtest of ~100 runs
 cheap; full MLflow models are logged only for origins that can be promoted.
+
+MLflow itself (~2 s to import) is imported inside the functions that call it: the asset modules import
+this one to define the graph, and a code server or run worker that never logs should not pay for it.
 """
 
 from __future__ import annotations
@@ -13,19 +16,20 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
 import pandas as pd
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 CHAMPION_ALIAS = "champion"
 
 
 def client_for(uri: str) -> MlflowClient:
     """The client for `uri`, also made MLflow's current tracking and registry URI (for `load_model` & co)."""
+    import mlflow
+
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return _client(uri)
@@ -33,11 +37,15 @@ def client_for(uri: str) -> MlflowClient:
 
 @functools.cache
 def _client(uri: str) -> MlflowClient:
+    from mlflow.tracking import MlflowClient
+
     # One per URI and process: a new SQLite-backed client re-checks the database schema (~0.5 s each).
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    from mlflow.exceptions import MlflowException
+
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
@@ -63,6 +71,8 @@ def log_run(
     texts: Mapping[str, str] | None = None,
 ) -> str:
     """Create a finished run with params, metrics, tags and small CSV/markdown artefacts; return its id."""
+    from mlflow.entities import Metric, Param, RunTag
+
     run = client.create_run(exp_id, run_name=run_name, tags=dict(tags))
     run_id = run.info.run_id
     now = int(time.time() * 1000)
@@ -85,6 +95,8 @@ def log_model_into(run_id: str, uri: str, log: Callable[[Path], Any]) -> str:
 
     `workdir` is a scratch directory for the model's artefact files, removed once MLflow has copied them.
     """
+    import mlflow
+
     mlflow.set_tracking_uri(uri)
     with mlflow.start_run(run_id=run_id), tempfile.TemporaryDirectory(prefix="sector-forecast-mlflow-") as tmp:
         info = log(Path(tmp))
@@ -93,6 +105,8 @@ def log_model_into(run_id: str, uri: str, log: Callable[[Path], Any]) -> str:
 
 def current_champion(client: MlflowClient, name: str) -> Any | None:
     """The model version behind `name@champion`, or None."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, CHAMPION_ALIAS)
     except MlflowException:
@@ -109,6 +123,8 @@ def same_champion(client: MlflowClient, name: str, fingerprint: str) -> Any | No
 
 def register_champion(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: Mapping[str, str]) -> Any:
     """Register a new version and move the `champion` alias to it."""
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_registered_model(name)
     except MlflowException:

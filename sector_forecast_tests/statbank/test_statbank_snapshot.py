@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sector_forecast.statbank.server.tables import HIERARCHY
-from snapshot_tools.konk import reconstruct
+from snapshot_tools.build import reconstruct
 
 from sector_forecast.cli.statbank import statbank
 from sector_forecast.statbank import StatBankClient

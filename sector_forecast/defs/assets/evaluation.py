@@ -17,7 +17,6 @@ from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import calibration, evidence, metrics, score, scorecast
 from sector_forecast.reports import plots
-from sector_forecast.tracking import pyfunc as serving
 from sector_forecast.tracking import runs as tracking
 
 # Every partition that is materialised: in the first days of a quarter its origin partition already exists but
@@ -130,6 +129,9 @@ def champion_model(
     context: dg.AssetExecutionContext, backtest_leaderboard: dict, mlflow: MlflowResource,
     statbank: StatBankResource, **fits: dict,
 ):
+    # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
+    from sector_forecast.tracking import pyfunc as serving
+
     gate = evidence.promotion_gate(backtest_leaderboard["predictions"], alpha=GATE_ALPHA)
     champ = gate.champion
     client = tracking.client_for(mlflow.uri)

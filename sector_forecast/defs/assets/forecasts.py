@@ -7,7 +7,6 @@ carries both uncertainties (`domain.scorecast`).
 
 import dagster as dg
 import pandas as pd
-from mlflow.pyfunc import load_model
 
 from sector_forecast.contracts import models as contracts_models
 from sector_forecast.defs.assets.evaluation import ALL_PRESENT, newest
@@ -17,7 +16,6 @@ from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import calibration, scorecast
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.reports import plots
-from sector_forecast.tracking import pyfunc as serving
 from sector_forecast.tracking import runs as tracking
 
 FORECASTS_GROUP = "forecasts"
@@ -47,6 +45,11 @@ def forecasts(
     context: dg.AssetExecutionContext, champion_model: dict, backtest_leaderboard: dict, feature_frame: dict,
     quarterly_panel: dict, mlflow: MlflowResource, statbank: StatBankResource,
 ):
+    # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
+    from mlflow.pyfunc import load_model
+
+    from sector_forecast.tracking import pyfunc as serving
+
     _, rows = newest(feature_frame, "feature_frame")
     origin, target = str(rows["quarter"].iloc[0]), str(rows["target_quarter"].iloc[0])
     tracking.client_for(mlflow.uri)

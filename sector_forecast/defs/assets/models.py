@@ -17,7 +17,6 @@ from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import models
-from sector_forecast.tracking import pyfunc as serving
 from sector_forecast.tracking import runs as tracking
 
 MODELS_GROUP = "models"
@@ -74,6 +73,9 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
         mlflow: MlflowResource,
         statbank: StatBankResource,
     ) -> Iterator:
+        # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
+        from sector_forecast.tracking import pyfunc as serving
+
         features = pd.concat(feature_frame.values(), ignore_index=True)
         client = tracking.client_for(mlflow.uri)
         exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())

@@ -45,7 +45,7 @@ from sector_forecast.storage.prediction_log import (
     read_prediction_log,
 )
 from sector_forecast.storage.values import atomic_write
-from sector_forecast.tracking.monitoring import MlflowReportLogger, champion_version_info
+from sector_forecast.tracking.monitoring import MlflowReportLogger, champion_in_service, champion_name
 
 MONITORING_GROUP = "monitoring"
 DATA_DRIFT_CHECK = "data_drift"
@@ -70,22 +70,6 @@ class DriftConfig(dg.Config):
 
 def report_dir(root: Path) -> Path:
     return root / "monitoring" / "drift_report"
-
-
-def champion_name(champion_model: dict) -> str:
-    """The model in service: the registry's current version's model, else the gate's champion."""
-    return str(champion_model.get("champion_model") or champion_model["champion"])
-
-
-def _champion(mlflow_res: MlflowResource, champion_model: dict) -> dict | None:
-    """Registry facts of the champion in service (its training origin decides whether an alarm asks to retrain)."""
-    version = champion_model.get("champion_version")
-    if not version:
-        return None
-    info = champion_version_info(mlflow_res.uri, mlflow_res.registered_model_name, str(version))
-    info["model"] = info["model"] or champion_name(champion_model)
-    info["origin"] = info["origin"] or champion_model.get("origin")
-    return info
 
 
 _PLOTS = {"data_drift": "Data drift", "performance": "Performance"}
@@ -246,7 +230,7 @@ def drift_report(
     parquet_io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> Iterator:
     root = parquet_io_manager.root_for(context.instance)
-    champ = _champion(mlflow, champion_model)
+    champ = champion_in_service(mlflow.uri, mlflow.registered_model_name, champion_model)
     log = read_prediction_log(prediction_log_path(root))
     predictions = backtest_leaderboard["predictions"]
     rows = predictions[predictions["model"] == champion_name(champion_model)]
