@@ -131,6 +131,9 @@ def register_champion(client: MlflowClient, name: str, model_uri: str, run_id: s
         client.create_registered_model(
             name, description="Next-quarter Sector Vitality Score per Danish DB07 sector (sector_forecast)."
         )
-    version = client.create_model_version(name, model_uri, run_id=run_id, tags=dict(tags))
+    # A tracking server accepts a `models:/m-<id>` source only together with that logged model's id (the
+    # SQLite store does not check; found by the image test against a real `mlflow server`).
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = client.create_model_version(name, model_uri, run_id=run_id, tags=dict(tags), model_id=model_id)
     client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
     return version
