@@ -10,10 +10,14 @@ The intervals use the champion's per-sector conformal quantiles from its real-ti
 served forecast equals the `forecasts` asset for the same quarter and model version; `data_source` says
 whether the model learnt from DST's data or the reconstructed snapshot.
 Bad requests (unknown or misspelt fields, a missing or non-integer `sector`, an unknown code, a `quarter`
-that is not a string like `2026Q4` or lies outside the stored data, non-numeric features) raise
-`MlflowException(INVALID_PARAMETER_VALUE)` naming the problem: the scoring server answers HTTP 400 with that
-message and no stack trace. Nothing is coerced: MLflow's input-schema enforcement is off on purpose (see
-`signature`). An unexpected scoring failure is a one-line HTTP 500; its trace goes to the server log.
+that is not a string like `2026Q4` or lies outside the stored data, non-numeric features) raise an
+`MlflowException(INVALID_PARAMETER_VALUE)` whose message starts with the problem: HTTP 400, no stack trace.
+Nothing is coerced: MLflow's input-schema enforcement is off on purpose (see `signature`). An unexpected
+scoring failure is a one-line HTTP 500; its trace goes to the server log.
+
+Logged as MLflow *models-from-code* (`log_serving_model`): a model-code file, the part of `sector_forecast`
+the model imports (`code/`, no Dagster) and requirements pinned to this environment, so it serves from a
+fresh environment built from its own `requirements.txt`. Only the fitted estimator is pickled (an artifact).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from sector_forecast.domain.calibration import COVERAGES, interval_bounds
 from sector_forecast.domain.features import COUNT_COLUMNS, FEATURE_COLUMNS
 from sector_forecast.domain.periods import QUARTER_PATTERN, quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
+from sector_forecast.tracking.packaging import import_closure, serving_requirements, stage_code
 
 INTERVAL_COLUMNS = ["lower80", "upper80", "lower95", "upper95"]
 OUTPUT_COLUMNS = ["sector", "quarter", "prediction", *INTERVAL_COLUMNS, "model", "model_origin", "data_source"]
@@ -50,8 +55,25 @@ _NUMBER = (int, np.integer, float, np.floating)
 _log = logging.getLogger(__name__)
 
 
-def _bad_request(message: str) -> MlflowException:
-    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+class ProblemFirst(MlflowException):
+    """An MlflowException whose message starts with the problem, also after MLflow's scoring server rewrote it:
+    the server prefixes it with `Failed to predict data '<the input frame>'. Error:`; this moves that dump last.
+    """
+
+    _SERVER_PREFIX = re.compile(r"^Failed to predict data '(?P<data>.*)'\. \nError: (?P<problem>.*)$", re.S)
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        found = self._SERVER_PREFIX.match(value)
+        self._message = f"{found['problem']}\n(input: {found['data']})" if found else value
+
+
+def _bad_request(message: str) -> ProblemFirst:
+    return ProblemFirst(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 def _missing(value: Any) -> bool:
@@ -151,7 +173,7 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
             point = self.fitted.predict(rows)["prediction"].to_numpy(dtype=float)
         except Exception as err:  # a bug, not a bad request: one line to the caller, the trace to the log
             _log.exception("sector-vitality: scoring failed")
-            raise MlflowException(f"scoring failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR) from None
+            raise ProblemFirst(f"scoring failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR) from None
         out = pd.DataFrame({
             "sector": rows["sector"].astype(int).to_numpy(),
             "quarter": [quarter_offset(q, 1) for q in rows["quarter"]],
@@ -182,11 +204,17 @@ def signature() -> ModelSignature:
     return ModelSignature(inputs=None, outputs=outputs)
 
 
+# The model-code file MLflow runs to build the model (models-from-code), importing it from the logged `code/`.
+MODEL_CODE = ('"""sector-vitality: the MLflow model-code file (written by sector_forecast.tracking.pyfunc)."""\n'
+              "import mlflow\n\nfrom sector_forecast.tracking.pyfunc import SectorVitalityModel\n\n"
+              "mlflow.models.set_model(SectorVitalityModel())\n")
+
+
 def log_serving_model(
     fitted: Any, features: pd.DataFrame, *, model: str, origin: str, workdir: Path,
     quantiles: dict[int, dict[float, float]] | None = None, data_source: str = "unknown",
 ) -> Any:
-    """Log the pyfunc into the active MLflow run (signature and input example included)."""
+    """Log the pyfunc into the active MLflow run as models-from-code, with its code and pinned requirements."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "fitted_model.pkl").write_bytes(pickle.dumps(fitted))
     features.to_parquet(workdir / "feature_frame.parquet", index=False)
@@ -195,25 +223,19 @@ def log_serving_model(
     meta = {"model": model, "origin": origin, "data_source": data_source,
             "quantiles": {str(s): {str(c): float(v) for c, v in q.items()} for s, q in quantiles.items()}}
     (workdir / "meta.json").write_text(json.dumps(meta))
+    (workdir / "model_code.py").write_text(MODEL_CODE)
+    modules = import_closure([__name__, type(fitted).__module__])
     return mlflow.pyfunc.log_model(
         name="model",
-        python_model=SectorVitalityModel(),
-        artifacts={
-            "fitted_model": str(workdir / "fitted_model.pkl"),
-            "feature_frame": str(workdir / "feature_frame.parquet"),
-            "meta": str(workdir / "meta.json"),
-        },
+        python_model=str(workdir / "model_code.py"),  # a path, not an object: nothing is cloudpickled
+        artifacts={name: str(workdir / file) for name, file in [
+            ("fitted_model", "fitted_model.pkl"), ("feature_frame", "feature_frame.parquet"), ("meta", "meta.json")]},
         signature=signature(),
         input_example=pd.DataFrame({"sector": [1, 4], "quarter": [quarter_offset(origin, 1)] * 2}),
-        code_paths=None,
-        # Explicit requirements: MLflow's inference loads the model in a subprocess (seconds per model).
-        pip_requirements=serving_requirements(),
+        # None (the default) would leave the model importable only where `sector_forecast` is installed, and
+        # `infer_code_paths` only sees code under the current directory: the closure is computed instead.
+        code_paths=[str(stage_code(modules, workdir / "code"))],
+        # Explicit requirements: MLflow's inference loads the model in a subprocess (seconds per model) and
+        # cannot see that `code/` needs scikit-learn and xgboost.
+        pip_requirements=serving_requirements(modules),
     )
-
-
-def serving_requirements() -> list[str]:
-    """The packages the pyfunc imports, pinned to this environment (`sector_forecast` itself is local)."""
-    from importlib.metadata import version
-
-    names = ["mlflow", "pandas", "numpy", "pyarrow", "scikit-learn", "xgboost-cpu"]
-    return [f"{name}=={version(name)}" for name in names]

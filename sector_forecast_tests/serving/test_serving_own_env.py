@@ -1,0 +1,87 @@
+"""The registered champion serves from a fresh environment built from nothing but its own `requirements.txt`.
+
+`served_champion` (conftest) builds that environment and starts its `mlflow models serve`; the other HTTP
+tests (`test_serving_http.py`) run against the same server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.metadata import version
+
+import pandas as pd
+import pytest
+import yaml
+
+from sector_forecast.domain.sectors import SECTOR_CODES
+from sector_forecast.storage.values import read_stored
+from sector_forecast.tracking import pyfunc as serving
+from sector_forecast_tests.serving.conftest import BUILD_TIME, ModelEnv, ScoringServer
+
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([A-Za-z0-9_.+-]+)$")
+
+
+def test_the_model_env_holds_only_its_pinned_requirements(model_env: ModelEnv, record_property) -> None:
+    pins = dict(PIN.match(line).groups() for line in model_env.requirements)  # every line is `name==version`
+    assert {"mlflow", "numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "xgboost-cpu"} <= set(pins), pins
+    assert pins == {name: version(name) for name in pins}  # the versions the model was fitted and logged with
+    installed = {line.split("==")[0].lower() for line in model_env.run("python", "-m", "pip", "freeze").split()}
+    assert not {"sector-forecast", "sector_forecast", "dagster"} & installed, installed
+    probe = ("import importlib.util as u, json, platform, sys; print(json.dumps({'python': platform.python_version(),"
+             " 'isolated': sys.prefix != sys.base_prefix, 'found': [n for n in ('sector_forecast', 'dagster')"
+             " if u.find_spec(n)]}))")
+    seen = json.loads(model_env.run("python", "-c", probe))
+    python_env = yaml.safe_load((model_env.model_dir / "python_env.yaml").read_text())
+    assert seen == {"python": str(python_env["python"]), "isolated": True, "found": []}
+    # Printed at the end of the run by conftest's `pytest_terminal_summary` (also from an xdist worker).
+    record_property(BUILD_TIME, f"{len(installed)} distributions from {len(pins)} pinned requirements, "
+                                f"built in {model_env.build_seconds:.1f} s")
+
+
+def test_served_from_its_own_env_equals_the_forecasts_asset(served_champion: ScoringServer) -> None:
+    """Both request forms: a sector code alone, and the stored feature rows sent as explicit features."""
+    forecasts = read_stored(served_champion.env.storage, "forecasts").sort_values("sector", ignore_index=True)
+    features = pd.read_parquet(served_champion.model_env.model_dir / "artifacts" / "feature_frame.parquet")
+    origin = json.loads((served_champion.model_env.model_dir / "artifacts" / "meta.json").read_text())["origin"]
+    rows = features[features["quarter"] == origin].sort_values("sector")
+    explicit = rows[["sector", *serving.EXPLICIT_COLUMNS]].assign(quarter=rows["target_quarter"])
+    as_json = explicit.astype(object).where(explicit.notna(), None)  # NaN as null; floats sent by repr (exact)
+    for records in ([{"sector": s} for s in SECTOR_CODES], as_json.to_dict(orient="records")):
+        reply = served_champion.invoke({"dataframe_records": records})
+        assert reply.status_code == 200, reply.text
+        answer = pd.DataFrame(reply.json()["predictions"])
+        pd.testing.assert_frame_equal(answer[serving.OUTPUT_COLUMNS], forecasts[serving.OUTPUT_COLUMNS],
+                                      check_dtype=False)
+
+
+def _explicit_row(**change: object) -> dict:
+    row = {"sector": 3, "quarter": None, **{c: 1.0 for c in serving.EXPLICIT_COLUMNS}}
+    return {**row, **change}
+
+
+@pytest.mark.parametrize(
+    ("records", "problem"),
+    [
+        ([{"sector": 42}], "unknown sector code(s) [42]: valid codes are 1–10"),
+        ([{"sector": 2, "quarter": "2025-Q3"}], "'quarter' must be a string like '2026Q4', got '2025-Q3' (str)"),
+        ([{"sector": 2, "quarter": "1999Q1"}], "quarter 1999Q1 is outside the data"),
+        ([{"sector": 2, "region": "Hovedstaden"}], "unknown field(s) ['region']"),
+        ([_explicit_row(log_lag0="many")], "feature 'log_lag0' must be a number or null, got 'many' (str)"),
+    ],
+)
+def test_bad_requests_name_the_problem_first(served_champion: ScoringServer, records: list, problem: str) -> None:
+    """The message starts with the problem; MLflow's dump of the input frame, which it insists on, comes after."""
+    reply = served_champion.invoke({"dataframe_records": records})
+    assert reply.status_code == 400, reply.text
+    body = reply.json()
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert body["message"].startswith(problem), body["message"]
+    assert "Traceback" not in reply.text and "stack_trace" not in body
+
+
+def test_the_server_loaded_code_not_a_pickled_model(served_champion: ScoringServer) -> None:
+    log = served_champion.log.read_text(errors="replace")
+    assert "cloudpickle" not in log.lower(), log[-3000:]
+    code = served_champion.model_env.model_dir / "code" / "sector_forecast"
+    assert (code / "tracking" / "pyfunc.py").is_file() and not (code / "defs").exists()
