@@ -223,7 +223,7 @@ def shot_partition(s: Shooter, asset: str, partition: str, name: str, needs: lis
 def shot_backfill_dialog(s: Shooter, job: str, first: str, last: str) -> None:
     """The launch dialog of a backfill over two quarters, closed again without launching."""
     page = s.page
-    page.goto(f"/locations/sector_forecast/defs/jobs/{job}/partitions")
+    page.goto(f"/locations/sector_forecast/jobs/{job}/partitions")
     page.get_by_role("button", name="Materialize…").first.click()
     dialog = page.get_by_role("dialog")
     selection = dialog.locator("input[type=text]").first

@@ -7,7 +7,6 @@ lives in the module's tmp dir and talks to the module's own server, which the te
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from sector_forecast.defs.freshness import FRESHNESS_CHECKS
 from sector_forecast.defs.partitions import RANGE_END, RANGE_START
 from sector_forecast.defs.sensors.publication import statbank_publication_sensor
 from sector_forecast.domain.releases import contiguous_ranges
-from sector_forecast_tests.conftest import GraphEnv, make_graph_env
+from sector_forecast_tests.conftest import GraphEnv, copy_graph
 from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
 
 
@@ -40,10 +39,7 @@ def with_freshness_checks(defs: dg.Definitions) -> dg.Definitions:
 
 def clone_graph(source: GraphEnv, root: Path, url: str) -> GraphEnv:
     """A writable copy of a materialised graph (instance, store, MLflow) pointed at another server."""
-    shutil.copytree(source.root / "dagster_home", root / "dagster_home")
-    shutil.copytree(source.storage, root / "storage")
-    shutil.copyfile(source.root / "mlflow.db", root / "mlflow.db")
-    env = make_graph_env(root, url)
+    env = copy_graph(source.root, root, url)
     env.defs = with_freshness_checks(env.defs)
     return env
 

@@ -147,7 +147,7 @@ def test_backfill_over_two_quarters(page, shots, dagster_ui) -> None:
     last = published_ranges(StatBankClient(base_url=dagster_ui.statbank.url))["panel_job"][1]
     first = keys[keys.index(last) - 1]
 
-    page.goto("/locations/sector_forecast/defs/jobs/panel_job/partitions")
+    page.goto("/locations/sector_forecast/jobs/panel_job/partitions")
     page.get_by_role("button", name="Materialize…").first.click()
     dialog = page.get_by_role("dialog")
     selection = dialog.locator("input[type=text]").first

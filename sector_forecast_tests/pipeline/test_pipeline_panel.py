@@ -7,10 +7,18 @@ from pathlib import Path
 import pandas as pd
 
 from sector_forecast.storage.values import read_stored
-from sector_forecast_tests.conftest import GraphEnv, make_graph_env
+from sector_forecast_tests.conftest import GraphEnv, copy_graph, make_graph_env
 from sector_forecast_tests.statbank_server import ServerHandle
 
-RAW_AND_PANEL = ["konk4_job", "konk25_job", "demo14_job", "panel_job"]
+
+def _raw_and_panel(graph: GraphEnv, server: ServerHandle, root: Path) -> GraphEnv:
+    """Raw tables, panel and features of every published partition of the bundled snapshot on `server`.
+
+    What `env.run(["konk4_job", "konk25_job", "demo14_job", "panel_job"])` leaves on a fresh instance, taken
+    from a copy of the session's `materialised_graph` (built from the same snapshot) instead of run again.
+    """
+    server.reset()
+    return copy_graph(graph.root, root, server.url)
 
 
 def _features(env: GraphEnv) -> pd.DataFrame:
@@ -34,11 +42,9 @@ def test_quarter_with_an_unmaterialised_month_is_not_built(server: ServerHandle,
 
 
 def test_unpublished_demo14_years_are_nowcast_then_replaced_when_published(
-    server: ServerHandle, tmp_path: Path
+    server: ServerHandle, materialised_graph: GraphEnv, tmp_path: Path
 ) -> None:
-    server.reset()
-    env = make_graph_env(tmp_path, server.url)
-    assert env.run(RAW_AND_PANEL).success
+    env = _raw_and_panel(materialised_graph, server, tmp_path)
     # A single-quarter re-run (what automation does) nowcasts from the same years as the full-range run.
     full_range = read_stored(env.storage, "quarterly_panel", "2026-07-01")
     assert env.defs.resolve_job_def("panel_job").execute_in_process(
@@ -58,10 +64,10 @@ def test_unpublished_demo14_years_are_nowcast_then_replaced_when_published(
     assert before["score"].isna().all() and after["score"].notna().all()
 
 
-def test_revising_a_late_month_leaves_earlier_features_unchanged(server: ServerHandle, tmp_path: Path) -> None:
-    server.reset()
-    env = make_graph_env(tmp_path, server.url)
-    assert env.run(RAW_AND_PANEL).success
+def test_revising_a_late_month_leaves_earlier_features_unchanged(
+    server: ServerHandle, materialised_graph: GraphEnv, tmp_path: Path
+) -> None:
+    env = _raw_and_panel(materialised_graph, server, tmp_path)
     before = _features(env)
     server.revise("KONK25", {"BRANCHE25": "F", "VIRKTYP1": "K02", "Tid": "2026M08"}, 400)
     assert env.run(["konk25_job", "panel_job"]).success
