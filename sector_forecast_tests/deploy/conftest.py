@@ -263,9 +263,9 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Service]]:
         yield _spawn
 
 
-@pytest.fixture
-def compose_on_host(postgres: PgServer, tmp_path: Path) -> ComposeOnHost:
-    """The compose services on free local ports, talking to the private PostgreSQL server."""
+def compose_services(postgres: PgServer, paths: dict[str, str] | None = None) -> ComposeOnHost:
+    """The compose services on free loopback ports against the private PostgreSQL server; `paths` maps the
+    image's paths onto this machine's (none when the services run in containers of the image itself)."""
     return ComposeOnHost(
         compose=yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()),
         variables={"POSTGRES_USER": postgres.user, "POSTGRES_PASSWORD": postgres.password},
@@ -275,8 +275,14 @@ def compose_on_host(postgres: PgServer, tmp_path: Path) -> ComposeOnHost:
             "webserver": (3000, free_port()),
             "mlflow": (5000, free_port()),
         },
-        paths={
-            "/opt/dagster/app/": f"{REPO}/",
-            "/opt/dagster/mlflow-artifacts": str(tmp_path / "mlflow-artifacts"),
-        },
+        paths=paths or {},
     )
+
+
+@pytest.fixture
+def compose_on_host(postgres: PgServer, tmp_path: Path) -> ComposeOnHost:
+    """The compose services as processes of this venv, the image's paths mapped onto the repository."""
+    return compose_services(postgres, {
+        "/opt/dagster/app/": f"{REPO}/",
+        "/opt/dagster/mlflow-artifacts": str(tmp_path / "mlflow-artifacts"),
+    })

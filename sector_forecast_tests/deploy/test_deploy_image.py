@@ -20,19 +20,17 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from dagster_graphql import DagsterGraphQLClient
 
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.statbank import StatBankClient
-from sector_forecast_tests.deploy.conftest import DEPLOY, ComposeOnHost, PgServer
+from sector_forecast_tests.deploy.conftest import PgServer, compose_services
 from sector_forecast_tests.deploy.podman import Build, Container, container, project_image
 from sector_forecast_tests.deploy.runs import submit, wait_for_runs
 from sector_forecast_tests.deploy.services import (
     REPO,
     REPOSITORY,
-    free_port,
     graphql_over_http,
     log_tail,
     stop_instigators,
@@ -64,20 +62,6 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
     logs = tmp_path_factory.mktemp("image-build")
     with project_image(f"localhost/sector-forecast:test-{os.urandom(4).hex()}", logs / "build.log") as build:
         yield build
-
-
-def compose_in_containers(postgres: PgServer) -> ComposeOnHost:
-    """The compose services on free loopback ports; paths stay the image's own (no mapping onto the repo)."""
-    return ComposeOnHost(
-        compose=yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()),
-        variables={"POSTGRES_USER": postgres.user, "POSTGRES_PASSWORD": postgres.password},
-        ports={
-            "postgres": (5432, postgres.port),
-            "user_code": (4000, free_port()),
-            "webserver": (3000, free_port()),
-            "mlflow": (5000, free_port()),
-        },
-    )
 
 
 def mounts(service: dict, named: dict[str, Path]) -> dict[Path, str]:
@@ -126,7 +110,7 @@ def test_one_image_runs_the_deployment_and_the_whole_graph(
     started = time.monotonic()
     postgres.create_database("dagster")
     postgres.create_database("mlflow")
-    compose = compose_in_containers(postgres)
+    compose = compose_services(postgres)  # paths stay the image's own
     named = {"dagster_storage": tmp_path / "storage", "mlflow_artifacts": tmp_path / "mlflow-artifacts"}
     for directory in named.values():
         directory.mkdir()
