@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from sector_forecast.statbank.server.tables import HIERARCHY
 from snapshot_tools.build import reconstruct
 
 from sector_forecast.cli.statbank import statbank
 from sector_forecast.statbank import StatBankClient
 from sector_forecast.statbank.pull import pull
+from sector_forecast.statbank.server.tables import HIERARCHY
 from sector_forecast.statbank.snapshot import read_provenance
 
 REPO = Path(__file__).resolve().parents[2]
