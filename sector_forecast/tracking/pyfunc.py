@@ -204,6 +204,11 @@ def signature() -> ModelSignature:
     return ModelSignature(inputs=None, outputs=outputs)
 
 
+def string_keyed(table: dict, kind: type = float) -> dict[str, dict[str, Any]]:
+    """{sector: {coverage: value}} with string keys, as JSON holds it (the model's meta, the champion's value)."""
+    return {str(s): {str(c): kind(v) for c, v in by_coverage.items()} for s, by_coverage in table.items()}
+
+
 # The model-code file MLflow runs to build the model (models-from-code), importing it from the logged `code/`.
 MODEL_CODE = ('"""sector-vitality: the MLflow model-code file (written by sector_forecast.tracking.pyfunc)."""\n'
               "import mlflow\n\nfrom sector_forecast.tracking.pyfunc import SectorVitalityModel\n\n"
@@ -221,7 +226,7 @@ def log_serving_model(
     # Without backtest quantiles (a fit logged before any grading) the interval is honest: unbounded.
     quantiles = quantiles or {s: {c: float("inf") for c in COVERAGES} for s in SECTOR_CODES}
     meta = {"model": model, "origin": origin, "data_source": data_source,
-            "quantiles": {str(s): {str(c): float(v) for c, v in q.items()} for s, q in quantiles.items()}}
+            "quantiles": string_keyed(quantiles)}
     (workdir / "meta.json").write_text(json.dumps(meta))
     (workdir / "model_code.py").write_text(MODEL_CODE)
     modules = import_closure([__name__, type(fitted).__module__])

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from dagster_graphql import DagsterGraphQLClient
 
-from sector_forecast.defs.pipeline import RANGE_END, RANGE_START
+from sector_forecast.defs.partitions import RANGE_END, RANGE_START
 
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 ACTIVE = {"STARTING", "STARTED"}

@@ -35,11 +35,6 @@ def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
     return key, partitions[key]
 
 
-def _by_sector_and_coverage(table: dict, kind: type) -> dict[str, dict[str, object]]:
-    """{sector: {coverage: value}} with string keys, as stored (JSON) and shown in the UI."""
-    return {str(s): {str(c): kind(v) for c, v in by_coverage.items()} for s, by_coverage in table.items()}
-
-
 def _coverage_table(per_sector: pd.DataFrame) -> pd.DataFrame:
     cols = ["model", "sector", "n", "coverage80", "coverage95", "interval_score", "mase"]
     return per_sector[cols]
@@ -152,8 +147,8 @@ def champion_model(
         texts={"leaderboard.md": backtest_leaderboard["overall"].to_markdown(index=False)},
     )
     info: dict = {"champion": champ, "gate": gate.to_dict(), "decision": decision, "origin": origin,
-                  "gate_run_id": gate_run, "quantiles": _by_sector_and_coverage(quantiles, float),
-                  "quantile_sources": _by_sector_and_coverage(sources, str)}
+                  "gate_run_id": gate_run, "quantiles": serving.string_keyed(quantiles),
+                  "quantile_sources": serving.string_keyed(sources, str)}
     fingerprint = f"{champ}@{origin}:{latest['mlflow_run_id']}:{sorted(quantiles.items())}"
     unchanged = tracking.same_champion(client, mlflow.registered_model_name, fingerprint)
     if unchanged is not None:
