@@ -116,9 +116,11 @@ _INSTIGATORS = """
 query Instigators($sel: RepositorySelector!) {
   sensorsOrError(repositorySelector: $sel) {
     __typename ... on Sensors { results { name sensorState { id selectorId status } } }
+    ... on PythonError { message }
   }
   schedulesOrError(repositorySelector: $sel) {
     __typename ... on Schedules { results { name scheduleState { id selectorId status } } }
+    ... on PythonError { message }
   }
 }"""
 REPOSITORY = {"repositoryLocationName": "sector_forecast", "repositoryName": "__repository__"}
@@ -131,10 +133,16 @@ def stop_instigators(execute: Callable[[str, dict], dict]) -> list[str]:
     backfills of their own in the middle of a test. The stopped state is written to the instance's schedule
     storage, which is how a test can see where that storage lives.
     """
-    data = execute(_INSTIGATORS, {"sel": REPOSITORY})
-    sensors = data["sensorsOrError"].get("results")
-    schedules = data["schedulesOrError"].get("results")
-    assert sensors is not None and schedules is not None, data
+    # Under load the webserver can answer with a PythonError while its code server is still (re)connecting:
+    # ask again for a minute, then fail with the message.
+    deadline = time.monotonic() + 60
+    while True:
+        data = execute(_INSTIGATORS, {"sel": REPOSITORY})
+        if all("results" in data[k] for k in ("sensorsOrError", "schedulesOrError")):
+            break
+        assert time.monotonic() < deadline, f"sensors and schedules not listed after 60 s: {data}"
+        time.sleep(1)
+    sensors, schedules = data["sensorsOrError"]["results"], data["schedulesOrError"]["results"]
     parts, names = [], []
     for i, s in enumerate(sensors):
         if s["sensorState"]["status"] == "RUNNING":
