@@ -210,7 +210,9 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
         "sector": _SECTOR,
         "origin": _QUARTER,
         "target_quarter": _QUARTER,
-        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=False),
+        # NaN: the model could not forecast this sector at this origin (a baseline's input unknown): reported,
+        # never filled in.
+        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True),
         "actual": _COUNT,
         "current": _COUNT,
         "scale": pa.Column("float64", pa.Check.gt(0), nullable=False),

@@ -10,6 +10,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN
+from sector_forecast.domain.models import BASELINES
 
 _QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
 _SHARE = pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
@@ -43,13 +44,16 @@ LEADERBOARD_SCHEMA = pa.DataFrameSchema(
 GATE_SCHEMA = pa.DataFrameSchema(
     {
         "champion": pa.Column(str, nullable=False),
-        "baseline": pa.Column(str, pa.Check.isin(["naive", "seasonal_naive"]), nullable=False),
+        "baseline": pa.Column(str, pa.Check.isin(list(BASELINES)), nullable=False),
         "pvalue": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True),
+        "pvalue_holm": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True),
         "promoted": pa.Column(bool, nullable=False),
     },
     checks=[
         pa.Check(lambda d: d["promoted"] | (d["champion"] == d["baseline"]), name="baseline_unless_promoted",
-                 error="without promotion the champion must be the better baseline"),
+                 error="without promotion the champion must be the best baseline"),
+        pa.Check(lambda d: ~d["promoted"] | (d["pvalue_holm"] < d["alpha"]), name="promoted_only_on_evidence",
+                 error="a challenger may be promoted only with a Holm-adjusted p-value below alpha"),
     ],
     name="champion_model",
 )

@@ -1,9 +1,11 @@
-"""The promotion gate: a model replaces the baselines only with statistical evidence that it is better.
+"""The promotion gate: a challenger replaces the best baseline only with statistical evidence that it is better.
 
 A lower backtest MASE on a few dozen origins can be luck, so the candidate must also win a one-sided
-Diebold–Mariano test against the better baseline. Losses are compared per origin (the mean scaled error
-over sectors), because the ten sectors of one origin share the same shocks and are not ten independent
-observations.
+Diebold–Mariano test against the **best** baseline (lowest MASE among naive, seasonal naive, the recent mean and
+Theta), and because the candidate is the best of several challengers picked on the same origins, its p-value is
+Holm-corrected for the number of challengers tested. Losses are compared per origin (the mean scaled error over
+the sectors both models forecast at that origin), because the ten sectors of one origin share the same shocks
+and are not ten independent observations.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+
+from sector_forecast.domain.models import BASELINES
 
 
 def dm_test(
@@ -58,7 +62,7 @@ def dm_test(
 
 
 def _p(pvalue: float) -> str:
-    return "< 0.001" if pvalue < 0.001 else f"= {pvalue:.3f}"
+    return "p < 0.001" if pvalue < 0.001 else f"p = {pvalue:.3f}"
 
 
 def _graded(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -71,6 +75,29 @@ def origin_losses(predictions: pd.DataFrame, model: str) -> pd.Series:
     """Per origin (sorted): mean over graded sectors of |e|/scale — one loss per origin for the DM test."""
     rows = _graded(predictions[predictions["model"] == model])
     return rows.groupby(rows["origin"].astype(str))["loss"].mean().sort_index().rename("loss")
+
+
+def paired_losses(predictions: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Per origin, the mean scaled error of ``a`` and of ``b`` over the sectors both graded (columns a, b, rows).
+
+    A sector one model could not forecast at an origin (a baseline's missing input) is left out of both.
+    """
+    graded = _graded(predictions[predictions["model"].isin([a, b])])
+    wide = graded.pivot_table(index=["origin", "sector"], columns="model", values="loss", aggfunc="first")
+    wide = wide.reindex(columns=[a, b]).dropna()
+    out = wide.groupby(level="origin").agg(["mean", "size"])
+    return pd.DataFrame({"a": out[(a, "mean")], "b": out[(b, "mean")], "rows": out[(a, "size")]}).sort_index()
+
+
+def _clean(value: object) -> object:
+    """JSON-able: numpy to Python, NaN to None, recursively."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 @dataclass(frozen=True)
@@ -88,59 +115,84 @@ class GateDecision:
     promoted: bool
     reason: str
     alpha: float = 0.10
+    pvalue_holm: float = math.nan
+    baselines: tuple[str, ...] = ()
+    challengers: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able values (NaN → None), for MLflow tags, asset metadata and reports."""
-        out: dict[str, object] = {}
-        for key, value in asdict(self).items():
-            if isinstance(value, float | np.floating):
-                value = None if math.isnan(value) else float(value)
-            out[key] = value
-        return out
+        return _clean(asdict(self))
+
+    def flat(self) -> dict[str, object]:
+        """The scalar fields only (the contract's and the UI's one-row table)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("baselines", "challengers")}
+
+
+def _challenger_tests(predictions: pd.DataFrame, names: list[str], baseline: str) -> list[dict]:
+    """One-sided DM/HLN of each challenger against ``baseline`` on their common origins, Holm-adjusted."""
+    from statsmodels.stats.multitest import multipletests
+
+    tests = []
+    for name in names:
+        pairs = paired_losses(predictions, name, baseline)
+        statistic, pvalue = dm_test(pairs["a"], pairs["b"])
+        tests.append({"model": name, "mase": float(pairs["a"].mean()) if len(pairs) else math.nan,
+                      "baseline_mase": float(pairs["b"].mean()) if len(pairs) else math.nan,
+                      "origins": len(pairs), "rows": int(pairs["rows"].sum()), "statistic": statistic,
+                      "pvalue": pvalue, "pvalue_holm": math.nan})
+    testable = [t for t in tests if not math.isnan(t["pvalue"])]
+    if testable:
+        adjusted = multipletests([t["pvalue"] for t in testable], method="holm")[1]
+        for t, p in zip(testable, adjusted, strict=True):
+            t["pvalue_holm"] = float(p)
+    return tests
+
+
+def _reason(candidate: str, baseline: str, test: dict, alpha: float, m: int, promoted: bool) -> str:
+    compared = (f"{candidate} MASE {test['mase']:.3f} vs {baseline} {test['baseline_mase']:.3f} over "
+                f"{test['origins']} common origins ({test['rows']} sector forecasts)")
+    holm = f"Holm-adjusted for {m} challenger{'s' if m != 1 else ''}"
+    if promoted:
+        return (f"{candidate} promoted: {compared}; one-sided Diebold-Mariano (HLN) {_p(test['pvalue'])}, "
+                f"{holm} {_p(test['pvalue_holm'])}, below the {alpha:.2f} bar.")
+    if math.isnan(test["pvalue"]):
+        return f"{baseline} stays champion: {compared} — too few common origins to test."
+    if not test["mase"] < test["baseline_mase"]:
+        return f"{baseline} stays champion: {compared} — the best challenger is not more accurate."
+    return (f"{baseline} stays champion: {compared} — the gain is not significant (one-sided Diebold-Mariano "
+            f"{_p(test['pvalue'])}, {holm} {_p(test['pvalue_holm'])}, not below the {alpha:.2f} bar).")
 
 
 def promotion_gate(
-    predictions: pd.DataFrame, baselines: tuple[str, ...] = ("naive", "seasonal_naive"), alpha: float = 0.10
+    predictions: pd.DataFrame, baselines: tuple[str, ...] = BASELINES, alpha: float = 0.10
 ) -> GateDecision:
-    """Champion = the best non-baseline model if it beats the best baseline significantly, else that baseline.
+    """Champion = the best challenger if it beats the best baseline significantly after Holm, else that baseline.
 
-    Candidate / best baseline = lowest MASE over all their graded rows (ties: name order). They are then
-    compared on the origins both graded: promoted iff the candidate's MASE there is lower AND the one-sided
-    DM test (h = 1) gives p < ``alpha``. Raises ValueError when no baseline has a graded forecast.
+    Best baseline / candidate = lowest MASE over all their graded rows (ties: name order); every model not in
+    ``baselines`` is a challenger. Each challenger is DM-tested against the best baseline on the (origin, sector)
+    pairs both graded; the p-values are Holm-adjusted over the challengers tested. The candidate is promoted iff
+    its MASE on the common origins is lower AND its Holm-adjusted p < ``alpha``. Raises ValueError when no
+    baseline has a graded forecast.
     """
     graded = _graded(predictions)
     mase = graded.groupby(graded["model"].astype(str))["loss"].mean().dropna()
-    ranked = sorted(mase.items(), key=lambda kv: (kv[1], kv[0]))
-    base_ranked = [m for m, _ in ranked if m in baselines]
+    ranked = [m for m, _ in sorted(mase.items(), key=lambda kv: (kv[1], kv[0]))]
+    base_ranked = [m for m in ranked if m in baselines]
     if not base_ranked:
         raise ValueError(f"promotion_gate: no graded forecasts of the baselines {list(baselines)}")
-    baseline = base_ranked[0]
-    candidates = [m for m, _ in ranked if m not in baselines]
-    if not candidates:
+    baseline, challengers = base_ranked[0], [m for m in ranked if m not in baselines]
+    listed = tuple(m for m in ranked if m in baselines)
+    if not challengers:
         return GateDecision(
             baseline, None, baseline, math.nan, float(mase[baseline]), math.nan, math.nan, 0, False,
-            f"No candidate model has graded forecasts; serving the best baseline {baseline} "
-            f"(MASE {mase[baseline]:.3f}).", alpha,
-        )
-    candidate = candidates[0]
-    loss_c, loss_b = origin_losses(graded, candidate).align(origin_losses(graded, baseline), join="inner")
-    n = len(loss_c)
-    cm, bm = float(loss_c.mean()) if n else math.nan, float(loss_b.mean()) if n else math.nan
-    statistic, pvalue = dm_test(loss_c, loss_b)
-    better = n > 0 and cm < bm
-    promoted = bool(better and pvalue < alpha)
-    compared = f"{candidate} MASE {cm:.3f} vs {baseline} {bm:.3f} over {n} common origins"
-    if promoted:
-        reason = (f"{candidate} promoted: {compared}; one-sided Diebold-Mariano (HLN) p {_p(pvalue)} "
-                  f"< {alpha:.2f}.")
-    elif math.isnan(pvalue):
-        reason = f"{baseline} stays champion: {compared} — too few common origins to test."
-    elif not better:
-        reason = f"{baseline} stays champion: {compared} — the candidate is not more accurate."
-    else:
-        reason = (f"{baseline} stays champion: {compared} — the gain is not significant "
-                  f"(Diebold-Mariano p {_p(pvalue)} >= {alpha:.2f}).")
+            f"No challenger has graded forecasts; serving the best baseline {baseline} (MASE {mase[baseline]:.3f}).",
+            alpha, baselines=listed)
+    tests = _challenger_tests(graded, challengers, baseline)
+    test = tests[0]  # challengers are ranked by MASE: the first is the candidate
+    m = sum(not math.isnan(t["pvalue"]) for t in tests)
+    promoted = bool(test["mase"] < test["baseline_mase"] and test["pvalue_holm"] < alpha)
     return GateDecision(
-        candidate if promoted else baseline, candidate, baseline, cm, bm, statistic, pvalue, n, promoted,
-        reason, alpha,
-    )
+        test["model"] if promoted else baseline, test["model"], baseline, test["mase"], test["baseline_mase"],
+        test["statistic"], test["pvalue"], test["origins"], promoted,
+        _reason(test["model"], baseline, test, alpha, m, promoted), alpha, pvalue_holm=test["pvalue_holm"],
+        baselines=listed, challengers=tuple(tests))

@@ -33,7 +33,11 @@ FEATURE_COLUMNS: list[str] = [
 CATEGORICAL_FEATURES: list[str] = ["sector", "quarter_of_year"]
 TARGET_COLUMN = "target"
 # Raw counts the baselines and the MASE scale read (not model inputs).
-COUNT_COLUMNS: list[str] = ["bankruptcies", "bankruptcies_lag3", "bankruptcies_lag4"]
+COUNT_COLUMNS: list[str] = ["bankruptcies", "bankruptcies_lag3", "bankruptcies_lag4", "bankruptcies_mean_4q"]
+# What the regression models learn from: every feature but births. `births_known_log` exists only from the first
+# DEMO14 release (mid-2021) on, so before it a model would learn it as an "after 2021" indicator from an imputed
+# value; it stays in the frame for analysts and lineage, not as a model input (issue 19).
+MODEL_FEATURES: list[str] = [c for c in FEATURE_COLUMNS if c != "births_known_log"]
 FEATURE_FRAME_COLUMNS: list[str] = [
     "sector", "quarter", "target_quarter", *[c for c in FEATURE_COLUMNS if c != "sector"], *COUNT_COLUMNS,
     TARGET_COLUMN,
@@ -121,6 +125,8 @@ def build_features(panel_window: pd.DataFrame, quarters: list[str]) -> pd.DataFr
     cnt = count.groupby(df["sector"], sort=False)
     out["bankruptcies_lag3"] = cnt.shift(3)  # the target quarter's count a year earlier (seasonal naive)
     out["bankruptcies_lag4"] = cnt.shift(4)  # this quarter a year earlier (the MASE scale's difference)
+    # Mean count of the last four quarters (q-3..q): the "recent mean" baseline; NaN unless all four are known.
+    out["bankruptcies_mean_4q"] = cnt.rolling(4, min_periods=4).mean().reset_index(level=0, drop=True)
     out[TARGET_COLUMN] = cnt.shift(-1)  # next calendar quarter's count, if the window has it
 
     out = out[out["quarter"].isin(quarters)]

@@ -1,127 +1,82 @@
 """Count models for next-quarter bankruptcies per sector, behind one interface.
 
-Every model predicts the mean count μ of the target quarter. Tuning is honest and identical for all: the
-training window's last K quarters (time-ordered, all sectors — never a random split, never one sector's
-rows) are the validation set, each candidate is fitted on the quarters before them and scored by the
-scale-free MAE (|error| / the sector's MASE scale, so a large sector cannot decide alone), the winner is
-refitted on the whole window. The winner's validation residuals are kept as the earliest origins' interval
-calibration (``calibration.calibrate_backtest`` prefers graded backtest residuals once they exist).
-A fit for origin q sees targets up to q only (rows of quarter <= q-1, whose target is a count of <= q).
+Every model predicts the mean count μ of the target quarter from what is known at the origin. Two rules make a
+fit the same however a run is batched (issue 19): the **training window** is the domain's — the
+``TRAIN_WINDOW_QUARTERS`` quarters before the origin, whatever rows the caller hands over — and **tuning is
+nested** in it: rolling-origin cross-validation over the window's last ``CV_FOLDS`` × ``CV_FOLD_QUARTERS``
+quarters (time-ordered blocks, each predicted by a fit on every quarter before it; all sectors; never a random
+split), scored by the scale-free MAE (|error| / the sector's MASE scale, so a large sector cannot decide alone),
+then the winner is refitted on the whole window. The cross-validation residuals are kept as the earliest
+origins' interval calibration (``calibration.calibrate_backtest`` prefers graded backtest residuals once they
+exist). A fit for origin q sees targets up to q only (rows of quarter <= q-1, whose target is a count of <= q).
+Baselines (``domain.baselines``) are not tuned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
-    from xgboost import XGBRegressor
-
+from sector_forecast.domain import baselines
 from sector_forecast.domain.calibration import pearson_residual
-from sector_forecast.domain.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, TARGET_COLUMN
+from sector_forecast.domain.estimators import glm, glm_design, glm_seasonal, seasonal_design, xgboost, xgboost_design
+from sector_forecast.domain.features import TARGET_COLUMN
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
 
 BACKTEST_COLUMNS: list[str] = [
     "model", "sector", "origin", "target_quarter", "prediction", "actual", "current", "scale",
 ]
-DEFAULT_VALIDATION_QUARTERS = 4
+TRAIN_WINDOW_QUARTERS = 40  # ten years: long enough for seasonality and a cycle, short enough to follow change
+CV_FOLDS = 2
+CV_FOLD_QUARTERS = 4  # 2 x 4 = 8 quarters of rolling cross-validation inside the window
 MIN_SCALE = 1.0  # a sector whose count never moved year on year still has a scale of one bankruptcy
-_NUMERIC = [c for c in FEATURE_COLUMNS if c not in CATEGORICAL_FEATURES]
-
-
-def _glm(params: dict[str, Any], seed: int) -> Pipeline:
-    """Poisson GLM (log link): median-impute + scale the numeric features, one-hot sector and season.
-
-    ``solver="newton-cholesky"`` instead of scikit-learn's lbfgs: with ~30 columns Newton converges in ~6
-    iterations where lbfgs needs ~300 (measured: 0.05 s vs 12 s a fit), to the same optimum.
-    scikit-learn is imported here, not at module level (nor xgboost below): the code location imports this
-    module to define its assets, and every run worker and code server would pay ~2 s for libraries only a
-    fit uses (benchmarks/speed.py).
-    """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import PoissonRegressor
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
-    cats = OneHotEncoder(
-        categories=[list(SECTOR_CODES), [1, 2, 3, 4]], handle_unknown="ignore", sparse_output=False
-    )
-    prep = ColumnTransformer([("num", numeric, _NUMERIC), ("cat", cats, CATEGORICAL_FEATURES)])
-    return Pipeline([("prep", prep), ("glm", PoissonRegressor(alpha=params["alpha"], solver="newton-cholesky"))])
-
-
-def _xgboost(params: dict[str, Any], seed: int) -> XGBRegressor:
-    """Small trees with a Poisson objective; single-threaded and seeded so refits are bit-identical."""
-    from xgboost import XGBRegressor
-
-    return XGBRegressor(
-        **params, objective="count:poisson", tree_method="hist", enable_categorical=True, n_jobs=1,
-        random_state=seed, verbosity=0,
-    )
-
-
-def _glm_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[FEATURE_COLUMNS].astype({c: "int64" for c in CATEGORICAL_FEATURES})
-
-
-def _xgb_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Sector and season as pandas categories with fixed levels, so codes mean the same in every fit."""
-    x = frame[FEATURE_COLUMNS].copy()
-    x["sector"] = pd.Categorical(x["sector"].astype("int64"), categories=list(SECTOR_CODES))
-    x["quarter_of_year"] = pd.Categorical(x["quarter_of_year"].astype("int64"), categories=[1, 2, 3, 4])
-    return x.astype({c: "float64" for c in _NUMERIC})
+BASELINE, CHALLENGER = "baseline", "challenger"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one model: a baseline column rule or an estimator factory plus its tuning grid."""
+    """How to build one model: a rule/series baseline, or an estimator factory, its design and tuning grid."""
 
     name: str
     description: str
+    role: str
+    kind: str  # "rule" (a count column), "series" (per-sector time series), "regression" (pooled estimator)
     grid: list[dict[str, Any]] = field(default_factory=lambda: [{}])
-    baseline_column: str | None = None
     build: Callable[[dict[str, Any], int], Any] | None = None
     design: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
-    @property
-    def is_baseline(self) -> bool:
-        return self.build is None
-
 
 MODELS: dict[str, ModelSpec] = {
-    "naive": ModelSpec(
-        "naive", "Persistence: next quarter's bankruptcies = this quarter's.", baseline_column="bankruptcies"
-    ),
+    "naive": ModelSpec("naive", "Persistence: next quarter's bankruptcies = this quarter's.", BASELINE, "rule"),
     "seasonal_naive": ModelSpec(
-        "seasonal_naive",
-        "Same quarter last year: the target is q+1, whose count a year earlier is q-3's.",
-        baseline_column="bankruptcies_lag3",
-    ),
+        "seasonal_naive", "Same quarter last year: the target is q+1, whose count a year earlier is q-3's.",
+        BASELINE, "rule"),
+    "mean_4q": ModelSpec("mean_4q", "Recent mean: the mean count of the last four quarters.", BASELINE, "rule"),
+    "theta": ModelSpec(
+        "theta", "Automatic Theta per sector (statsforecast AutoTheta: seasonality test, best of four variants) "
+        "on the window's quarterly counts.", BASELINE, "series"),
     "glm": ModelSpec(
-        "glm",
-        "Poisson GLM (log link) on lagged log counts, rolling means, shares, published births; sector and "
-        "season one-hot; L2 penalty tuned on the last quarters of the window.",
-        grid=[{"alpha": a} for a in (0.001, 0.01, 0.1, 1.0)],
-        build=_glm,
-        design=_glm_frame,
-    ),
+        "glm", "Poisson GLM (log link) on lagged log counts, rolling means and shares; sector and season one-hot; "
+        "L2 penalty chosen by 8-quarter rolling cross-validation inside the window.", CHALLENGER, "regression",
+        # Most regularised first: a tie keeps the larger penalty, so the chosen path moves only on evidence.
+        grid=[{"alpha": a} for a in (1.0, 0.1, 0.01)], build=glm, design=glm_design),
+    "glm_seasonal": ModelSpec(
+        "glm_seasonal", "Poisson GLM with a level and a seasonal profile per sector (sector x quarter-of-year "
+        "one-hot) plus recent log counts; penalty by the same cross-validation.", CHALLENGER, "regression",
+        grid=[{"alpha": a} for a in (1.0, 0.1, 0.01)], build=glm_seasonal, design=seasonal_design),
     "xgboost": ModelSpec(
-        "xgboost",
-        "Gradient-boosted trees with a Poisson objective, pooled over sectors (sector, season as categories).",
-        grid=[{"max_depth": d, "n_estimators": n, "learning_rate": 0.1} for d in (2, 3) for n in (40, 120)],
-        build=_xgboost,
-        design=_xgb_frame,
-    ),
+        "xgboost", "Gradient-boosted trees with a Poisson objective, pooled over sectors (sector, season as "
+        "categories); fixed conventional settings (depth 2, 100 trees, learning rate 0.1), not tuned.",
+        CHALLENGER, "regression", grid=[{"max_depth": 2, "n_estimators": 100, "learning_rate": 0.1}],
+        build=xgboost, design=xgboost_design),
 }
-BASELINES: tuple[str, ...] = tuple(name for name, spec in MODELS.items() if spec.is_baseline)
+BASELINES: tuple[str, ...] = tuple(n for n, s in MODELS.items() if s.role == BASELINE)
+CHALLENGERS: tuple[str, ...] = tuple(n for n, s in MODELS.items() if s.role == CHALLENGER)
 
 
 @dataclass
@@ -137,22 +92,21 @@ class FittedModel:
     tuning: list[dict[str, Any]]
     seed: int
     estimator: Any = None
-    sector_means: dict[int, float] = field(default_factory=dict)
     scales: dict[int, float] = field(default_factory=dict)
     validation_residuals: list[tuple[int, float]] = field(default_factory=list)
+    missing: dict[int, str] = field(default_factory=dict)  # sector -> why this origin has no forecast for it
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Predicted mean count (>= 0) per (sector, quarter)."""
+        """Predicted mean count (>= 0, NaN where a rule baseline's input is unknown) per (sector, quarter)."""
         spec = MODELS[self.name]
-        if spec.is_baseline:
-            # Baselines fall back when their column is missing: the current count, then the training mean.
-            pred = frame[spec.baseline_column].astype("float64")
-            pred = pred.fillna(frame["bankruptcies"].astype("float64"))
-            pred = pred.fillna(frame["sector"].map(self.sector_means)).to_numpy(dtype="float64")
+        if spec.kind == "series":
+            raise ValueError(f"{self.name} forecasts from each sector's series: use rolling_origin_fit")
+        if spec.kind == "rule":
+            pred, _ = baselines.rule_forecast(self.name, frame)
         else:
             pred = np.asarray(self.estimator.predict(spec.design(frame)), dtype="float64")
         out = frame[["sector", "quarter"]].reset_index(drop=True).copy()
-        out["prediction"] = np.maximum(pred, 0.0)
+        out["prediction"] = np.where(np.isfinite(pred), np.maximum(pred, 0.0), np.nan)
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -161,6 +115,7 @@ class FittedModel:
             "name": self.name, "params": self.params, "train_rows": self.train_rows,
             "train_quarters": list(self.train_quarters), "validation_quarters": self.validation_quarters,
             "validation_mae": self.validation_mae, "seed": self.seed,
+            "missing": {str(k): v for k, v in self.missing.items()},
         }
 
 
@@ -171,81 +126,131 @@ def mase_scales(rows: pd.DataFrame) -> dict[int, float]:
     return {int(s): float(v) for s, v in means.fillna(MIN_SCALE).clip(lower=MIN_SCALE).items()}
 
 
-def _fit_once(spec: ModelSpec, params: dict[str, Any], rows: pd.DataFrame, seed: int) -> FittedModel:
-    """Fit one candidate on ``rows``."""
-    estimator = None
-    if not spec.is_baseline:
-        from threadpoolctl import threadpool_limits
+def _fit_estimator(spec: ModelSpec, params: dict[str, Any], rows: pd.DataFrame, seed: int) -> Any:
+    from threadpoolctl import threadpool_limits
 
-        estimator = spec.build(params, seed)
-        # One BLAS thread: on ~500 x 30 matrices threads cost more than they give (10x slower on 2 busy cores).
-        with threadpool_limits(limits=1):
-            estimator.fit(spec.design(rows), rows[TARGET_COLUMN].to_numpy(dtype="float64"))
-    means = rows.groupby("sector")[TARGET_COLUMN].mean()
-    return FittedModel(
-        name=spec.name, params=dict(params), train_rows=len(rows),
-        train_quarters=(str(rows["quarter"].min()), str(rows["quarter"].max())),
-        validation_quarters=[], validation_mae=float("nan"), tuning=[], seed=seed, estimator=estimator,
-        sector_means={int(k): float(v) for k, v in means.items()},
-    )
+    estimator = spec.build(params, seed)
+    # One BLAS thread: on ~500 x 30 matrices threads cost more than they give (10x slower on 2 busy cores).
+    with threadpool_limits(limits=1):
+        estimator.fit(spec.design(rows), rows[TARGET_COLUMN].to_numpy(dtype="float64"))
+    return estimator
 
 
-def _training_rows(train: pd.DataFrame) -> pd.DataFrame:
-    """Rows usable for fitting: known target and current count, in a canonical order."""
-    rows = train[train[TARGET_COLUMN].notna() & train["bankruptcies"].notna()]
+def training_window(features: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Usable training rows for ``origin``: quarters origin-TRAIN_WINDOW_QUARTERS .. origin-1, known target."""
+    first, last = quarter_offset(origin, -TRAIN_WINDOW_QUARTERS), quarter_offset(origin, -1)
+    q = features["quarter"].astype(str)
+    rows = features[(q >= first) & (q <= last) & features[TARGET_COLUMN].notna() & features["bankruptcies"].notna()]
     return rows.sort_values(["quarter", "sector"], kind="mergesort", ignore_index=True)
 
 
-def fit_model(
-    name: str, train: pd.DataFrame, seed: int = 0, validation_quarters: int = DEFAULT_VALIDATION_QUARTERS
-) -> FittedModel:
-    """Tune on the window's last quarters (time-ordered), keep their residuals, refit on the window."""
+def _cv_blocks(quarters: list[str]) -> list[list[str]]:
+    """The window's last CV_FOLDS blocks of CV_FOLD_QUARTERS quarters (fewer in a short window), oldest first."""
+    n = min(CV_FOLDS * CV_FOLD_QUARTERS, max(1, len(quarters) // 2))
+    tail = quarters[-n:]
+    return [tail[i:i + CV_FOLD_QUARTERS] for i in range(0, n, CV_FOLD_QUARTERS)]
+
+
+def _cross_validate(spec: ModelSpec, rows: pd.DataFrame, scales: dict[int, float], seed: int):
+    """Rolling-origin CV of every grid point: (tuning table, best params, best CV rows with predictions)."""
+    blocks = _cv_blocks(sorted(rows["quarter"].unique()))
+    tuning, best = [], None
+    for params in spec.grid:
+        preds = []
+        for block in blocks:
+            fit_part, val_part = rows[rows["quarter"] < block[0]], rows[rows["quarter"].isin(block)]
+            if spec.kind == "rule":
+                pred, _ = baselines.rule_forecast(spec.name, val_part)
+            else:
+                pred = _fit_estimator(spec, params, fit_part, seed).predict(spec.design(val_part))
+            preds.append(val_part.assign(prediction=np.asarray(pred, dtype="float64")))
+        cv = pd.concat(preds, ignore_index=True)
+        scaled = (cv[TARGET_COLUMN] - cv["prediction"]).abs() / cv["sector"].map(scales)
+        tuning.append({"params": dict(params), "validation_mae": float(scaled.mean())})
+        if best is None or tuning[-1]["validation_mae"] < best[0]["validation_mae"]:  # ties keep the earlier
+            best = (tuning[-1], cv)
+    return tuning, best[0], best[1], [q for b in blocks for q in b]
+
+
+def fit_model(name: str, train: pd.DataFrame, seed: int = 0) -> FittedModel:
+    """Tune by rolling CV inside ``train`` (already the window), keep the CV residuals, refit on all of it."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     spec = MODELS[name]
-    rows = _training_rows(train)
+    if spec.kind == "series":
+        raise ValueError(f"{name} forecasts from each sector's series: use rolling_origin_fit")
+    rows = train[train[TARGET_COLUMN].notna() & train["bankruptcies"].notna()]
+    rows = rows.sort_values(["quarter", "sector"], kind="mergesort", ignore_index=True)
     quarters = sorted(rows["quarter"].unique())
     if len(quarters) < 2:
         raise ValueError(f"{name}: need targets in at least 2 quarters to tune, got {quarters}")
     scales = mase_scales(rows)
-    k = min(validation_quarters, max(1, len(quarters) // 4))
-    val_q = quarters[-k:]
-    fit_part, val_part = rows[rows["quarter"] < val_q[0]], rows[rows["quarter"] >= val_q[0]]
-    actual = val_part[TARGET_COLUMN].to_numpy(dtype="float64")
-    scale = val_part["sector"].map(scales).to_numpy(dtype="float64")
-    tuning, best, best_pred = [], None, None
-    for params in spec.grid:
-        pred = _fit_once(spec, params, fit_part, seed).predict(val_part)["prediction"].to_numpy()
-        scaled_mae = float(np.mean(np.abs(actual - pred) / scale))
-        tuning.append({"params": dict(params), "validation_mae": scaled_mae})
-        if best is None or scaled_mae < best["validation_mae"]:  # ties keep the earlier (simpler) candidate
-            best, best_pred = tuning[-1], pred
-    model = _fit_once(spec, best["params"], rows, seed)
-    model.scales = scales
-    model.validation_quarters = [str(q) for q in val_q]
-    model.validation_mae = best["validation_mae"]
-    model.tuning = tuning
-    residuals = pearson_residual(actual, best_pred)
-    model.validation_residuals = [
-        (int(s), float(r)) for s, r in zip(val_part["sector"], residuals, strict=True)
-    ]
-    return model
+    tuning, best, cv, cv_quarters = _cross_validate(spec, rows, scales, seed)
+    estimator = None if spec.kind == "rule" else _fit_estimator(spec, best["params"], rows, seed)
+    graded = cv.dropna(subset=["prediction"])
+    residuals = pearson_residual(graded[TARGET_COLUMN].to_numpy(float), graded["prediction"].to_numpy(float))
+    return FittedModel(
+        name=name, params=dict(best["params"]), train_rows=len(rows),
+        train_quarters=(str(quarters[0]), str(quarters[-1])), validation_quarters=[str(q) for q in cv_quarters],
+        validation_mae=best["validation_mae"], tuning=tuning, seed=seed, estimator=estimator, scales=scales,
+        validation_residuals=[(int(s), float(r)) for s, r in zip(graded["sector"], residuals, strict=True)],
+    )
+
+
+def _fit_series(name: str, train: pd.DataFrame, current: pd.DataFrame, seed: int) -> tuple[FittedModel, np.ndarray]:
+    """Theta per sector on the window's counts up to the origin; validation = the last in-sample one-step errors.
+
+    In-sample one-step errors (parameters fitted on the same window) are slightly optimistic; they only
+    calibrate the first origins, until graded backtest residuals exist.
+    """
+    series = baselines.sector_series(train, current)
+    scales = mase_scales(train)
+    preds, variants, missing, residuals, scaled = [], {}, {}, [], []
+    for sector in current["sector"].astype(int):
+        y = series.get(int(sector), np.array([]))
+        mean, fitted, variant, reason = baselines.theta_forecast(y)
+        preds.append(mean)
+        if reason:
+            missing[int(sector)] = reason
+            continue
+        variants[str(sector)] = variant
+        tail = slice(-CV_FOLD_QUARTERS, None)
+        residuals += [(int(sector), float(r)) for r in pearson_residual(y[tail], fitted[tail]) if np.isfinite(r)]
+        scaled += list(np.abs(y[tail] - fitted[tail]) / scales[int(sector)])
+    quarters = sorted(train["quarter"].unique())
+    model = FittedModel(
+        name=name, params={"variant_by_sector": variants}, train_rows=len(train),
+        train_quarters=(str(quarters[0]), str(quarters[-1])) if quarters else ("", ""), validation_quarters=[],
+        validation_mae=float(np.nanmean(scaled)) if scaled else float("nan"), tuning=[], seed=seed, scales=scales,
+        validation_residuals=residuals, missing=missing,
+    )
+    return model, np.asarray(preds, dtype="float64")
 
 
 def rolling_origin_fit(
     name: str, features: pd.DataFrame, origin: str, seed: int = 0
 ) -> tuple[FittedModel, pd.DataFrame]:
-    """Fit on everything known at ``origin`` and forecast origin+1 from the rows of quarter == origin.
+    """Fit on the window known at ``origin`` and forecast origin+1 from the rows of quarter == origin.
 
-    Training rows are quarter <= origin-1: their targets (counts up to origin) are known at origin. The rows
-    of quarter == origin are only forecast inputs, never training data.
+    Training rows are quarters origin-TRAIN_WINDOW_QUARTERS .. origin-1 (their targets, counts up to origin,
+    are known at origin), whatever else ``features`` holds: the same origin gives the same fit whether it is
+    materialised alone or in a range. The rows of quarter == origin are only forecast inputs.
     """
-    train = features[features["quarter"] <= quarter_offset(origin, -1)]
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    train = training_window(features, origin)
     current = features[features["quarter"] == origin].sort_values("sector", ignore_index=True)
     if current.empty:
         raise ValueError(f"no feature rows for origin {origin}")
-    model = fit_model(name, train, seed=seed)
-    pred = model.predict(current)
+    if MODELS[name].kind == "series":
+        model, values = _fit_series(name, train, current, seed)
+        pred = current[["sector", "quarter"]].assign(prediction=values)
+    else:
+        model = fit_model(name, train, seed=seed)
+        pred = model.predict(current)
+        if MODELS[name].kind == "rule":
+            _, reasons = baselines.rule_forecast(name, current)
+            model.missing = {int(s): r for s, r in zip(current["sector"], reasons, strict=True) if r}
     pred["model"] = name
     pred["origin"] = origin
     pred["target_quarter"] = quarter_offset(origin, 1)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from sector_forecast.domain import drift
+from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.storage.values import read_stored
 
 METRICS = ("mae", "mase", "coverage80", "coverage95", "interval_score")
@@ -40,6 +41,16 @@ def _drift_reports(root: Path) -> list[dict]:
     return [r for r in (_stored(root, "drift_report", key) for key in keys) if r is not None]
 
 
+def _missing(predictions: pd.DataFrame) -> dict[str, int]:
+    """Per model: sector forecasts it could not make (an input DST suppressed, a series Theta cannot fit)."""
+    counts = predictions[predictions["prediction"].isna()].groupby("model").size()
+    return {str(m): int(counts.get(m, 0)) for m in sorted(predictions["model"].unique())}
+
+
+def _named(sector: object) -> str:
+    return f"{sector} {SECTORS.get(int(sector), '')}".strip()
+
+
 def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict[str, Any]:
     """The evidence as one JSON-able object (keys as documented in README's *Evidence* section)."""
     board = _stored(storage_dir, "backtest_leaderboard")
@@ -65,14 +76,26 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
                                                                          strict=True)},
         "champion": {"model": champ, "baseline": gate["baseline"], "candidate": gate["candidate"],
                      "statistic": _plain(gate["statistic"]), "pvalue": _plain(gate["pvalue"]),
+                     "pvalue_holm": _plain(gate.get("pvalue_holm")),
                      "promoted": bool(gate["promoted"]), "version": champion.get("champion_version"),
-                     "reason": gate["reason"]},
+                     "reason": gate["reason"], "baselines": list(gate.get("baselines") or []),
+                     "challengers": {c["model"]: {k: _plain(c[k]) for k in ("mase", "pvalue", "pvalue_holm", "origins")}
+                                     for c in gate.get("challengers") or []}},
+        "missing_forecasts": _missing(board["predictions"]),
         "drift": drift.drift_summary(_drift_reports(storage_dir)),
         "data": {status: _plain(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
         "score_distribution": [{k: _plain(v) for k, v in row.items()}
                                for row in board.get("score_distribution", pd.DataFrame()).to_dict("records")],
         "data_by_table": data_shares,
     }
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"   {line}" for line in text.splitlines())
+
+
+def _pvalue_format(value: float) -> str:
+    return "< 0.001" if 0 <= value < 0.001 else f"{value:.3f}"
 
 
 def render(evidence: dict[str, Any]) -> str:
@@ -85,12 +108,19 @@ def render(evidence: dict[str, Any]) -> str:
     table = pd.DataFrame(rows).sort_values(["target", "mase"])
     lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     c = evidence["champion"]
-    lines += ["", f"== promotion gate: champion {c['model']} (version {c['version']}), "
-              f"better baseline {c['baseline']}",
-              f"   {c['reason']}"]
+    lines += ["", f"== promotion gate: champion {c['model']} (version {c['version']}); baselines "
+              f"{', '.join(c['baselines'])} (best: {c['baseline']})", f"   {c['reason']}"]
+    if c["challengers"]:
+        tests = pd.DataFrame([{"challenger": m, **v} for m, v in c["challengers"].items()])
+        lines += ["   each challenger against the best baseline (one-sided Diebold-Mariano/HLN; Holm over "
+                  f"{len(tests)}):", _indent(tests.to_string(index=False, float_format=_pvalue_format))]
+    missing = {m: n for m, n in evidence.get("missing_forecasts", {}).items() if n}
+    if missing:
+        lines.append("   sector forecasts a model could not make (left out of its scores, never filled in): "
+                     + ", ".join(f"{m} {n}" for m, n in missing.items()))
     cov = evidence["per_sector_coverage80"]
-    lines += ["", "== 80% coverage of the champion's bankruptcy intervals per sector (nominal 0.80): "
-              + ", ".join(f"{s}: {v:.2f}" for s, v in cov.items() if v is not None)]
+    lines += ["", "== 80% coverage of the champion's bankruptcy intervals per sector (nominal 0.80):"]
+    lines += [f"   {_named(s):<62} {v:.2f}" for s, v in cov.items() if v is not None]
     d = evidence["drift"]
     alarms = ", ".join(d["alarms"]) or "-"
     lines += ["", f"== monitoring: {d['quarters']} quarters, alarms in {len(d['alarms'])}: {alarms}"]
@@ -99,6 +129,7 @@ def render(evidence: dict[str, Any]) -> str:
                      f"{d['false_alarm_rate']:.1%}")
     dist = pd.DataFrame(evidence["score_distribution"])
     if len(dist):
+        dist.insert(1, "name", dist["sector"].map(lambda s: SECTORS.get(int(s), "")))
         lines += ["", "== Sector Vitality Score on published quarters, per sector (entry_share_sd: the old score's "
                   "spread on the same quarters)", dist.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
     lines += ["", "== data the bankruptcy models learn from (KONK25 cells): "

@@ -223,7 +223,9 @@ def test_prediction_schema_rejects_bad_rows():
         ("greater_than(0)", 1),
     }
     missing = predictions()
-    missing.loc[0, "prediction"] = np.nan
+    missing.loc[0, "prediction"] = np.nan  # a forecast a baseline could not make: allowed, reported, never filled
+    assert validate(PREDICTIONS_SCHEMA, missing) == []
+    missing.loc[0, "scale"] = np.nan  # but every row needs its MASE scale
     assert checks(validate(PREDICTIONS_SCHEMA, missing)) == {"not_nullable"}
     twice = pd.concat([predictions(), predictions().iloc[[1]]], ignore_index=True)
     fails = validate(PREDICTIONS_SCHEMA, twice)
@@ -232,13 +234,18 @@ def test_prediction_schema_rejects_bad_rows():
 
 
 def test_gate_and_leaderboard_schemas():
-    gate = pd.DataFrame({"champion": ["glm", "naive", "glm"], "baseline": ["naive", "naive", "seasonal_naive"],
-                         "pvalue": [0.03, 0.40, 0.25], "promoted": [True, False, False]})
-    (f,) = validate(GATE_SCHEMA, gate)
-    # row 2: not promoted (p = 0.25), yet the champion is not the baseline
-    assert f["check"] == "baseline_unless_promoted" and f["index"] == 2
+    gate = pd.DataFrame({"champion": ["glm", "naive", "glm", "glm"],
+                         "baseline": ["mean_4q", "naive", "theta", "naive"], "pvalue": [0.03, 0.40, 0.25, 0.04],
+                         "pvalue_holm": [0.09, 0.80, 0.50, 0.12], "promoted": [True, False, False, True],
+                         "alpha": 0.10})
+    fails = validate(GATE_SCHEMA, gate)
+    # row 2: not promoted (p = 0.25), yet the champion is not the baseline; row 3: promoted on a raw p of 0.04
+    # whose Holm-adjusted p (0.12) is not below alpha
+    assert {(f["check"], f["index"]) for f in fails} == {("baseline_unless_promoted", 2),
+                                                          ("promoted_only_on_evidence", 3)}
     bad_baseline = gate.iloc[:1].assign(baseline="glm")
-    assert checks(validate(GATE_SCHEMA, bad_baseline)) == {"isin(['naive', 'seasonal_naive'])"}
+    assert checks(validate(GATE_SCHEMA, bad_baseline)) == {
+        "isin(['naive', 'seasonal_naive', 'mean_4q', 'theta'])"}
     board = pd.DataFrame({"model": ["glm", "glm"], "target": ["bankruptcies", "score"], "n": [550, 300],
                           "mae": [3.1, 0.2], "mase": [0.8, 0.9], "coverage80": [0.81, 0.79],
                           "coverage95": [0.95, 0.96], "interval_score": [4.0, 2.0]})

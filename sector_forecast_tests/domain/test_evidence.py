@@ -88,7 +88,10 @@ def test_gate_promotes_a_clearly_better_model():
     assert (decision.champion, decision.candidate, decision.baseline) == ("glm", "glm", "seasonal_naive")
     assert decision.promoted and decision.pvalue < 1e-6 and decision.origins == n
     assert decision.candidate_mase < decision.baseline_mase
-    assert "glm promoted" in decision.reason and "p < 0.001 < 0.10" in decision.reason
+    # Two challengers tested: Holm doubles the smaller p-value (and it is still tiny).
+    assert decision.pvalue_holm == pytest.approx(min(1.0, 2 * decision.pvalue))
+    assert [c["model"] for c in decision.challengers] == ["glm", "xgboost"]
+    assert "glm promoted" in decision.reason and "p < 0.001, below the 0.10 bar" in decision.reason
 
 
 def test_gate_falls_back_to_the_best_baseline_when_not_significant():
@@ -99,7 +102,7 @@ def test_gate_falls_back_to_the_best_baseline_when_not_significant():
     # MASE = |e|/2: glm 1.9/2 = 0.95 vs 1.0
     assert decision.candidate_mase == pytest.approx(0.95) and decision.baseline_mase == pytest.approx(1.0)
     assert decision.pvalue > 0.10 and "not significant" in decision.reason
-    assert f"p = {decision.pvalue:.3f} >= 0.10" in decision.reason
+    assert f"p = {decision.pvalue:.3f}" in decision.reason and "not below the 0.10 bar" in decision.reason
     worse = promotion_gate(predictions({"naive": [1.0] * 6, "seasonal_naive": [2.0] * 6, "glm": [1.5] * 6}))
     assert worse.champion == "naive" and not worse.promoted and "not more accurate" in worse.reason
 
@@ -114,3 +117,27 @@ def test_gate_edge_cases_and_to_dict():
     with pytest.raises(ValueError, match="baselines"):
         promotion_gate(predictions({"glm": [1.0, 2.0]}))
     assert isinstance(short, GateDecision)
+
+
+def test_holm_correction_can_refuse_what_one_test_would_promote():
+    # The candidate's scaled loss differs from the baseline's by d = −0.24 ± 0.5 (|e| 2.52/0.52 vs 2.0, halved
+    # by the scale): mean −0.24, sd ≈ 0.522, paired t over 12 origins ≈ −1.59 → one-sided p ≈ 0.07 < 0.10.
+    base = {"naive": [3.0] * 12, "seasonal_naive": [2.0] * 12}
+    alone = promotion_gate(predictions({**base, "glm": [2.52, 0.52] * 6}))
+    assert alone.promoted and 0.05 < alone.pvalue < 0.10 and alone.pvalue_holm == pytest.approx(alone.pvalue)
+    # A second, weaker challenger makes it one of two tests: Holm's 2p ≈ 0.14 is not below 0.10.
+    two = promotion_gate(predictions({**base, "glm": [2.52, 0.52] * 6, "xgboost": [2.2, 1.7] * 6}))
+    assert two.candidate == "glm" and not two.promoted and two.champion == "seasonal_naive"
+    assert two.pvalue == pytest.approx(alone.pvalue) and two.pvalue_holm == pytest.approx(2 * alone.pvalue)
+    assert "Holm-adjusted for 2 challengers" in two.reason and "not significant" in two.reason
+
+
+def test_gate_compares_only_where_both_forecast():
+    frame = predictions({"naive": [2.0] * 6, "seasonal_naive": [3.0] * 6, "glm": [1.0] * 6})
+    gap = (frame["model"] == "naive") & (frame["sector"] == 2) & (frame["origin"] == "2015Q1")
+    frame.loc[gap, "prediction"] = np.nan  # the baseline could not forecast sector 2 at its first origin
+    decision = promotion_gate(frame)
+    test = decision.challengers[0]
+    assert decision.baseline == "naive" and test["origins"] == 6
+    assert test["rows"] == 6 * 3 - 1  # the missing pair is left out of both models, and counted
+    assert "(17 sector forecasts)" in decision.reason

@@ -111,7 +111,8 @@ def test_the_synthetic_world_is_valid_and_the_perturbation_bites(base, perturbed
 
 def test_graded_bankruptcy_errors_and_actuals_ignore_every_nowcast(base, perturbed):
     a, b = graded(base.calibrated), graded(perturbed.calibrated)
-    assert len(a) == 4 * 6 * 10  # four models × six origins with a published target × ten sectors
+    n_models = len(models.MODELS)  # seven: four baselines, three challengers
+    assert len(a) == n_models * 6 * 10  # every model × six origins with a published target × ten sectors
     pd.testing.assert_frame_equal(a[[*KEYS, "target_quarter", "actual", "error"]],
                                   b[[*KEYS, "target_quarter", "actual", "error"]])
     # Nothing of the forecasts read the nowcasts either: predictions, intervals, calibration sources.

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from sector_forecast.defs.resources import StatBankResource
+from sector_forecast.domain.models import BASELINES, CHALLENGERS
 from sector_forecast.reports.evidence import collect, render
 from sector_forecast_tests.conftest import GraphEnv
 
@@ -23,7 +24,11 @@ def test_the_json_has_every_documented_key_and_is_json(evidence: dict) -> None:
     for targets in evidence["models"].values():
         for metrics in targets.values():
             assert set(metrics) == {"mae", "mase", "coverage80", "coverage95", "interval_score"}
-    assert {"model", "baseline", "pvalue", "promoted"} <= set(evidence["champion"])
+    assert {"model", "baseline", "pvalue", "pvalue_holm", "promoted", "baselines", "challengers"} <= set(
+        evidence["champion"])
+    assert set(evidence["champion"]["baselines"]) == set(BASELINES)
+    for test in evidence["champion"]["challengers"].values():
+        assert {"mase", "pvalue", "pvalue_holm"} <= set(test)
     assert {"quarters", "alarms"} <= set(evidence["drift"])
     json.dumps(evidence, allow_nan=False)  # strict JSON: NaN became null
 
@@ -41,9 +46,12 @@ def test_the_backtest_is_long_and_calibrated(evidence: dict) -> None:
 def test_the_gate_records_its_evidence(evidence: dict) -> None:
     gate = evidence["champion"]
     assert gate["pvalue"] is not None and 0 <= gate["pvalue"] <= 1
-    assert gate["baseline"] in {"naive", "seasonal_naive"}
+    # The best baseline: the lowest MASE of the four, whatever the challengers did.
+    mase = {m: evidence["models"][m]["bankruptcies"]["mase"] for m in BASELINES}
+    assert gate["baseline"] == min(mase, key=mase.get)
+    assert set(gate["challengers"]) == set(CHALLENGERS)
     if gate["promoted"]:
-        assert gate["pvalue"] < 0.10
+        assert gate["pvalue_holm"] < 0.10 and gate["pvalue_holm"] >= gate["pvalue"]
         baseline_mase = evidence["models"][gate["baseline"]]["bankruptcies"]["mase"]
         assert evidence["models"][gate["model"]]["bankruptcies"]["mase"] < baseline_mase
     else:

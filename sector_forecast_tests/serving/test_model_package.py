@@ -17,9 +17,8 @@ import mlflow
 import pytest
 import yaml
 
-from sector_forecast.domain import models
 from sector_forecast.tracking import pyfunc as serving
-from sector_forecast_tests.serving.test_serving_pyfunc import ORIGIN, QUANTILES, synthetic_features
+from sector_forecast_tests.serving.test_serving_pyfunc import ORIGIN, synthetic_table
 
 
 class Records(logging.Handler):
@@ -39,16 +38,15 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("package")
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    features = synthetic_features()
-    fitted = models.fit_model("xgboost", features[features["quarter"] < ORIGIN])
+    table = synthetic_table()
     exp = mlflow.create_experiment("package-test", artifact_location=(root / "artifacts").as_uri())
     handler, mlflow_logger = Records(), logging.getLogger("mlflow")
     mlflow_logger.addHandler(handler)
     try:
         with warnings.catch_warnings(record=True) as caught, mlflow.start_run(experiment_id=exp):
             warnings.simplefilter("always")
-            info = serving.log_serving_model(fitted, features, model="xgboost", origin=ORIGIN, quantiles=QUANTILES,
-                                             data_source="test data", workdir=root / "work")
+            info = serving.log_serving_model(table, model="mean_4q", origin=ORIGIN, data_source="test data",
+                                             workdir=root / "work")
         model_dir = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model")))
     finally:
         mlflow_logger.removeHandler(handler)
@@ -70,7 +68,9 @@ def test_the_model_carries_its_code_without_dagster(logged: tuple[Path, str]) ->
     model_dir, _ = logged
     code = model_dir / "code"
     files = sorted(p.relative_to(code).as_posix() for p in code.rglob("*.py"))
-    assert "sector_forecast/tracking/pyfunc.py" in files and "sector_forecast/domain/models.py" in files
+    assert "sector_forecast/tracking/pyfunc.py" in files and "sector_forecast/domain/periods.py" in files
+    # The served model is a forecast table: no estimator code, so none of the fitting libraries.
+    assert "sector_forecast/domain/models.py" not in files
     assert not [f for f in files if f.startswith(("sector_forecast/defs", "sector_forecast/cli"))], files
     for path in code.rglob("*.py"):
         imported = {alias.name for node in ast.walk(ast.parse(path.read_text()))
@@ -102,8 +102,8 @@ def test_loading_the_model_from_its_code_imports_no_dagster(logged: tuple[Path, 
 def test_requirements_pin_every_imported_distribution(logged: tuple[Path, str]) -> None:
     model_dir, _ = logged
     pins = dict(line.split("==") for line in (model_dir / "requirements.txt").read_text().split())
-    expected = {"mlflow", "numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "threadpoolctl", "xgboost-cpu"}
-    assert set(pins) == expected and pins == {name: version(name) for name in expected}
-    closure = serving.import_closure([serving.__name__, models.__name__])
-    assert {"sklearn", "xgboost", "pyarrow", "sector_forecast.domain.models"} <= closure
+    assert {"mlflow", "numpy", "pandas", "pyarrow"} <= set(pins) and pins == {name: version(name) for name in pins}
+    assert not {"scikit-learn", "xgboost-cpu", "statsforecast", "threadpoolctl"} & set(pins)  # nothing is refitted
+    closure = serving.import_closure([serving.__name__])
+    assert {"pyarrow", "sector_forecast.domain.periods"} <= closure
     assert not {m for m in closure if m.startswith(("dagster", "sector_forecast.defs", "sector_forecast.cli"))}

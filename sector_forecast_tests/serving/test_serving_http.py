@@ -37,13 +37,18 @@ def test_served_forecasts_equal_the_forecasts_asset(served_champion: ScoringServ
     pd.testing.assert_frame_equal(by_default[COLUMNS], forecasts[COLUMNS], check_dtype=False)
 
 
-def test_served_past_quarters_are_labelled_and_nested(served_champion: ScoringServer) -> None:
-    """A past quarter is re-forecast by today's champion from that quarter's stored features, labelled."""
+def test_a_served_past_quarter_is_its_graded_real_time_forecast(served_champion: ScoringServer) -> None:
+    """A past quarter gets the champion's forecast made at the origin before it — the one the backtest graded —
+    with the interval calibrated at that origin: the leaderboard's row, never an in-sample fit."""
     env = served_champion.env
     champion = read_stored(env.storage, "champion_model")
+    board = read_stored(env.storage, "backtest_leaderboard")["predictions"]
     answer = served(served_champion, [{"sector": int(s), "quarter": "2024Q3"} for s in SECTOR_CODES])
-    assert answer["quarter"].eq(quarter_offset("2024Q2", 1)).all()
-    assert set(answer["model"]) == {champion["champion"]} and set(answer["model_origin"]) == {champion["origin"]}
+    graded = board[(board["model"] == champion["champion"]) & (board["origin"] == "2024Q2")].sort_values("sector")
+    assert answer["quarter"].eq(quarter_offset("2024Q2", 1)).all() and answer["model_origin"].eq("2024Q2").all()
+    for column in ("prediction", "lower80", "upper80", "lower95", "upper95"):
+        assert answer[column].tolist() == pytest.approx(graded[column].tolist(), nan_ok=True)
+    assert set(answer["model"]) == {champion["champion"]}
     assert set(answer["data_source"]) == {env.defs.resources["statbank"].provenance_tags()["data.source"]}
     assert (answer["lower95"] <= answer["lower80"]).all() and (answer["lower80"] <= answer["prediction"]).all()
     assert (answer["prediction"] <= answer["upper80"]).all() and (answer["upper80"] <= answer["upper95"]).all()
@@ -63,7 +68,7 @@ def test_served_past_quarters_are_labelled_and_nested(served_champion: ScoringSe
         ({"dataframe_records": [{"sector": 1, "quarter": 5}]}, "'quarter' must be a string like '2026Q4', got 5"),
         ({"dataframe_records": [{"sector": 1, "quarter": "2026-Q4"}]}, "'quarter' must be a string like '2026Q4'"),
         ({"dataframe_records": [{"sector": 1, "quater": "2025Q1"}]}, "unknown field(s) ['quater']"),
-        ({"dataframe_records": [{"sector": 1, "log_lag0": 0.9}]}, "explicit features are incomplete"),
+        ({"dataframe_records": [{"sector": 1, "log_lag0": 0.9}]}, "unknown field(s) ['log_lag0']"),
         ({"dataframe_records": []}, "empty request"),
         ({"sectors": [1]}, "The input must be a JSON dictionary with exactly one of the input fields"),
     ],

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
 from sector_forecast.storage.values import read_stored
 from sector_forecast.tracking import pyfunc as serving
@@ -40,24 +41,16 @@ def test_the_model_env_holds_only_its_pinned_requirements(model_env: ModelEnv, r
 
 
 def test_served_from_its_own_env_equals_the_forecasts_asset(served_champion: ScoringServer) -> None:
-    """Both request forms: a sector code alone, and the stored feature rows sent as explicit features."""
+    """Both request forms: a sector code alone, and a sector with the forecast quarter named."""
     forecasts = read_stored(served_champion.env.storage, "forecasts").sort_values("sector", ignore_index=True)
-    features = pd.read_parquet(served_champion.model_env.model_dir / "artifacts" / "feature_frame.parquet")
     origin = json.loads((served_champion.model_env.model_dir / "artifacts" / "meta.json").read_text())["origin"]
-    rows = features[features["quarter"] == origin].sort_values("sector")
-    explicit = rows[["sector", *serving.EXPLICIT_COLUMNS]].assign(quarter=rows["target_quarter"])
-    as_json = explicit.astype(object).where(explicit.notna(), None)  # NaN as null; floats sent by repr (exact)
-    for records in ([{"sector": s} for s in SECTOR_CODES], as_json.to_dict(orient="records")):
+    named = [{"sector": s, "quarter": quarter_offset(origin, 1)} for s in SECTOR_CODES]
+    for records in ([{"sector": s} for s in SECTOR_CODES], named):
         reply = served_champion.invoke({"dataframe_records": records})
         assert reply.status_code == 200, reply.text
         answer = pd.DataFrame(reply.json()["predictions"])
         pd.testing.assert_frame_equal(answer[serving.OUTPUT_COLUMNS], forecasts[serving.OUTPUT_COLUMNS],
                                       check_dtype=False)
-
-
-def _explicit_row(**change: object) -> dict:
-    row = {"sector": 3, "quarter": None, **{c: 1.0 for c in serving.EXPLICIT_COLUMNS}}
-    return {**row, **change}
 
 
 @pytest.mark.parametrize(
@@ -67,7 +60,7 @@ def _explicit_row(**change: object) -> dict:
         ([{"sector": 2, "quarter": "2025-Q3"}], "'quarter' must be a string like '2026Q4', got '2025-Q3' (str)"),
         ([{"sector": 2, "quarter": "1999Q1"}], "quarter 1999Q1 is outside the data"),
         ([{"sector": 2, "region": "Hovedstaden"}], "unknown field(s) ['region']"),
-        ([_explicit_row(log_lag0="many")], "feature 'log_lag0' must be a number or null, got 'many' (str)"),
+        ([{"sector": 3, "log_lag0": "many"}], "unknown field(s) ['log_lag0']"),
     ],
 )
 def test_bad_requests_name_the_problem_first(served_champion: ScoringServer, records: list, problem: str) -> None:

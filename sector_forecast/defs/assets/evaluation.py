@@ -2,20 +2,24 @@
 
 `backtest_leaderboard` calibrates every fit's forecasts per sector (each origin only with residuals graded
 before it), derives the score forecasts from them, and grades both against published actuals only.
-`champion_model` asks for evidence: the best model must beat the *better* baseline, significantly
-(Diebold–Mariano with the Harvey–Leybourne–Newbold correction), or the better baseline is the champion.
+`champion_model` asks for evidence: the best challenger must beat the *best* baseline significantly (one-sided
+Diebold–Mariano with the Harvey–Leybourne–Newbold correction, Holm-adjusted for the number of challengers), or the
+best baseline is the champion. The registered model is the champion's real-time forecast table: what was
+backtested is what serves.
 """
+
+import hashlib
 
 import dagster as dg
 import pandas as pd
 
 from sector_forecast.contracts import models as contracts_models
-from sector_forecast.defs.assets.models import FIT_ASSET_NAMES, fit_tags
+from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import figure_markdown, markdown_table
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
-from sector_forecast.domain import calibration, evidence, metrics, score, scorecast
+from sector_forecast.domain import calibration, evidence, metrics, models, score, scorecast
 from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
 
@@ -24,7 +28,7 @@ from sector_forecast.tracking import runs as tracking
 PRESENT = {"metadata": {"allow_missing_partitions": True}}
 ALL_PRESENT = {"partition_mapping": dg.AllPartitionMapping(), **PRESENT}
 EVALUATION_GROUP = "evaluation"
-GATE_ALPHA = 0.10  # the issue's evidence bar: one-sided DM p < 0.10 against the better baseline
+GATE_ALPHA = 0.10  # the evidence bar: one-sided DM p < 0.10 against the best baseline, after Holm
 
 
 def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
@@ -40,14 +44,44 @@ def _coverage_table(per_sector: pd.DataFrame) -> pd.DataFrame:
     return per_sector[cols]
 
 
+def _runs(fits: dict[str, dict]) -> pd.DataFrame:
+    """One row per (model, origin): its MLflow run, chosen parameters and missing sectors (why, per sector)."""
+    rows = [{"model": part["model"].name, "origin": quarter_key_to_label(key), "mlflow_run_id": part["mlflow_run_id"],
+             "parameters": str(part["model"].params),
+             "missing": "; ".join(f"{s}: {r}" for s, r in sorted(part["model"].missing.items()))}
+            for fit in fits.values() for key, part in fit.items()]
+    return pd.DataFrame(rows).sort_values(["model", "origin"], ignore_index=True)
+
+
+def _tuning_paths(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per challenger: how often the chosen hyper-parameters changed from one origin to the next, and to what."""
+    rows = []
+    for name in models.CHALLENGERS:
+        path = runs[runs["model"] == name]["parameters"]
+        if len(path):
+            rows.append({"model": name, "origins": len(path), "changes": int((path != path.shift()).sum() - 1),
+                         "chosen (origins)": ", ".join(f"{p} ({n})" for p, n in path.value_counts().items())})
+    return pd.DataFrame(rows)
+
+
+def _missing(calibrated: pd.DataFrame) -> pd.DataFrame:
+    """Sector forecasts a model could not make (a baseline's input unknown), per model and sector."""
+    gaps = calibrated[calibrated["prediction"].isna()]
+    if gaps.empty:
+        return pd.DataFrame({"model": [], "sector": [], "origins_missing": []})
+    return gaps.groupby(["model", "sector"]).size().rename("origins_missing").reset_index()
+
+
 @dg.asset(
     description=(
         "Rolling-origin backtest, graded in real time: each origin saw only what DST had published on its date, "
-        "and is graded only against published actuals. Bankruptcy forecasts from the first origin with three "
-        "years of training data; score forecasts (derived by simulation from the bankruptcy forecast and a "
-        "births nowcast) wherever DST has published final births. Per model, target and sector: MAE, RMSE, MASE "
+        "and is graded only against published actuals. Four baselines (naive, seasonal naive, recent mean, Theta) "
+        "and the challengers, all on the same origins. Bankruptcy forecasts from the first origin with three years "
+        "of training data; score forecasts (derived by simulation from the bankruptcy forecast and a births "
+        "nowcast) wherever DST has published final births. Per model, target and sector: MAE, RMSE, MASE "
         "(Hyndman–Koehler, seasonal in-sample scale), 80%/95% coverage of intervals calibrated per sector "
-        "(sequential Mondrian split-conformal) and the interval (Winkler) score."
+        "(sequential Mondrian split-conformal) and the interval (Winkler) score; missing forecasts and the "
+        "challengers' tuning paths."
     ),
     group_name=EVALUATION_GROUP,
     ins={
@@ -57,7 +91,7 @@ def _coverage_table(per_sector: pd.DataFrame) -> pd.DataFrame:
     io_manager_key="parquet_io_manager",
     kinds={"pandas"},
     check_specs=[contract_spec("backtest_leaderboard", "Pandera contract of the leaderboard rows.")],
-    code_version="2",
+    code_version="3",
 )
 def backtest_leaderboard(
     context: dg.AssetExecutionContext, statbank: StatBankResource, quarterly_panel: dict, **fits: dict
@@ -71,15 +105,17 @@ def backtest_leaderboard(
     overall, per_sector = metrics.leaderboard(calibrated, target="bankruptcies")
     s_overall, s_per_sector = metrics.leaderboard(scores, target="score")
     board = pd.concat([overall, s_overall], ignore_index=True)
+    board.insert(2, "role", board["model"].map(lambda m: models.MODELS[m].role if m in models.MODELS else ""))
     graded = calibrated.dropna(subset=["actual"])
     origins = sorted(graded["origin"].unique())
     score_origins = sorted(scores.dropna(subset=["actual"])["origin"].unique())
     context.log.info(f"backtest over {len(origins)} graded origins:\n{board.to_string(index=False)}")
     at_zero = int((calibrated["lower80"] <= 0).sum())
     distribution = score.score_distribution(panel)
+    runs, missing = _runs(fits), _missing(calibrated)
     value = {"score_distribution": distribution, "overall": board,
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
-             "predictions": calibrated, "validation": validation, "score_predictions": scores}
+             "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": runs}
     yield from checked_output(
         "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA, [],
         metadata={
@@ -89,7 +125,10 @@ def backtest_leaderboard(
             "graded_score_origins": dg.MetadataValue.text(
                 f"{score_origins[0]}..{score_origins[-1]} ({len(score_origins)})" if score_origins else "none"),
             "leaderboard": dg.MetadataValue.md(markdown_table(board)),
-            "per_sector_coverage": dg.MetadataValue.md(markdown_table(_coverage_table(per_sector), max_rows=40)),
+            "per_sector_coverage": dg.MetadataValue.md(markdown_table(_coverage_table(per_sector), max_rows=80)),
+            "missing_forecasts": dg.MetadataValue.md(
+                markdown_table(missing) if len(missing) else "Every model forecast every sector at every origin."),
+            "tuning_paths": dg.MetadataValue.md(markdown_table(_tuning_paths(runs))),
             "lower_bounds_at_zero": dg.MetadataValue.md(
                 f"{at_zero} of {len(calibrated)} 80% lower bounds are 0: a count cannot be negative, so the "
                 "interval starts at the support's edge (stated, not hidden)."),
@@ -102,90 +141,113 @@ def backtest_leaderboard(
     )
 
 
+def champion_table(calibrated: pd.DataFrame, champion: str) -> pd.DataFrame:
+    """The champion's calibrated forecasts at every origin: what the registered model serves."""
+    rows = calibrated[calibrated["model"] == champion]
+    table = rows.rename(columns={"target_quarter": "quarter"})
+    return table[["sector", "origin", "quarter", "prediction", "lower80", "upper80", "lower95", "upper95"]] \
+        .sort_values(["origin", "sector"], ignore_index=True)
+
+
+def fingerprint(champion: str, table: pd.DataFrame) -> str:
+    """Content hash of what would be served: unchanged data and code give the same hash, so no new version."""
+    digest = hashlib.sha256(champion.encode())
+    digest.update(pd.util.hash_pandas_object(table.round(9), index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _gate_metadata(gate: evidence.GateDecision, info: dict, registered: str, label: str) -> dict:
+    flat = pd.DataFrame([gate.flat()]).drop(columns="reason")
+    challengers = pd.DataFrame(list(gate.challengers)).round(4) if gate.challengers else pd.DataFrame()
+    return {
+        "champion": dg.MetadataValue.text(info["champion"]),
+        "decision": dg.MetadataValue.text(info["decision"]),
+        "reason": dg.MetadataValue.text(gate.reason),
+        "gate_statistic": dg.MetadataValue.float(round(float(gate.statistic), 3)),
+        "gate_pvalue": dg.MetadataValue.float(round(float(gate.pvalue), 4)),
+        "gate_pvalue_holm": dg.MetadataValue.float(round(float(gate.pvalue_holm), 4)),
+        "gate": dg.MetadataValue.md(markdown_table(flat.round(4))),
+        "challengers": dg.MetadataValue.md(markdown_table(challengers) if len(challengers) else "none"),
+        "baselines": dg.MetadataValue.text(", ".join(gate.baselines)),
+        "champion_version": dg.MetadataValue.text(str(info["champion_version"])),
+        "registered_model": dg.MetadataValue.text(registered),
+        "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),
+        "gate_run_id": dg.MetadataValue.text(info["gate_run_id"]),
+        "data": dg.MetadataValue.text(label),
+    }
+
+
 @dg.asset(
     description=(
-        "Promotion gate: the challenger with the lowest bankruptcy MASE is promoted only if it beats the better "
-        "of naive and seasonal naive on MASE *and* the difference is significant (one-sided Diebold–Mariano with "
-        "the Harvey–Leybourne–Newbold correction on per-origin scaled errors, p < 0.10). Otherwise the better "
-        "baseline is the champion. The champion is registered as `sector-vitality` with alias `champion`, with "
-        "its per-sector calibrated interval quantiles; decision, statistic and p-value are in MLflow and here."
+        "Promotion gate: the challenger with the lowest bankruptcy MASE is promoted only if it beats the best "
+        "baseline (lowest MASE of naive, seasonal naive, recent mean and Theta) with a one-sided Diebold–Mariano "
+        "test (Harvey–Leybourne–Newbold correction, per-origin scaled errors) whose p-value, Holm-adjusted for "
+        "the number of challengers, is below 0.10. Otherwise the best baseline is the champion. The champion's "
+        "real-time forecasts at every origin, with the intervals calibrated at each, are registered as "
+        "`sector-vitality` with alias `champion` — a new version only when they change."
     ),
     group_name=EVALUATION_GROUP,
-    ins={
-        "backtest_leaderboard": dg.AssetIn(),
-        **{name: dg.AssetIn(name, **ALL_PRESENT) for name in FIT_ASSET_NAMES},
-    },
     io_manager_key="parquet_io_manager",
     kinds={"mlflow"},
     check_specs=[contract_spec("champion_model", "Pandera contract of the gate's decision.")],
-    code_version="2",
+    code_version="3",
 )
 def champion_model(
     context: dg.AssetExecutionContext, backtest_leaderboard: dict, mlflow: MlflowResource,
-    statbank: StatBankResource, **fits: dict,
+    statbank: StatBankResource,
 ):
     # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
     from sector_forecast.tracking import pyfunc as serving
 
-    gate = evidence.promotion_gate(backtest_leaderboard["predictions"], alpha=GATE_ALPHA)
+    calibrated = backtest_leaderboard["predictions"]
+    gate = evidence.promotion_gate(calibrated, models.BASELINES, alpha=GATE_ALPHA)
     champ = gate.champion
+    table = champion_table(calibrated, champ)
+    origin = str(table["origin"].max())
+    runs = backtest_leaderboard["runs"]
+    fit_run = runs[(runs["model"] == champ) & (runs["origin"] == origin)]["mlflow_run_id"]
     client = tracking.client_for(mlflow.uri)
     exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())
-    key, latest = newest(fits[f"fit_{champ}"], f"fit_{champ}")
-    origin = quarter_key_to_label(key)
-    quantiles, sources = calibration.live_quantiles(
-        backtest_leaderboard["predictions"], champ, backtest_leaderboard["validation"])
+    quantiles, sources = calibration.live_quantiles(calibrated, champ, backtest_leaderboard["validation"])
     decision = "promoted" if gate.promoted else "baseline"
     provenance = statbank.provenance_tags()
     gate_run = tracking.log_run(
         client, exp_id, run_name=f"promotion-gate {champ}@{origin}",
-        params={"candidate": gate.candidate, "baseline": gate.baseline, "origin": origin, "alpha": gate.alpha},
-        metrics={"gate_statistic": gate.statistic, "gate_pvalue": gate.pvalue,
+        params={"candidate": gate.candidate, "baseline": gate.baseline, "origin": origin, "alpha": gate.alpha,
+                "challengers": len(gate.challengers)},
+        metrics={"gate_statistic": gate.statistic, "gate_pvalue": gate.pvalue, "gate_pvalue_holm": gate.pvalue_holm,
                  "candidate_mase": gate.candidate_mase, "baseline_mase": gate.baseline_mase},
-        tags={**fit_tags(context, "champion_model", key), "gate.decision": decision, "gate.reason": gate.reason,
-              "gate.champion": champ, "fit_run_id": latest["mlflow_run_id"], **provenance},
+        tags={"dagster.run_id": context.run.run_id, "dagster.asset_key": "champion_model", "origin": origin,
+              "gate.decision": decision, "gate.reason": gate.reason, "gate.champion": champ,
+              "fit_run_id": fit_run.iloc[0] if len(fit_run) else "", **provenance},
         texts={"leaderboard.md": backtest_leaderboard["overall"].to_markdown(index=False)},
     )
     info: dict = {"champion": champ, "gate": gate.to_dict(), "decision": decision, "origin": origin,
                   "gate_run_id": gate_run, "quantiles": serving.string_keyed(quantiles),
                   "quantile_sources": serving.string_keyed(sources, str)}
-    fingerprint = f"{champ}@{origin}:{latest['mlflow_run_id']}:{sorted(quantiles.items())}"
-    unchanged = tracking.same_champion(client, mlflow.registered_model_name, fingerprint)
+    stamp = fingerprint(champ, table)
+    unchanged = tracking.same_champion(client, mlflow.registered_model_name, stamp)
     if unchanged is not None:
         info.update(version=str(unchanged.version), registration="unchanged")
-        context.log.info(f"champion version {unchanged.version} already holds {champ}@{origin}: not re-registered")
+        context.log.info(f"champion version {unchanged.version} already serves these forecasts: not re-registered")
     else:
         model_uri = tracking.log_model_into(
             gate_run, mlflow.uri,
             lambda workdir: serving.log_serving_model(
-                latest["model"], latest["features"], model=champ, origin=origin, quantiles=quantiles,
-                data_source=provenance["data.source"], workdir=workdir,
-            ),
+                table, model=champ, origin=origin, data_source=provenance["data.source"], workdir=workdir),
         )
         version = tracking.register_champion(
             client, mlflow.registered_model_name, model_uri, gate_run,
-            tags={"model": champ, "origin": origin, "gate.decision": decision, "gate.pvalue": f"{gate.pvalue:.4f}",
-                  "fit_fingerprint": fingerprint, **provenance},
+            tags={"model": champ, "origin": origin, "gate.decision": decision,
+                  "gate.pvalue_holm": f"{gate.pvalue_holm:.4f}", "fit_fingerprint": stamp, **provenance},
         )
         info.update(version=str(version.version), model_uri=model_uri, registration="registered")
     current = tracking.current_champion(client, mlflow.registered_model_name)
     info["champion_version"] = str(current.version) if current else None
     info["champion_model"] = current.tags.get("model") if current else None
     context.log.info(f"promotion gate: {gate.reason}; champion is version {info['champion_version']} ({champ})")
-    table = pd.DataFrame([gate.to_dict()])  # validated whole; shown without the long `reason` (its own entry)
+    registered = f"models:/{mlflow.registered_model_name}@champion"
     yield from checked_output(
-        "champion_model", info, table, contracts_models.GATE_SCHEMA, [],
-        metadata={
-            "champion": dg.MetadataValue.text(champ),
-            "decision": dg.MetadataValue.text(decision),
-            "reason": dg.MetadataValue.text(gate.reason),
-            "gate_statistic": dg.MetadataValue.float(float(gate.statistic)),
-            "gate_pvalue": dg.MetadataValue.float(float(gate.pvalue)),
-            "gate": dg.MetadataValue.md(markdown_table(table.drop(columns="reason"))),
-            "champion_version": dg.MetadataValue.text(str(info["champion_version"])),
-            "registered_model": dg.MetadataValue.text(f"models:/{mlflow.registered_model_name}@champion"),
-            "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),
-            "gate_run_id": dg.MetadataValue.text(gate_run),
-            "data": dg.MetadataValue.text(statbank.data_label()),
-        },
+        "champion_model", info, pd.DataFrame([gate.flat()]), contracts_models.GATE_SCHEMA, [],
+        metadata=_gate_metadata(gate, info, registered, statbank.data_label()),
     )

@@ -48,13 +48,11 @@ def forecasts(
     # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
     from mlflow.pyfunc import load_model
 
-    from sector_forecast.tracking import pyfunc as serving
-
     _, rows = newest(feature_frame, "feature_frame")
     origin, target = str(rows["quarter"].iloc[0]), str(rows["target_quarter"].iloc[0])
     tracking.client_for(mlflow.uri)
     uri = f"models:/{mlflow.registered_model_name}@champion"
-    request = rows[["sector", *serving.EXPLICIT_COLUMNS]].assign(quarter=rows["target_quarter"])
+    request = rows[["sector", "target_quarter"]].rename(columns={"target_quarter": "quarter"})
     result = load_model(uri).predict(request)
     champion = str(result["model"].iloc[0])
     panel = pd.concat(quarterly_panel.values(), ignore_index=True)

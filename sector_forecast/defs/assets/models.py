@@ -1,36 +1,29 @@
 """One fit asset per model; each quarterly partition is one forecast origin of a rolling-origin backtest.
 
-A fit for origin q trains on every feature row whose target (a bankruptcy count) is known at q (rows up to
-q-1) and forecasts q+1 for all ten sectors. Backfilling the origins is the backtest; the newest fitted
-origin is the live fit. Each partition is one MLflow run; the MLflow model itself is logged where it can be
-promoted: for the newest origin the data hold (decided from the features, never from the calendar).
+A fit for origin q trains on the domain's window (`models.TRAIN_WINDOW_QUARTERS` quarters before q, targets known
+at q) and forecasts q+1 for all ten sectors. The partition mapping only has to deliver that window: the domain
+cuts it, so a partition gives the same fit alone, in a range or in `sector-forecast run`. Backfilling the origins
+is the backtest; the newest origin is the live forecast. Each partition is one MLflow run (parameters, metrics,
+predictions); the served model is the champion's table of these forecasts (`champion_model`).
 """
 
 from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from sector_forecast.contracts import inputs as contracts
 from sector_forecast.defs.checks import checked_output, contract_spec
+from sector_forecast.defs.metadata import markdown_table
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import models
 from sector_forecast.tracking import runs as tracking
 
 MODELS_GROUP = "models"
-TRAIN_WINDOW_QUARTERS = 40  # expanding window, capped at ten years of features
 MODEL_NAMES: tuple[str, ...] = tuple(models.MODELS)
 FIT_ASSET_NAMES: tuple[str, ...] = tuple(f"fit_{name}" for name in MODEL_NAMES)
-
-
-class FitConfig(dg.Config):
-    log_model: bool = Field(
-        default=False,
-        description="Log the fitted MLflow model for every origin of this run (re-fit on request). "
-        "The newest origin with features is always logged.",
-    )
+_KINDS = {"rule": "pandas", "series": "statsforecast", "regression": "scikitlearn"}
 
 
 def fit_tags(context: dg.AssetExecutionContext, asset_name: str, key: str) -> dict[str, str]:
@@ -42,85 +35,90 @@ def fit_tags(context: dg.AssetExecutionContext, asset_name: str, key: str) -> di
     }
 
 
+def _fit_origin(model_name: str, features: pd.DataFrame, key: str, log) -> dict:
+    """Fit one origin and log its MLflow run: the partition's stored value."""
+    origin = quarter_key_to_label(key)
+    fitted, predictions = models.rolling_origin_fit(model_name, features, origin)
+    known = predictions.dropna(subset=["actual", "prediction"])
+    abs_err = (known["prediction"] - known["actual"]).abs()
+    run_id = log(
+        run_name=f"{model_name}@{origin}", params=fitted.params,
+        metrics={"train_rows": fitted.train_rows, "validation_scaled_mae": fitted.validation_mae,
+                 "mae": abs_err.mean() if len(known) else float("nan"),
+                 "missing_sectors": len(fitted.missing)},
+        key=key, tables={"predictions.csv": predictions},
+    )
+    return {"model": fitted, "predictions": predictions, "validation": models.validation_frame(fitted, origin),
+            "mlflow_run_id": run_id}
+
+
+def _partition_metadata(parts: dict[str, dict]):
+    def per_origin(key: str, rows: pd.DataFrame) -> dict:
+        fitted = parts[key]["model"]
+        return {
+            "origin": dg.MetadataValue.text(quarter_key_to_label(key)),
+            "training_window": dg.MetadataValue.text("..".join(fitted.train_quarters)),
+            "training_rows": dg.MetadataValue.int(int(fitted.train_rows)),
+            "parameters": dg.MetadataValue.json(fitted.params),
+            "validation_scaled_mae": dg.MetadataValue.float(round(float(fitted.validation_mae), 4)),
+            "missing_forecasts": dg.MetadataValue.json({str(s): r for s, r in fitted.missing.items()}),
+            "mlflow_run_id": dg.MetadataValue.text(parts[key]["mlflow_run_id"]),
+        }
+    return per_origin
+
+
+def _path_table(parts: dict[str, dict]) -> pd.DataFrame:
+    """The chosen hyper-parameters by origin (the tuning path) and the missing forecasts, for the run's page."""
+    return pd.DataFrame([{"origin": quarter_key_to_label(k), "parameters": str(p["model"].params),
+                          "cv_scaled_mae": round(float(p["model"].validation_mae), 4),
+                          "missing_sectors": len(p["model"].missing)} for k, p in sorted(parts.items())])
+
+
 def _fit_asset(model_name: str) -> dg.AssetsDefinition:
     asset_name = f"fit_{model_name}"
     spec = models.MODELS[model_name]
 
     @dg.asset(
         name=asset_name,
-        description=f"{spec.description}\n\nOne partition = one forecast origin (trained on data known at "
-        "that quarter, forecasting the next). Stored: fitted model, predictions, MLflow run id.",
+        description=f"{spec.description} ({spec.role})\n\nOne partition = one forecast origin (trained on the "
+        f"{models.TRAIN_WINDOW_QUARTERS} quarters of data known at that quarter, forecasting the next). "
+        "Stored: fitted model, predictions, validation residuals, MLflow run id.",
         group_name=MODELS_GROUP,
         partitions_def=origin_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         io_manager_key="parquet_io_manager",
-        kinds={"mlflow", "scikitlearn" if model_name != "xgboost" else "xgboost"},
+        kinds={"mlflow", _KINDS[spec.kind]},
         ins={
             "feature_frame": dg.AssetIn(
                 partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-TRAIN_WINDOW_QUARTERS, allow_nonexistent_upstream_partitions=True
+                    start_offset=-models.TRAIN_WINDOW_QUARTERS, allow_nonexistent_upstream_partitions=True
                 ),
                 metadata={"allow_missing_partitions": True},
             )
         },
         check_specs=[contract_spec(asset_name, "Pandera contract of the fit's predictions.")],
-        code_version="1",
+        code_version="2",
     )
     def _fit(
         context: dg.AssetExecutionContext,
-        config: FitConfig,
         feature_frame: dict[str, pd.DataFrame],
         mlflow: MlflowResource,
         statbank: StatBankResource,
     ) -> Iterator:
-        # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
-        from sector_forecast.tracking import pyfunc as serving
-
         features = pd.concat(feature_frame.values(), ignore_index=True)
         client = tracking.client_for(mlflow.uri)
         exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())
-        newest_origin = str(features["quarter"].max())
-        parts: dict[str, dict] = {}
-        for key in context.partition_keys:
-            origin = quarter_key_to_label(key)
-            fitted, predictions = models.rolling_origin_fit(model_name, features, origin)
-            validation = models.validation_frame(fitted, origin)
-            known = predictions.dropna(subset=["actual"])
-            abs_err = (known["prediction"] - known["actual"]).abs()
-            run_id = tracking.log_run(
-                client, exp_id, run_name=f"{model_name}@{origin}", params=fitted.params,
-                metrics={"train_rows": fitted.train_rows, "validation_scaled_mae": fitted.validation_mae,
-                         "mae": abs_err.mean() if len(known) else float("nan")},
-                tags={**fit_tags(context, asset_name, key), "model": model_name, **statbank.provenance_tags()},
-                tables={"predictions.csv": predictions},
-            )
-            model_uri = None
-            history = features[features["quarter"] <= origin]
-            if origin == newest_origin or config.log_model:
-                model_uri = tracking.log_model_into(
-                    run_id, mlflow.uri,
-                    lambda workdir, f=fitted, h=history, o=origin: serving.log_serving_model(
-                        f, h, model=model_name, origin=o, workdir=workdir,
-                    ),
-                )
-                context.log.info(f"{asset_name} {origin}: MLflow model logged at {model_uri}")
-            parts[key] = {"model": fitted, "predictions": predictions, "validation": validation,
-                          "mlflow_run_id": run_id,
-                          # The features it was fitted on, so the champion can be packaged from any origin.
-                          "model_uri": model_uri, "features": history}
+        provenance = statbank.provenance_tags()
+
+        def log(*, key: str, **run) -> str:
+            tags = {**fit_tags(context, asset_name, key), "model": model_name, "model.role": spec.role, **provenance}
+            return tracking.log_run(client, exp_id, tags=tags, **run)
+
+        parts = {key: _fit_origin(model_name, features, key, log) for key in context.partition_keys}
+        missing = sum(len(p["model"].missing) for p in parts.values())
+        if missing:
+            context.log.warning(f"{asset_name}: {missing} sector forecasts missing (see missing_forecasts)")
         all_predictions = pd.concat([p["predictions"] for p in parts.values()], ignore_index=True)
-
-        def per_origin(key: str, rows: pd.DataFrame) -> dict:
-            part = parts[key]
-            return {
-                "origin": dg.MetadataValue.text(quarter_key_to_label(key)),
-                "training_rows": dg.MetadataValue.int(int(part["model"].train_rows)),
-                "parameters": dg.MetadataValue.json(part["model"].params),
-                "validation_scaled_mae": dg.MetadataValue.float(float(part["model"].validation_mae)),
-                "mlflow_run_id": dg.MetadataValue.text(part["mlflow_run_id"]),
-                "mlflow_model": dg.MetadataValue.text(part["model_uri"] or "not logged (not the newest origin)"),
-            }
-
         yield from checked_output(
             asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA, list(parts),
             metadata={
@@ -128,8 +126,9 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
                     f"{quarter_key_to_label(min(parts))}..{quarter_key_to_label(max(parts))} ({len(parts)})"),
                 "horizon": dg.MetadataValue.text("1 quarter ahead, bankruptcies per sector"),
                 "mlflow_tracking_uri": dg.MetadataValue.text(mlflow.uri),
+                "tuning_path": dg.MetadataValue.md(markdown_table(_path_table(parts), max_rows=80)),
             },
-            partition_metadata=per_origin,
+            partition_metadata=_partition_metadata(parts),
             shared={"horizon", "mlflow_tracking_uri"},
         )
 

@@ -4,9 +4,9 @@ The sensor reads new `drift_report` materialisations from the event log. Its cur
 seen (each report event is read once) and the served forecasts already acted on (`<quarter>@v<version>`,
 from the report's `judged_forecast`), so re-running a flagged report does not retrain again. When a new one
 carries `retrain = True` it requests one `retrain_job` run for the newest quarter that has a drift report —
-the latest forecast origin with data: every model is re-fitted there with its MLflow model logged
-(`FitConfig(log_model=True)`), then the leaderboard, the promotion gate, the forecasts and the batch
-predictions are rebuilt, so the new champion (if it wins) serves and its forecasts enter the prediction log.
+the latest forecast origin with data: every model is re-fitted there, then the leaderboard, the promotion gate,
+the forecasts and the batch predictions are rebuilt, so the new champion (if it wins) serves and its forecasts
+enter the prediction log.
 The run key names the judged forecasts, so even a lost cursor cannot launch the same retrain twice (Dagster
 skips a run key a sensor already used). A report asks for a retrain only when a monitor alarms in a quarter
 after the serving champion's training origin (see `reports/monitoring.py`), so once the gate has replaced the
@@ -29,14 +29,9 @@ retrain_job = dg.define_asset_job(
     "retrain_job",
     selection=dg.AssetSelection.assets(
         *FIT_ASSET_NAMES, "backtest_leaderboard", "champion_model", "forecasts", "batch_predictions"),
-    description="Re-fit every model at one forecast origin (MLflow models logged), then leaderboard, promotion "
+    description="Re-fit every model at one forecast origin, then leaderboard, promotion "
     "gate, forecasts and batch predictions: what the drift sensor requests when a report asks to retrain.",
 )
-
-
-def retrain_run_config() -> dict:
-    """Every fit logs its MLflow model, so whichever model wins the gate can be registered from this run."""
-    return {"ops": {name: {"config": {"log_model": True}} for name in FIT_ASSET_NAMES}}
 
 
 def _flag(record: dg.EventLogRecord) -> tuple[bool, str]:
@@ -94,7 +89,6 @@ def drift_retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     return dg.SensorResult(
         run_requests=[dg.RunRequest(
             run_key="drift-retrain-" + "+".join(sorted(flagged)), partition_key=origin,
-            run_config=retrain_run_config(),
             tags={TRIGGER_TAG: "drift_report", "sector_forecast/judged_forecasts": ",".join(sorted(flagged))},
         )],
         cursor=cursor,
