@@ -71,12 +71,6 @@ def _graded(predictions: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(loss=(rows["prediction"] - rows["actual"]).abs() / rows["scale"])
 
 
-def origin_losses(predictions: pd.DataFrame, model: str) -> pd.Series:
-    """Per origin (sorted): mean over graded sectors of |e|/scale — one loss per origin for the DM test."""
-    rows = _graded(predictions[predictions["model"] == model])
-    return rows.groupby(rows["origin"].astype(str))["loss"].mean().sort_index().rename("loss")
-
-
 def paired_losses(predictions: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     """Per origin, the mean scaled error of ``a`` and of ``b`` over the sectors both graded (columns a, b, rows).
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sector_forecast.domain.evidence import GateDecision, dm_test, origin_losses, promotion_gate
+from sector_forecast.domain.evidence import GateDecision, dm_test, paired_losses, promotion_gate
 from sector_forecast.domain.periods import quarter_offset, quarter_range
 
 
@@ -66,13 +66,15 @@ def predictions(errors: dict[str, list[float]], sectors=(1, 2, 3)) -> pd.DataFra
                                        "current", "scale"])
 
 
-def test_origin_losses_average_sectors_per_origin():
-    frame = predictions({"glm": [2.0, 4.0]})
-    frame.loc[(frame["sector"] == 3) & (frame["origin"] == "2015Q1"), "prediction"] = 18.0  # |e|/2 = 4
+def test_paired_losses_average_the_sectors_both_graded_per_origin():
+    frame = predictions({"glm": [2.0, 4.0], "naive": [6.0, 6.0]})
+    frame.loc[(frame["model"] == "glm") & (frame["sector"] == 3) & (frame["origin"] == "2015Q1"),
+              "prediction"] = 18.0  # |e|/2 = 4
     frame.loc[(frame["sector"] == 2) & (frame["origin"] == "2015Q2"), "actual"] = np.nan  # not graded
-    losses = origin_losses(frame, "glm")
-    # 2015Q1: (1 + 1 + 4)/3 = 2; 2015Q2: sectors 1 and 3 only, 4/2 = 2 each
-    assert losses.to_dict() == {"2015Q1": pytest.approx(2.0), "2015Q2": pytest.approx(2.0)}
+    pairs = paired_losses(frame, "glm", "naive")
+    # glm 2015Q1: (1 + 1 + 4)/3 = 2; 2015Q2: sectors 1 and 3 only, 4/2 = 2 each; naive 6/2 = 3 throughout
+    assert pairs["a"].to_dict() == {"2015Q1": pytest.approx(2.0), "2015Q2": pytest.approx(2.0)}
+    assert pairs["b"].tolist() == [3.0, 3.0] and pairs["rows"].tolist() == [3, 2]
 
 
 def test_gate_promotes_a_clearly_better_model():
