@@ -108,6 +108,11 @@ def render(evidence: dict[str, Any]) -> str:
     table = pd.DataFrame(rows).sort_values(["target", "mase"])
     lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     c = evidence["champion"]
+    mine, naive = (evidence["models"].get(m, {}).get("score", {}) for m in (c["model"], "naive"))
+    if mine.get("mase") is not None and naive.get("mase") is not None:
+        verdict = "beats" if mine["mase"] < naive["mase"] else "does not beat"
+        lines.append(f"   score forecasts: the champion's ({c['model']}) derived score {verdict} the naive score "
+                     f"forecast, MASE {mine['mase']:.3f} vs {naive['mase']:.3f}")
     lines += ["", f"== promotion gate: champion {c['model']} (version {c['version']}); baselines "
               f"{', '.join(c['baselines'])} (best: {c['baseline']})", f"   {c['reason']}"]
     if c["challengers"]:
