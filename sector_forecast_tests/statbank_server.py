@@ -1,10 +1,13 @@
 """Run the local StatBank server in a child process for tests (any test folder can reuse this).
 
-    with running_statbank_server(snapshot_dir, tmp_path) as server:
+    with running_statbank_server(snapshot_dir, tmp_path, faults=True) as server:
         client = StatBankClient(base_url=server.url)
         server.publish("KONK25")
+        server.fault("500", count=2)      # only with faults=True
 
-The server runs in its own process group and is always killed on exit, also when the test fails.
+The server is started as a user starts it (`sector-forecast statbank serve`), runs in its own process group
+and is always killed on exit, also when the test fails. With `faults=True`, `.url` is a fault proxy in front
+of it (`statbank_faults.py`) and `.fault(...)` queues injected failures there.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import requests
 
 from sector_forecast.statbank.snapshot import read_provenance, read_snapshot, write_snapshot_files
+from sector_forecast_tests.statbank_faults import FaultProxy
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = REPO / "data" / "statbank"
@@ -33,6 +37,7 @@ class ServerHandle:
 
     url: str
     process: subprocess.Popen
+    proxy: FaultProxy | None = None
 
     @property
     def admin_url(self) -> str:
@@ -53,8 +58,11 @@ class ServerHandle:
     def close(self, table: str, successor: str | None = None) -> dict:
         return self._admin("close", {"table": table, "successor": successor})
 
-    def fault(self, mode: str, count: int = 1, seconds: float = 3.0) -> dict:
-        return self._admin("fault", {"mode": mode, "count": count, "seconds": seconds})
+    def fault(self, mode: str, count: int = 1, seconds: float = 3.0) -> list[str]:
+        """Make the next `count` API requests fail as `mode` (see `statbank_faults.FAULT_MODES`)."""
+        if self.proxy is None:
+            raise RuntimeError("this server was started without faults=True: no fault proxy in front of it")
+        return self.proxy.add(mode, count, seconds)
 
     def limit(self, cells: int) -> dict:
         return self._admin("limit", {"cells": cells})
@@ -79,16 +87,16 @@ def snapshot_without_last_quarter_month(target: Path) -> str:
 
 @contextmanager
 def running_statbank_server(
-    snapshot_dir: Path = SNAPSHOT, tmp_path: Path | None = None, startup_timeout: float = 30.0
+    snapshot_dir: Path = SNAPSHOT, tmp_path: Path | None = None, startup_timeout: float = 30.0, faults: bool = False
 ) -> Iterator[ServerHandle]:
-    """Start `python -m sector_forecast.statbank.server.http --port 0`, yield a handle, kill its process group."""
+    """Start `sector-forecast statbank serve --port 0`, yield a handle, kill its process group on exit."""
     log_dir = Path(tmp_path) if tmp_path else Path.cwd()
     stderr = (log_dir / "statbank_server.stderr").open("wb")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [
-        sys.executable,
-        "-m",
-        "sector_forecast.statbank.server.http",
+        str(Path(sys.executable).with_name("sector-forecast")),
+        "statbank",
+        "serve",
         "--snapshot",
         str(snapshot_dir),
         "--host",
@@ -99,6 +107,7 @@ def running_statbank_server(
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=stderr, cwd=REPO, env=env, start_new_session=True
     )
+    proxy = None
     try:
         deadline = time.monotonic() + startup_timeout
         line = b""
@@ -110,8 +119,12 @@ def running_statbank_server(
             stderr.flush()
             log = (log_dir / "statbank_server.stderr").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"local StatBank server did not start (exit {proc.poll()}): {log}")
-        yield ServerHandle(url=line.decode().split("listening on ", 1)[1].strip(), process=proc)
+        url = line.decode().split("listening on ", 1)[1].strip()
+        proxy = FaultProxy(url) if faults else None
+        yield ServerHandle(url=proxy.url if proxy else url, process=proc, proxy=proxy)
     finally:
+        if proxy is not None:
+            proxy.close()
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -33,34 +33,38 @@ class StatBankResource(dg.ConfigurableResource):
         return cls(base_url=os.environ.get(ENV_URL) or None, snapshot_dir=os.environ.get(ENV_SNAPSHOT) or None)
 
     def data_label(self) -> str:
-        """What every forecast, plot and report says about where its numbers come from."""
-        if self.base_url:
-            return f"StatBank data from {self.base_url}"
-        return ("RECONSTRUCTED data: bundled snapshot of real, chart-read and synthetic figures "
-                "(see data/README.md), not a DST download")
+        """What every forecast, plot and report says about where its numbers come from (follows the data)."""
+        shares = self.provenance_shares()
+        where = f" served by {self.base_url}" if self.base_url else ""
+        if any(by_status["real"] < 1.0 for by_status in shares.values()):
+            return (f"RECONSTRUCTED data{where}: snapshot of real, chart-read and synthetic figures "
+                    "(see data/README.md), not a DST download")
+        return f"StatBank data from {self.base_url or f'a snapshot pulled from DST ({self.get_client().source})'}"
 
     def provenance_tags(self) -> dict[str, str]:
         """Where the numbers come from, as tags for MLflow runs and registered versions.
 
-        Shares are of the cells the models learn from (KONK25 K02 leaf sectors); a live API is all real.
+        Shares are of the cells the models learn from (`provenance_shares`). `data.source` is `statbank-api`
+        only for a URL whose cells are all real (DST's API states no provenance); a server that serves the
+        reconstructed snapshot is tagged like the snapshot, plus its `data.url`.
         """
-        if self.base_url:
-            return {"data.source": "statbank-api", "data.url": self.base_url}
         shares = self.provenance_shares()
         synthetic = shares["KONK25"]["synthetic"]
-        source = (f"reconstructed snapshot ({synthetic:.1%} of KONK25 cells synthetic)" if synthetic
-                  else "snapshot of DST data")
-        return {"data.source": source,
+        if self.base_url and all(by_status["real"] == 1.0 for by_status in shares.values()):
+            source = "statbank-api"
+        elif synthetic:
+            source = f"reconstructed snapshot ({synthetic:.1%} of KONK25 cells synthetic)"
+        else:
+            source = "snapshot of DST data"
+        return {"data.source": source, **({"data.url": self.base_url} if self.base_url else {}),
                 **{f"data.{table.lower()}.{status}": f"{share:.4f}"
                    for table, by_status in shares.items() for status, share in by_status.items()}}
 
     def provenance_shares(self) -> dict[str, dict[str, float]]:
-        """Real / approximate / synthetic shares of the cells the models learn from, per table."""
-        if self.base_url:
-            return {table: {"real": 1.0, "approximate": 0.0, "synthetic": 0.0} for table in ("KONK25", "DEMO14")}
-        from sector_forecast.statbank.provenance import provenance_shares
-
-        return provenance_shares(self.get_client().snapshot_dir, tables=("KONK25", "DEMO14"))
+        """Real / approximate / synthetic shares of the cells the models learn from, per table, as the source
+        states them: a snapshot's provenance file, a local server's provenance document, or (DST's API) all real.
+        """
+        return self.get_client().provenance_shares(("KONK25", "DEMO14"))
 
     def get_client(self) -> StatBankClient:
         return StatBankClient(

@@ -10,15 +10,32 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
+import re
+from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import requests
 
-from sector_forecast.statbank.errors import StatBankApiError, StatBankBadResponse, StatBankUnreachable
-from sector_forecast.statbank.snapshot import DEFAULT_SNAPSHOT, SUPPRESSED
+from sector_forecast.statbank.errors import (
+    StatBankApiError,
+    StatBankBadResponse,
+    StatBankError,
+    StatBankUnreachable,
+)
+from sector_forecast.statbank.provenance import (
+    ALL_REAL,
+    PROVENANCE_ENDPOINT,
+    SERVED_NOTE,
+    Selection,
+    classify,
+    provenance_shares,
+    shares_of,
+)
+from sector_forecast.statbank.session import RETRY_STATUSES, failure_cause, retrying_session
+from sector_forecast.statbank.snapshot import DEFAULT_SNAPSHOT, PROVENANCE_COLUMNS, SUPPRESSED
 
 ENV_URL = "SECTOR_FORECAST_STATBANK_URL"
 ENV_SNAPSHOT = "SECTOR_FORECAST_SNAPSHOT_DIR"
@@ -38,10 +55,12 @@ class StatBankClient:
         retries: int = 3,
         backoff: float = 0.5,
     ) -> None:
+        if base_url and not re.match(r"https?://[^/]", base_url):
+            raise StatBankError(None, f"base URL {base_url!r} is not an http:// or https:// URL")
         self.base_url = base_url.rstrip("/") if base_url else None
         self.snapshot_dir = None if self.base_url else Path(snapshot_dir or DEFAULT_SNAPSHOT).resolve()
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
-        self._session: requests.Session | None = requests.Session() if self.base_url else None
+        self._session = retrying_session(retries, backoff) if self.base_url else None
         self._snapshot_url = ""
 
     @classmethod
@@ -112,6 +131,40 @@ class StatBankClient:
         reply = self._request("data", payload, table)
         return parse_delimited(table, reply, [k.upper() for k in variables], format)
 
+    # ---- provenance --------------------------------------------------------------------------------------
+    def provenance_rows(self, tables: Iterable[str]) -> list[dict[str, str]] | None:
+        """The provenance rows the source states for `tables`, or None when it states none (DST's API).
+
+        A local server says so in every tableinfo footnote (`SERVED_NOTE`) and serves the rows at
+        `/v1/provenance`; the endpoint is asked only then, so DST's API never sees a request it lacks.
+        """
+        ids = list(tables)
+        if not any(SERVED_NOTE in str(self.tableinfo(t).get("footnote") or "") for t in ids):
+            return None
+        rows = self._json(PROVENANCE_ENDPOINT, {"tables": ids}, ",".join(ids))
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and set(PROVENANCE_COLUMNS) <= set(r) for r in rows
+        ):
+            raise StatBankBadResponse(",".join(ids), f"provenance answer is not a list of {PROVENANCE_COLUMNS} rows")
+        return [{c: str(r[c]) for c in PROVENANCE_COLUMNS} for r in rows]
+
+    def provenance_shares(
+        self, tables: Iterable[str], selection: Selection = "model"
+    ) -> dict[str, dict[str, float]]:
+        """Per table, the real / approximate / synthetic shares of the selected cells (`provenance.py`).
+
+        A snapshot's come from its files; a URL's from the cells and provenance rows it serves (all real
+        when it states no provenance), cached per URL and table `updated` stamps.
+        """
+        ids = list(tables)
+        if self.is_snapshot:
+            return provenance_shares(self.snapshot_dir, ids, selection)
+        stamps = tuple((str(m["id"]), str(m.get("updated"))) for m in self.tables(ids))
+        source = (str(self.base_url), self.timeout, self.retries, self.backoff)
+        if isinstance(selection, str):
+            return _served_shares(source, stamps, selection)
+        return _served_shares.__wrapped__(source, stamps, selection)  # a mapping cannot be a cache key
+
     # ---- transport -------------------------------------------------------------------------------------
     def _json(self, endpoint: str, payload: dict, table: str) -> object:
         reply = self._request(endpoint, payload, table)
@@ -126,39 +179,45 @@ class StatBankClient:
         return session.post(f"{base}/{endpoint}", json=payload, timeout=self.timeout)
 
     def _request(self, endpoint: str, payload: dict, table: str) -> _Reply:
-        """POST with retries and exponential back-off on connection errors, time-outs, 429 and 5xx."""
-        last = ""
-        for attempt in range(self.retries + 1):
-            wait = self.backoff * (2**attempt)
-            try:
-                reply = self._send(endpoint, payload)
-            except requests.RequestException as exc:
-                last = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else 'no answer'}"
-            else:
-                status = reply.status_code
-                if status == 429 or status >= 500:
-                    last = f"HTTP {status}"
-                    retry_after = reply.headers.get("Retry-After")
-                    if retry_after is not None and retry_after.strip().isdigit():
-                        wait = float(retry_after)
-                    if attempt == self.retries:
-                        code, message = _api_error(reply)
-                        raise StatBankApiError(
-                            table,
-                            code or f"HTTP-{status}",
-                            f"{message} (after {attempt + 1} attempts)",
-                            status,
-                        )
-                elif status >= 400:
-                    code, message = _api_error(reply)
-                    raise StatBankApiError(table, code or f"HTTP-{status}", message, status)
-                else:
-                    return reply
-            if attempt < self.retries:
-                time.sleep(wait)
-        raise StatBankUnreachable(
-            table, f"no answer from {self.source} after {self.retries + 1} attempts ({last})"
-        )
+        """POST; the session's `Retry` has already retried connection errors, time-outs, 429 and 5xx."""
+        try:
+            reply = self._send(endpoint, payload)
+        except requests.RequestException as exc:
+            raise StatBankUnreachable(
+                table, f"StatBank at {self.source} unreachable after {self.retries + 1} "
+                f"attempt{'s' if self.retries else ''}: {failure_cause(exc, self.timeout)}"
+            ) from None
+        status = reply.status_code
+        if status < 400:
+            return reply
+        code, message = _api_error(reply)
+        if status in RETRY_STATUSES:
+            history = getattr(getattr(reply.raw, "retries", None), "history", ())
+            message = f"{message} (after {len(history) + 1} attempts)"
+        raise StatBankApiError(table, code or f"HTTP-{status}", message, status)
+
+
+@lru_cache(maxsize=16)
+def _served_shares(
+    source: tuple[str, float, int, float], stamps: tuple[tuple[str, str], ...], selection: Selection
+) -> dict[str, dict[str, float]]:
+    """Shares of a URL's cells: its provenance rows applied to the cells it serves now.
+
+    `source` is (base URL, timeout, retries, backoff); `stamps` the tables' (id, updated), so a release or a
+    revision on the server computes them again.
+    """
+    url, timeout, retries, backoff = source
+    client = StatBankClient(base_url=url, timeout=timeout, retries=retries, backoff=backoff)
+    ids = [t for t, _ in stamps]
+    rows = client.provenance_rows(ids)
+    if rows is None:
+        return {t: dict(ALL_REAL) for t in ids}
+    out = {}
+    for table in ids:
+        variables = client.tableinfo(table)["variables"]
+        cells = client.data(table, {v["id"]: ["*"] for v in variables}).drop(columns=["INDHOLD", "suppressed"])
+        out[table] = shares_of(classify(cells, rows, table), table, selection)
+    return out
 
 
 def _api_error(reply: _Reply) -> tuple[str | None, str]:

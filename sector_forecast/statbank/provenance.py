@@ -20,8 +20,12 @@ Rules (read off `data/snapshot_tools/konk.py`, `demo14.py` and `pull.py`):
 5. A row naming a cell applies its status to it. DEMO14's per-cell `approx_digitized_pmN` rows are chart
    reads of the cell itself, so those cells are approximate; DEMO14 sector 11 NYE 2021/2022 (real total
    minus partly digitized sectors) is named directly as approximate and stays approximate.
-6. A cell no row names is synthetic. A snapshot from `pull.py` has one `all cells` row per table with
-   status `real`, so every cell of it is real.
+6. A cell no row names is synthetic. A snapshot pulled from DST's API has one `all cells` row per table
+   with status `real`, so every cell of it is real.
+
+Where the rows come from: a snapshot's `provenance.csv`; from a URL, the provenance document a local server
+serves (`/v1/provenance`, announced by `SERVED_NOTE` in each tableinfo footnote, extended by the server's
+`publish` and `revise`). A source that announces none — DST's own API — serves real cells only.
 
 Only `snapshot` is imported from this package (no dagster, mlflow or `sector_forecast.domain`), so the
 ten-sector code lists are repeated here; a test checks them against `sector_forecast.domain.sectors`.
@@ -42,6 +46,13 @@ from sector_forecast.statbank.snapshot import SUPPRESSED, read_provenance
 
 STATUSES = ("real", "approximate", "synthetic")
 UNCOVERED = "synthetic"
+ALL_REAL = {"real": 1.0, "approximate": 0.0, "synthetic": 0.0}
+# What a local server appends to every tableinfo footnote: the statement that its cells are a snapshot's,
+# and where their provenance is. DST's API never says it, so a source without it serves real cells.
+PROVENANCE_ENDPOINT = "provenance"
+SERVED_NOTE = (
+    "Served from a snapshot by a local StatBank stand-in, not by DST: cell provenance at /v1/provenance."
+)
 _TEN = tuple(str(s) for s in range(1, 11))
 # The cells the models learn from (see `assets/raw.py` and `domain/panel.py`): active-enterprise (K02)
 # bankruptcies of the codes mapped to the ten sectors (KONK25's GHI is sector 4; its sub-groups G..I56 are
@@ -117,18 +128,20 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size) if st else (0, -1)
 
 
-@lru_cache(maxsize=32)
-def _classified(snapshot_dir: Path, table: str, data_stamp: tuple, prov_stamp: tuple) -> pd.DataFrame:
-    """Cache key includes both files' (mtime, size), so a rewritten snapshot is read again."""
-    data = pd.read_csv(snapshot_dir / table / "data.csv", sep=";", dtype=str, keep_default_na=False)
-    cells = data.drop(columns="INDHOLD")
-    rows = [(i, r) for i, r in enumerate(read_provenance(snapshot_dir)) if r.get("table") == table]
+def classify(cells: pd.DataFrame, rows: Iterable[Mapping[str, str]], table: str) -> pd.DataFrame:
+    """`cells` (classification columns and TID) plus `status` and `provenance_row`, by the module's rules.
+
+    `rows` are all provenance rows (any table); `provenance_row` is the 0-based index of the deciding row.
+    """
+    cells = cells.reset_index(drop=True).copy()
     marked: list[tuple[int, int, np.ndarray, str]] = []
-    for i, row in rows:
+    for i, row in enumerate(rows):
+        if row.get("table") != table:
+            continue
         status = (row.get("status") or "").strip()
         if status not in STATUSES:
             raise ValueError(f"{table}: provenance row {i} has status {status!r}, not one of {STATUSES}")
-        mask = _row_mask(cells, row, table)
+        mask = _row_mask(cells, dict(row), table)
         if mask is not None and mask.any():
             marked.append((int(mask.sum()), i, mask, status))
     status_col = np.full(len(cells), UNCOVERED, dtype=object)
@@ -138,6 +151,14 @@ def _classified(snapshot_dir: Path, table: str, data_stamp: tuple, prov_stamp: t
         source_row[mask] = i
     cells["status"] = status_col
     cells["provenance_row"] = source_row
+    return cells
+
+
+@lru_cache(maxsize=32)
+def _classified(snapshot_dir: Path, table: str, data_stamp: tuple, prov_stamp: tuple) -> pd.DataFrame:
+    """Cache key includes both files' (mtime, size), so a rewritten snapshot is read again."""
+    data = pd.read_csv(snapshot_dir / table / "data.csv", sep=";", dtype=str, keep_default_na=False)
+    cells = classify(data.drop(columns="INDHOLD"), read_provenance(snapshot_dir), table)
     cells["suppressed"] = (data["INDHOLD"] == SUPPRESSED).to_numpy()
     return cells
 
@@ -194,14 +215,19 @@ def provenance_shares(
     `"all"` counts every cell of data.csv (aggregates and suppressed cells included); a mapping
     `{table: {column: codes}}` filters each table by its columns (TID included), unlisted tables unfiltered.
     """
-    out: dict[str, dict[str, float]] = {}
-    for table in tables if tables is not None else _table_ids(snapshot_dir):
-        chosen = _selected(cell_provenance(snapshot_dir, table), table, selection)
-        if chosen.empty:
-            raise ValueError(f"{table}: the selection leaves no cells")
-        counts = chosen["status"].value_counts()
-        out[table] = {s: float(counts.get(s, 0)) / len(chosen) for s in STATUSES}
-    return out
+    return {
+        table: shares_of(cell_provenance(snapshot_dir, table), table, selection)
+        for table in (tables if tables is not None else _table_ids(snapshot_dir))
+    }
+
+
+def shares_of(cells: pd.DataFrame, table: str, selection: Selection = "model") -> dict[str, float]:
+    """Real / approximate / synthetic shares of the selected rows of classified `cells` (see `classify`)."""
+    chosen = _selected(cells, table, selection)
+    if chosen.empty:
+        raise ValueError(f"{table}: the selection leaves no cells")
+    counts = chosen["status"].value_counts()
+    return {s: float(counts.get(s, 0)) / len(chosen) for s in STATUSES}
 
 
 def provenance_summary(shares: Mapping[str, Mapping[str, float]]) -> str:

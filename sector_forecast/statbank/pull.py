@@ -1,7 +1,9 @@
-"""Download the live tables into the snapshot layout, replacing the reconstructed snapshot with real data.
+"""Download the tables into the snapshot layout, with the provenance the source states.
 
 Goes through `StatBankClient` (same checks as the pipeline), builds the new snapshot in a scratch directory
-and swaps it in only when every table arrived intact.
+and swaps it in only when every table arrived intact. From DST's API every cell is real; from a local server
+that serves a snapshot, the served provenance rows are written as they are (and the server's note is taken
+out of each footnote again), so pulling a served snapshot gives back that snapshot, provenance included.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from sector_forecast.statbank.client import StatBankClient
 from sector_forecast.statbank.errors import StatBankBadResponse
+from sector_forecast.statbank.provenance import SERVED_NOTE
 from sector_forecast.statbank.snapshot import TableState, swap_in_directory, write_snapshot_files
 
 TABLES = ("KONK4", "KONK25", "DEMO14")
@@ -21,6 +24,10 @@ def download_table(client: StatBankClient, meta: dict) -> TableState:
     """One table in full: tableinfo, then BULK with `*` for every variable."""
     table = meta["id"]
     info = client.tableinfo(table)
+    if SERVED_NOTE in str(info.get("footnote") or ""):  # the server's, not the table's: see provenance_rows
+        info["footnote"] = str(info["footnote"]).replace(SERVED_NOTE, "").strip()
+        if not info["footnote"]:
+            del info["footnote"]
     frame = client.data(table, {v["id"]: ["*"] for v in info["variables"]})
     columns = [v["id"].upper() for v in info["variables"]]
     if list(frame.columns[: len(columns)]) != columns:
@@ -44,11 +51,19 @@ def pull(
     client: StatBankClient | None = None,
     today: date | None = None,
 ) -> list[TableState]:
-    """Download `tables` from `url` and swap them into `out_dir` (provenance: every cell `real`)."""
+    """Download `tables` from `url` and swap them into `out_dir` with the provenance the source states."""
     client = client or StatBankClient(base_url=url)
     states = [download_table(client, meta) for meta in client.tables(list(tables))]
+    served = client.provenance_rows([s.id for s in states])
+    provenance = _all_real(client, states, today) if served is None else served
+    swap_in_directory(lambda tmp: write_snapshot_files(tmp, states, provenance), out_dir)
+    return states
+
+
+def _all_real(client: StatBankClient, states: list[TableState], today: date | None) -> list[dict[str, str]]:
+    """DST's API states no provenance: every cell of every table is one of its own figures."""
     stamp = (today or date.today()).isoformat()
-    provenance = [
+    return [
         {
             "table": s.id,
             "selection": "all cells",
@@ -59,5 +74,3 @@ def pull(
         }
         for s in states
     ]
-    swap_in_directory(lambda tmp: write_snapshot_files(tmp, states, provenance), out_dir)
-    return states

@@ -25,7 +25,7 @@ from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, runnin
 @pytest.fixture(scope="module")
 def statbank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     """This module's own local StatBank server (publish/revise/close here never leak into other tests)."""
-    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("automation_statbank")) as server:
+    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("automation_statbank"), faults=True) as server:
         yield server
 
 

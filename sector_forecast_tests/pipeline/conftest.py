@@ -14,7 +14,7 @@ from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, runnin
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     """One server over the bundled snapshot per module; tests that publish or revise call `reset()` first."""
-    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("server")) as handle:
+    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("server"), faults=True) as handle:
         yield handle
 
 

@@ -64,7 +64,9 @@ def test_monitors_are_quiet_on_the_bundled_data_and_provenance_is_numbers(eviden
     assert drift["false_alarm_rate"] is not None and drift["false_alarm_rate"] <= 0.10
     data = evidence["data"]
     assert sum(data.values()) == pytest.approx(1.0)
-    assert data["real"] == 1.0  # this graph read a StatBank URL: the client takes an API's cells as real
+    # this graph read a local server serving the reconstructed snapshot: its cells are the snapshot's, not real
+    assert data == StatBankResource().provenance_shares()["KONK25"]
+    assert data["real"] == pytest.approx(6 / 2130)  # six real Dec-2025 cells of 10 sectors x 213 months
 
 
 def test_the_bundled_snapshot_says_how_synthetic_it_is() -> None:

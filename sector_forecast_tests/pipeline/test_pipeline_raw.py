@@ -62,7 +62,9 @@ def test_konk25_month_materialises_with_contract_and_metadata(env: GraphEnv) -> 
     meta = materialization.metadata
     assert meta["dagster/row_count"].value == len(stored)
     assert meta["source"].value == env.url
-    assert "Bundled snapshot" in meta["provenance"].value or "real" in meta["provenance"].value
+    # the local server serves the reconstructed snapshot and says so: labelled like the snapshot, not "real"
+    assert meta["provenance"].value.startswith("**Bundled snapshot (approximate, real, synthetic)**")
+    assert meta["modelled_cells_real_share"].value == round(6 / 2130, 4)  # six real Dec-2025 cells, 10 x 213
     assert meta["table_latest_period"].value == "2026M09"
 
 

@@ -11,7 +11,7 @@ from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, runnin
 
 @pytest.fixture(scope="module")
 def _module_server(tmp_path_factory: pytest.TempPathFactory):
-    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("statbank_server")) as server:
+    with running_statbank_server(SNAPSHOT, tmp_path_factory.mktemp("statbank_server"), faults=True) as server:
         yield server
 
 

@@ -187,8 +187,11 @@ def test_tiny_all_real_snapshot_and_cache_invalidation(tmp_path):
     assert P.provenance_shares(tmp_path)["KONK25"]["synthetic"] == 1.0
 
 
-def test_pulled_snapshot_is_all_real(tmp_path):
+def test_a_snapshot_pulled_from_the_snapshot_keeps_its_provenance(tmp_path):
+    # the in-process transport serves the reconstruction and says so: the pull carries its provenance
     pull(tmp_path / "pulled", client=StatBankClient(snapshot_dir=SNAPSHOT), today=date(2026, 10, 8))
+    assert (tmp_path / "pulled" / "provenance.csv").read_bytes() == (SNAPSHOT / "provenance.csv").read_bytes()
     for selection in ("all", "model"):
-        shares = P.provenance_shares(tmp_path / "pulled", selection=selection)
-        assert shares == {t: {"real": 1.0, "approximate": 0.0, "synthetic": 0.0} for t in TABLES}
+        assert P.provenance_shares(tmp_path / "pulled", selection=selection) == P.provenance_shares(
+            SNAPSHOT, selection=selection
+        )

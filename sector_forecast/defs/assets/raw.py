@@ -27,7 +27,6 @@ from sector_forecast.defs.partitions import (
 from sector_forecast.defs.resources import StatBankResource
 from sector_forecast.domain import sectors
 from sector_forecast.statbank import StatBankClient, StatBankError
-from sector_forecast.statbank.provenance import provenance_shares
 from sector_forecast.statbank.snapshot import read_provenance
 
 RAW_GROUP = "raw"
@@ -65,9 +64,7 @@ def source_metadata(client: StatBankClient, table: str, meta: dict) -> dict:
 
 def provenance_shares_of(client: StatBankClient, table: str, selection: str) -> dict[str, float]:
     """Real / approximate / synthetic shares of the table's cells (`all`) or of those the models read."""
-    if not client.is_snapshot:
-        return {"real": 1.0, "approximate": 0.0, "synthetic": 0.0}
-    return provenance_shares(Path(client.snapshot_dir), tables=[table], selection=selection)[table]
+    return client.provenance_shares([table], selection)[table]
 
 
 def suppressed_metadata(_key: str, frame: pd.DataFrame) -> dict:
@@ -76,10 +73,12 @@ def suppressed_metadata(_key: str, frame: pd.DataFrame) -> dict:
 
 
 def provenance_markdown(client: StatBankClient, table: str) -> str:
-    """How real the rows are: the snapshot's provenance file, or the live API (all real)."""
-    if not client.is_snapshot:
+    """How real the rows are: the snapshot's provenance file or the server's, or DST's API (all real)."""
+    served = None if client.is_snapshot else client.provenance_rows([table])
+    if not client.is_snapshot and served is None:
         return f"**real** — read from the live StatBank API at {client.source}."
-    rows = [r for r in read_provenance(Path(client.snapshot_dir)) if r.get("table") == table]
+    rows = [r for r in (served if served is not None else read_provenance(Path(client.snapshot_dir)))
+            if r.get("table") == table]
     if not rows:
         return "**unknown** — the snapshot has no provenance rows for this table."
     frame = pd.DataFrame(rows)

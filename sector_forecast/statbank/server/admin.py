@@ -86,3 +86,20 @@ def close(state: TableState, successor: str | None = None) -> dict:
         state.info["footnote"] = f"{state.info.get('footnote') or ''} {note}".strip()
     _bump(state)
     return _meta(state)
+
+
+SERVER = "local server (`sector-forecast statbank serve`)"
+
+
+def published_row(table: str, period: str) -> dict[str, str]:
+    """The provenance of a period `publish` generated: every cell of it synthetic."""
+    return {"table": table, "selection": "all cells", "periods": period, "status": "synthetic",
+            "method": "published on the local server by its seeded generator", "source": SERVER}
+
+
+def revised_row(table: str, cell: dict[str, str]) -> dict[str, str]:
+    """The provenance of a cell `revise` changed: synthetic, whatever it was (names exactly that cell)."""
+    codes = {str(k).upper(): str(v) for k, v in cell.items()}
+    period = codes.pop("TID", "")
+    return {"table": table, "selection": ";".join(f"{k}={v}" for k, v in codes.items()), "periods": period,
+            "status": "synthetic", "method": "revised on the local server", "source": SERVER}

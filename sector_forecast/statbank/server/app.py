@@ -13,8 +13,13 @@ same request parsing and answer with the same bytes. Implemented (as DST documen
 - `EXTRACT-NOTFOUND`: unknown table, variable or exact value code. `EXTRACT-STREAMINGTIMESORT`: `timeOrder`
   with BULK. Errors are JSON `{"errorTypeCode", "message"}` with HTTP 400 (404 for an unknown endpoint).
 
+Not DST's: every `tableinfo` footnote ends with `provenance.SERVED_NOTE`, and `/v1/provenance` answers the
+snapshot's provenance rows (JSON, `provenance.csv`'s columns; `tables` filters them), so a client can tell
+real cells from reconstructed ones — a label that follows the data, not the URL.
+
 Admin operations (`publish`, `revise`, `close`, `reset`, `set_cell_limit`) mutate the in-memory copy only; the
-snapshot on disk is never written. Injected failures are the HTTP server's (`faults.py`), never this handler's.
+snapshot on disk is never written. Published periods and revised cells get provenance rows (synthetic).
+Injected failures are a test instrument (`sector_forecast_tests/statbank_faults.py`), never this handler's.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from urllib.parse import unquote
 
 import pandas as pd
 
+from sector_forecast.statbank.provenance import PROVENANCE_ENDPOINT, SERVED_NOTE
 from sector_forecast.statbank.server import admin
 from sector_forecast.statbank.server.responses import ApiError, Response, error_response, json_response
 from sector_forecast.statbank.server.select import SelectionError, select_values
 from sector_forecast.statbank.server.tables import ELIMINATION_CODE
-from sector_forecast.statbank.snapshot import TableState, read_snapshot, to_delimited
+from sector_forecast.statbank.snapshot import TableState, read_provenance, read_snapshot, to_delimited
 
 DEFAULT_CELL_LIMIT = 1_000_000
 _RESERVED = {
@@ -65,6 +71,7 @@ class StatBankApp:
         """Back to the snapshot on disk: undo publishes/revisions/closures and cell limits."""
         with self._lock:
             self.tables: dict[str, TableState] = read_snapshot(self.snapshot_dir)
+            self.provenance: list[dict[str, str]] = read_provenance(self.snapshot_dir)
             self.cell_limit = self.default_cell_limit
 
     def table(self, table_id: str) -> TableState:
@@ -75,11 +82,15 @@ class StatBankApp:
 
     def publish(self, table: str, period: str | None = None, values: list[dict] | None = None) -> dict:
         with self._lock:
-            return admin.publish(self.table(table), self.seed, period, values)
+            meta = admin.publish(self.table(table), self.seed, period, values)
+            self.provenance.append(admin.published_row(meta["id"], meta["latestPeriod"]))
+            return meta
 
     def revise(self, table: str, cell: dict[str, str], value: str | float | int) -> dict:
         with self._lock:
-            return admin.revise(self.table(table), cell, value)
+            meta = admin.revise(self.table(table), cell, value)
+            self.provenance.append(admin.revised_row(meta["id"], cell))
+            return meta
 
     def close(self, table: str, successor: str | None = None) -> dict:
         with self._lock:
@@ -138,7 +149,11 @@ class StatBankApp:
         if endpoint == "tables":
             return self._tables(params)
         if endpoint == "tableinfo":
-            return json_response(self.table(rest[0] if rest else _table_param(params)).info)
+            info = dict(self.table(rest[0] if rest else _table_param(params)).info)
+            info["footnote"] = f"{info.get('footnote') or ''} {SERVED_NOTE}".strip()
+            return json_response(info)
+        if endpoint == PROVENANCE_ENDPOINT:
+            return self._provenance(params)
         if endpoint == "data":
             if rest:
                 params["table"] = rest[0]
@@ -159,6 +174,14 @@ class StatBankApp:
             if (inactive or t.meta["active"]) and (wanted is None or tid in wanted)
         ]
         return json_response(rows)
+
+    def _provenance(self, params: dict) -> Response:
+        """The provenance rows of the tables asked for (all when none are named)."""
+        wanted = params.get("tables")
+        if isinstance(wanted, str):
+            wanted = wanted.split(",")
+        ids = {self.table(t).id for t in wanted} if wanted else set(self.tables)
+        return json_response([r for r in self.provenance if r.get("table") in ids])
 
     def _data(self, params: dict, variables: dict[str, list[str]]) -> Response:
         state = self.table(_table_param(params))
