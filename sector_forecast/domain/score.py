@@ -132,7 +132,7 @@ def _sector_series(panel: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray, np
     The grid spans the panel's quarters, so a quarter absent from the panel is a gap, never a neighbour.
     """
     if panel.duplicated(["sector", "quarter"]).any():
-        raise ValueError("panel_scores: duplicate (sector, quarter) rows")
+        raise ValueError("score: duplicate (sector, quarter) rows in the panel")
     if not len(panel):
         return []
     b, k = _counts(panel["births"], panel["bankruptcies"])
@@ -182,9 +182,11 @@ def quarter_of_year_test(panel: pd.DataFrame) -> dict:
     """Kruskal–Wallis test of the published scores grouped by quarter of year (Q1..Q4): is there a season?
 
     Uses the panel's ``score`` column (or computes it). A rank test because scores are percentiles, pooled over
-    sectors because each is already relative to its own sector. Scores of neighbouring quarters share three of
-    their four quarters, so they are not independent and p is, if anything, too small: p > 0.10 is evidence of
-    no season, not proof. pvalue/statistic are NaN with fewer than two quarters of year or all-equal scores.
+    sectors because each is already relative to its own sector. Neighbouring scores share three of their four
+    quarters, so they are not independent as the test assumes: the four quarters of a year score alike, which
+    pulls the group means together and p up (season-free simulated panels give p ≈ 0.6–1), while a trend over
+    few years can pull them apart. Read p > 0.10 as no sign of a season, not as proof, beside ``means``.
+    pvalue/statistic are NaN with fewer than two quarters of year or all-equal scores.
     """
     from scipy.stats import kruskal  # scipy loads only where the test is asked for
 
