@@ -2,10 +2,11 @@
 
 The Vitality Score of the target quarter t = origin+1 depends on t's bankruptcies (forecast: μ plus a
 resampled calibrated residual), on births of years DST has not published at the origin (nowcast with a
-log-normal error), and on the sector's trailing history (observed bankruptcies, births published or again
-nowcast). Simulating all of them jointly and scoring every draw with the score's own code gives a score
-forecast whose interval carries both the count uncertainty and the births-publication lag — instead of a
-model fitted to a compressed index.
+log-normal error), and on the sector's trailing history (observed bankruptcies of the three quarters before
+t and of the window, births published or again nowcast). Simulating all of them jointly and scoring every
+draw with the score's own function (``score.series_scores``) gives a score forecast that follows the
+published definition exactly and whose interval carries both the count uncertainty and the
+births-publication lag — instead of a model fitted to a compressed index.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 
 from sector_forecast.domain.periods import quarter_offset, quarter_range, quarter_year
 from sector_forecast.domain.realtime import births_nowcast
-from sector_forecast.domain.score import SCORE_WINDOW, percentile_score
+from sector_forecast.domain.score import SCORE_LOOKBACK, series_scores
 
 SIM_COLUMNS: list[str] = [
     "sector", "target_quarter", "score_prediction", "score_lower80", "score_upper80", "score_lower95",
@@ -72,15 +73,20 @@ def simulate_scores(
     Per draw: bankruptcies of t = max(0, μ + sqrt(μ+1)·r*) with r* resampled from the sector's residuals
     (``calibration.residual_pool``); births of every year in t's window and of t's own year from
     ``vintage_as_of_origin`` (``realtime.births_vintage`` at ``realtime.origin_date(origin)``) or its
-    nowcast; history bankruptcies from ``panel`` (quarters <= origin). A sector without residuals gets the
-    point score (r* = 0) and NaN bounds: no calibrated count uncertainty, no interval. Each sector draws
-    from its own stream seeded by (seed, sector), so results do not depend on which other sectors are asked.
+    nowcast; bankruptcies of the SCORE_LOOKBACK quarters before t from ``panel`` (quarters <= origin). Each
+    draw's quarterly series is scored by ``score.series_scores``, the panel's own definition, and t's score is
+    kept. A sector without residuals gets the point score (r* = 0) and NaN bounds: no calibrated count
+    uncertainty, no interval. Each sector draws from its own stream seeded by (seed, sector), so results do
+    not depend on which other sectors are asked.
     """
     target = quarter_offset(origin, 1)
-    window = quarter_range(quarter_offset(target, -SCORE_WINDOW), origin)
+    window = quarter_range(quarter_offset(target, -SCORE_LOOKBACK), origin)
     years = sorted({quarter_year(q) for q in window} | {quarter_year(target)})
     hist = panel[panel["quarter"].astype(str).isin(window)]
-    nowcasts = {y: births_nowcast(vintage_as_of_origin, y).set_index("sector") for y in years}
+    newest = vintage_as_of_origin.groupby("sector")["year"].max()
+    # Only years some sector has not published are drawn from a nowcast (births_nowcast is the slow part).
+    nowcasts = {y: births_nowcast(vintage_as_of_origin, y).set_index("sector") for y in years
+                if len(newest) and y > newest.min()}
     rows = []
     for sector in sorted(int(s) for s in mu):
         rng = np.random.default_rng([seed, sector])
@@ -95,10 +101,9 @@ def simulate_scores(
         own = hist[hist["sector"] == sector]
         bank = pd.Series(pd.to_numeric(own["bankruptcies"], errors="coerce").astype("float64").to_numpy(),
                          index=own["quarter"].astype(str).to_numpy()).reindex(window).to_numpy()
-        hist_births = np.stack([births[quarter_year(q)] / 4.0 for q in window], axis=1)
-        history = np.log((hist_births + 1.0) / (bank[None, :] + 1.0))
-        current = np.log((births[quarter_year(target)] / 4.0 + 1.0) / (y_target + 1.0))
-        scores = percentile_score(current, history)
+        quarterly_births = np.stack([births[quarter_year(q)] / 4.0 for q in [*window, target]], axis=1)
+        counts = np.concatenate([np.broadcast_to(bank, (n_draws, len(window))), y_target[:, None]], axis=1)
+        scores = series_scores(quarterly_births, counts, last_only=True)[1]
         if np.isnan(scores).all():
             q = [np.nan] * len(_QUANTILES)
         else:

@@ -53,15 +53,19 @@ def demo14(year="2022") -> pd.DataFrame:
 
 
 def panel() -> pd.DataFrame:
+    """2022Q1's ten rows, scored after the three quarters before it (a balance sums four quarters)."""
+    quarters = quarter_range("2021Q2", "2022Q1")
     bank = pd.DataFrame(
         {
-            "sector": range(1, 11),
-            "quarter": "2022Q1",
-            "bankruptcies": pd.array(range(10), dtype="Int64"),
+            "sector": np.tile(range(1, 11), 4),
+            "quarter": np.repeat(quarters, 10),
+            "bankruptcies": pd.array(np.tile(range(10), 4), dtype="Int64"),
             "bankruptcies_suppressed": False,
         }
     )
-    return panel_scores(build_panel(bank, quarterly_births({2022: demo14()}, "2022Q1"), None))
+    births = pd.concat(quarterly_births({2021: demo14("2021"), 2022: demo14()}, q) for q in quarters)
+    scored = panel_scores(build_panel(bank, births, None))
+    return scored[scored["quarter"] == "2022Q1"].reset_index(drop=True)
 
 
 def checks(failures):

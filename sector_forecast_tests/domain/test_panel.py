@@ -178,10 +178,10 @@ def test_build_panel_and_divergence():
     scored = panel_scores(panel)
     assert list(scored.columns) == PANEL_COLUMNS
     row = scored.iloc[0]
-    # births 40/4 = 10, bankruptcies 2+2+2 = 6: entry share (10+1)/(10+6+2), balance log((10+1)/(6+1))
+    # births 40/4 = 10, bankruptcies 2+2+2 = 6: the quarter's own entry share (10+1)/(10+6+2)
     assert row["entry_share"] == pytest.approx((10 + 1) / (10 + 6 + 2))
-    assert row["balance"] == pytest.approx(np.log(11 / 7))
-    assert scored["score"].isna().all()  # two quarters are no trailing history
+    # a balance sums four quarters and a score needs eight earlier balances: two quarters give neither
+    assert scored[["balance", "score"]].isna().all().all()
     assert panel.loc[panel["quarter"] == "2024Q2", "bankruptcies_konk4"].isna().all()
     div = konk_divergence(panel).set_index("sector")
     assert div.loc[1, "n_quarters"] == 1 and div.loc[1, "sum_konk4"] == 9 and div.loc[1, "sum_konk25"] == 6
@@ -214,11 +214,16 @@ def test_scores_only_on_published_births_and_konk4_never_enters():
     # The nowcast keeps its descriptive entry share but never gets a balance or a score.
     assert panel.loc[nowcast, "entry_share"].notna().all()
     assert panel.loc[nowcast, ["balance", "score"]].isna().all().all()
-    # A score needs SCORE_MIN_HISTORY = 8 earlier balances (2021Q1–2022Q4): the first is 2023Q1, and 2024 is
-    # a nowcast, so exactly 2023's quarters are scored.
+    # A balance needs four published quarters: the first is 2021Q4. A score needs SCORE_MIN_HISTORY = 8
+    # earlier balances (2021Q4–2023Q3): the first is 2023Q4, and 2024 is a nowcast, so only 2023Q4 is scored.
     assert SCORE_MIN_HISTORY == 8
-    assert set(panel.loc[panel["score"].notna(), "quarter"]) == set(quarter_range("2023Q1", "2023Q4"))
-    assert panel.loc[~nowcast, "balance"].notna().all()
+    assert set(panel.loc[panel["score"].notna(), "quarter"]) == {"2023Q4"}
+    has_balance = panel["quarter"].between("2021Q4", "2023Q4")
+    assert panel.loc[has_balance, "balance"].notna().all() and panel.loc[~has_balance, "balance"].isna().all()
+    # Sector 1 in 2022Q1: births 2021 = 100 → 25 a quarter, 2022 = 101 → 25.25, so the four quarters hold
+    # 3·25 + 25.25 = 100.25; bankruptcies of quarter i are 3·(1 + i % 3): 2021Q2..2022Q1 = 6 + 9 + 3 + 6 = 24.
+    row = panel.set_index(["sector", "quarter"]).loc[(1, "2022Q1")]
+    assert row["balance"] == pytest.approx(np.log((100.25 + 1) / (24 + 1)))
     k4 = pd.concat(
         quarterly_bankruptcies([konk_month(m, KONK4_BRANCHE_CODES, "branche", 9) for m in quarter_months(q)],
                                "branche", KONK4_TO_SECTOR)

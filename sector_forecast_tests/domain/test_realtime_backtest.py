@@ -193,7 +193,9 @@ def test_score_scale_is_a_hindsight_normaliser_not_a_forecast_input(base):
     real-time scale would be undefined for every graded score row; the scale only normalises grading, and
     the forecasts and intervals are unchanged by data released after the origin (test above).
     """
-    origin = "2022Q2"  # made 2022-07-11: DEMO14 2019–2020 out; every score of 2021–2022 needs later years
+    # made 2023-07-11: DEMO14 2019–2021 out; scores run from 2021Q4 (four quarters + 8 earlier balances), and
+    # every one from 2022Q1 on holds 2022 or 2023 births in its four quarters
+    origin = "2023Q2"
     made = origin_date(origin)
     noisy = base.panel.copy()
     unreleased = noisy["quarter"].map(lambda q: demo14_release_date(quarter_year(q)) > made)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.domain.periods import quarter_range, quarter_year
+from sector_forecast.domain.periods import quarter_offset, quarter_range, quarter_year
 from sector_forecast.domain.realtime import births_vintage, origin_date
 from sector_forecast.domain.score import panel_scores
 from sector_forecast.domain.scoresim import SIM_COLUMNS, simulate_scores
@@ -30,16 +30,21 @@ def make_panel(seed: int = 0) -> pd.DataFrame:
 def test_point_score_matches_the_panel_score_when_everything_is_known():
     panel = make_panel()
     scored = panel_scores(panel).set_index(["sector", "quarter"])
-    actual = {s: float(panel.set_index(["sector", "quarter"]).loc[(s, "2023Q2"), "bankruptcies"]) for s in (1, 2)}
-    # μ = the actual count, residuals all zero, every births year published: each draw is the real score
-    out = simulate_scores("2023Q1", actual, {1: np.zeros(30), 2: np.zeros(30)}, panel,
-                          births_vintage(panel, "2030-01-01"), n_draws=200)
-    assert list(out.columns) == SIM_COLUMNS and (out["target_quarter"] == "2023Q2").all()
-    for _, row in out.iterrows():
-        expected = scored.loc[(row["sector"], "2023Q2"), "score"]
-        assert row["score_prediction"] == pytest.approx(expected)
-        assert row["score_lower95"] == pytest.approx(expected) and row["score_upper95"] == pytest.approx(expected)
-        assert row["births_basis"] == "published"
+    counts = panel.set_index(["sector", "quarter"])["bankruptcies"]
+    # Every published score: births 2019–2023 → first balance 2019Q4, first score 2021Q4 (8 earlier balances).
+    targets = scored.index[scored["score"].notna()].get_level_values("quarter").unique()
+    assert list(targets) == quarter_range("2021Q4", "2023Q4")
+    for target in targets:  # Q1–Q3 targets hold births of two years in their four quarters: the ramp counts
+        # μ = the actual count, residuals all zero, every births year published: each draw is the real score
+        actual = {s: float(counts.loc[(s, target)]) for s in (1, 2)}
+        out = simulate_scores(quarter_offset(target, -1), actual, {1: np.zeros(30), 2: np.zeros(30)}, panel,
+                              births_vintage(panel, "2030-01-01"), n_draws=200)
+        assert list(out.columns) == SIM_COLUMNS and (out["target_quarter"] == target).all()
+        for _, row in out.iterrows():
+            expected = scored.loc[(row["sector"], target), "score"]
+            assert row["score_prediction"] == pytest.approx(expected)
+            assert row["score_lower95"] == pytest.approx(expected) and row["score_upper95"] == pytest.approx(expected)
+            assert row["births_basis"] == "published"
 
 
 def test_deterministic_given_the_seed_and_sector_streams_independent():

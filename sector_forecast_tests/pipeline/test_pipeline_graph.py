@@ -34,11 +34,12 @@ def test_panel_covers_2009_to_latest_quarter_with_provenance(materialised_graph:
     # DEMO14 NYE sector 1, 2021 = 1465 (DST, exact): spread over the quarters, never copied into each.
     q = panel[(panel["sector"] == 1) & (panel["quarter"].str.startswith("2021"))]
     assert q["births"].tolist() == [1465 / 4] * 4
-    # The score ranks a quarter's balance in the sector's preceding 20 quarters (at least 8 with published
-    # births): published births start 2019Q1, so the first score is 2021Q1; none on a nowcast (2024 on).
+    # The score ranks a quarter's four-quarter balance in the sector's preceding 20 quarters (at least 8 with
+    # published births): published births start 2019Q1, so the first balance is 2019Q4 and the first score
+    # 2021Q4; none on a nowcast (2024 on).
     scored = panel.dropna(subset=["score"])
     assert scored["score"].between(0, 1, inclusive="neither").all()
-    assert scored["quarter"].min() == "2021Q1" and scored["quarter"].max() == "2023Q4"
+    assert scored["quarter"].min() == "2021Q4" and scored["quarter"].max() == "2023Q4"
     assert set(scored["births_provenance"]) == {"published"}
     assert panel["entry_share"].notna().sum() > len(scored)  # the old entry share is kept as a column
 
