@@ -48,10 +48,12 @@ def _quarter_bankruptcies(
     io_manager_key="parquet_io_manager",
     kinds={"pandas", "parquet"},
     ins={
-        # The score ranks a quarter's balance within the sector's preceding SCORE_WINDOW quarters: read them.
+        # The score ranks a quarter's four-quarter balance within the sector's preceding SCORE_WINDOW balances,
+        # each summing its quarter and the three before: SCORE_LOOKBACK quarters of counts, read them all so that
+        # a single-quarter re-run scores as a full-range run does.
         "konk25_raw": dg.AssetIn(
             partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-score.SCORE_WINDOW, allow_nonexistent_upstream_partitions=True
+                start_offset=-score.SCORE_LOOKBACK, allow_nonexistent_upstream_partitions=True
             ),
             metadata={"allow_missing_partitions": True},
         ),
