@@ -82,6 +82,9 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
                      "challengers": {c["model"]: {k: _plain(c[k]) for k in ("mase", "pvalue", "pvalue_holm", "origins")}
                                      for c in gate.get("challengers") or []}},
         "missing_forecasts": _missing(board["predictions"]),
+        "score_season_pvalue": _plain((board.get("score_season") or {}).get("pvalue")),
+        "score_season_means": {q: _plain(m) for q, m in (board.get("score_season") or {}).get("means", {}).items()},
+        "score_drivers": {k: _plain(v) for k, v in (board.get("score_drivers") or {}).items()},
         "drift": drift.drift_summary(_drift_reports(storage_dir)),
         "data": {status: _plain(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
         "score_distribution": [{k: _plain(v) for k, v in row.items()}
@@ -132,6 +135,14 @@ def render(evidence: dict[str, Any]) -> str:
     if d.get("false_alarm_rate") is not None:
         lines.append(f"   false-alarm rate outside known shifts ({', '.join(d.get('excluded', [])) or '-'}): "
                      f"{d['false_alarm_rate']:.1%}")
+    if evidence.get("score_season_pvalue") is not None:
+        means = ", ".join(f"{q} {m:.2f}" for q, m in evidence["score_season_means"].items() if m is not None)
+        drivers = evidence["score_drivers"]
+        lines += ["", f"== Sector Vitality Score: no season if p > 0.10 — Kruskal-Wallis by quarter of year p = "
+                  f"{evidence['score_season_pvalue']:.3f} (means {means})",
+                  f"   correlation with the same percentile of bankruptcies alone "
+                  f"{drivers['corr_bankruptcies_only']:.2f}, of births alone {drivers['corr_births_only']:.2f} "
+                  f"({drivers['n']} published scores)"]
     dist = pd.DataFrame(evidence["score_distribution"])
     if len(dist):
         dist.insert(1, "name", dist["sector"].map(lambda s: SECTORS.get(int(s), "")))

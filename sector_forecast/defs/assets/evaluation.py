@@ -112,8 +112,9 @@ def backtest_leaderboard(
     context.log.info(f"backtest over {len(origins)} graded origins:\n{board.to_string(index=False)}")
     at_zero = int((calibrated["lower80"] <= 0).sum())
     distribution = score.score_distribution(panel)
+    season, drivers = score.quarter_of_year_test(panel), score.score_drivers(panel)
     runs, missing = _runs(fits), _missing(calibrated)
-    value = {"score_distribution": distribution, "overall": board,
+    value = {"score_distribution": distribution, "score_season": season, "score_drivers": drivers, "overall": board,
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
              "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": runs}
     yield from checked_output(
@@ -135,10 +136,19 @@ def backtest_leaderboard(
             "errors_by_origin": figure_markdown(
                 plots.errors_by_origin(calibrated, statbank.data_label()), "Scaled error by origin"),
             "score_distribution": dg.MetadataValue.md(markdown_table(distribution.round(3))),
+            "score_season": dg.MetadataValue.md(_season_markdown(season, drivers)),
             "data": dg.MetadataValue.text(statbank.data_label()),
             "best_model": dg.MetadataValue.text(str(overall.iloc[0]["model"])),
         },
     )
+
+
+def _season_markdown(season: dict, drivers: dict) -> str:
+    means = " · ".join(f"{q} {m:.2f}" for q, m in season["means"].items())
+    return (f"Published scores by quarter of year ({season['n']}): {means}; Kruskal–Wallis p = "
+            f"{season['pvalue']:.3f} (p > 0.10: no sign of a season). What drives the score: correlation "
+            f"{drivers['corr_bankruptcies_only']:.2f} with the same percentile of bankruptcies alone, "
+            f"{drivers['corr_births_only']:.2f} with births alone (n = {drivers['n']}).")
 
 
 def champion_table(calibrated: pd.DataFrame, champion: str) -> pd.DataFrame:
