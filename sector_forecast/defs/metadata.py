@@ -50,12 +50,12 @@ def column_schema(df: pd.DataFrame, descriptions: dict[str, str] | None = None) 
     )
 
 
-def markdown_table(df: pd.DataFrame, max_rows: int = 20, digits: int = DIGITS) -> str:
+def markdown_table(df: pd.DataFrame, max_rows: int = 20, digits: int = DIGITS, floatfmt: str | None = None) -> str:
     """The first `max_rows` rows as markdown, floats rounded to `digits` decimals (trailing zeros dropped)."""
     shown = rounded_frame(df.head(max_rows), digits)
     # "g" with ample precision prints the rounded value as it is (0.078, 132.21), where tabulate's default pads
-    # to six decimals and a short "g" turns 12345.0 into 1.234e+04.
-    text = shown.to_markdown(index=False, floatfmt=f".{digits + 6}g")
+    # to six decimals and a short "g" turns 12345.0 into 1.234e+04. `floatfmt` overrides it for a caller's table.
+    text = shown.to_markdown(index=False, floatfmt=floatfmt or f".{digits + 6}g")
     if len(df) > max_rows:
         text += f"\n\n… {len(df) - max_rows} more rows"
     return text
