@@ -9,6 +9,7 @@ where the next quarter is not yet known.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +29,17 @@ from sector_forecast.domain.sectors import (
 )
 
 QUARTER_REGEX = rf"^{QUARTER_PATTERN}$"
-SECTOR_COLUMN = pa.Column("int64", pa.Check.isin(list(SECTOR_CODES)), nullable=False)
+SECTOR_COLUMN = pa.Column("int64", pa.Check.isin(list(SECTOR_CODES)), nullable=False,
+                          description="DB07 sector code 1–10 (README: Sector codes)")
 _SECTOR = SECTOR_COLUMN
 _QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
+
+
+def described(column: pa.Column, description: str) -> pa.Column:
+    """A copy of a shared column with its own description (the UI's column schema shows it)."""
+    column = copy.deepcopy(column)
+    column.description = description
+    return column
 
 
 def _unit(nullable: bool = True) -> pa.Column:
@@ -72,11 +81,14 @@ def konk_raw_schema(
     """KONK4 (``branche``) / KONK25 (``branche25``) month partition."""
     return pa.DataFrameSchema(
         {
-            code_col: pa.Column(str, pa.Check.isin(list(codes)), nullable=False),
-            "virktyp1": pa.Column(str, pa.Check.isin(list(VIRKTYP1_CODES)), nullable=False),
-            "period": _period_column(period, r"^\d{4}M(0[1-9]|1[0-2])$"),
-            "bankruptcies": pa.Column("Int64", pa.Check.ge(0), nullable=True),
-            "suppressed": pa.Column(bool, nullable=False),
+            code_col: pa.Column(str, pa.Check.isin(list(codes)), nullable=False,
+                                description="DST's industry code (BRANCHE in KONK4, BRANCHE25 in KONK25)"),
+            "virktyp1": pa.Column(str, pa.Check.isin(list(VIRKTYP1_CODES)), nullable=False,
+                                  description="enterprise type: K01 all, K02 active (the models' count), K03 zero"),
+            "period": described(_period_column(period, r"^\d{4}M(0[1-9]|1[0-2])$"), "month, e.g. 2025M12"),
+            "bankruptcies": pa.Column("Int64", pa.Check.ge(0), nullable=True,
+                                      description="declared bankruptcies that month; <NA> where DST shows '..'"),
+            "suppressed": pa.Column(bool, nullable=False, description="DST suppressed the cell ('..')"),
         },
         checks=[_suppression_check("bankruptcies")],
         unique=[code_col, "virktyp1", "period"],
@@ -88,12 +100,16 @@ def demo14_raw_schema(period: str | Sequence[str] | None) -> pa.DataFrameSchema:
     """DEMO14 year partition. NYE/OPH are counts (whole numbers); AFU (FTE) and OMS (DKK m) are not."""
     return pa.DataFrameSchema(
         {
-            "region": pa.Column(str, pa.Check.isin(list(DEMO14_REGION_CODES)), nullable=False),
-            "branchedb0710": pa.Column(str, pa.Check.isin(list(DEMO14_BRANCHE_CODES)), nullable=False),
-            "maengde4": pa.Column(str, pa.Check.isin(list(DEMO14_MEASURES)), nullable=False),
-            "period": _period_column(period, r"^\d{4}$"),
-            "value": pa.Column("float64", pa.Check.ge(0), nullable=True),
-            "suppressed": pa.Column(bool, nullable=False),
+            "region": pa.Column(str, pa.Check.isin(list(DEMO14_REGION_CODES)), nullable=False,
+                                description="DST region code: 000 all Denmark, 081–085 the five regions"),
+            "branchedb0710": pa.Column(str, pa.Check.isin(list(DEMO14_BRANCHE_CODES)), nullable=False,
+                                       description="DB07 10-grouping: sector 1–10, 11 not stated, TOT all"),
+            "maengde4": pa.Column(str, pa.Check.isin(list(DEMO14_MEASURES)), nullable=False,
+                                  description="measure: NYE births, OPH closures, AFU FTE, OMS turnover DKK m"),
+            "period": described(_period_column(period, r"^\d{4}$"), "year, e.g. 2023"),
+            "value": pa.Column("float64", pa.Check.ge(0), nullable=True,
+                               description="the measure's value that year; NaN where DST shows '..'"),
+            "suppressed": pa.Column(bool, nullable=False, description="DST suppressed the cell ('..')"),
         },
         checks=[
             _suppression_check("value"),
@@ -129,17 +145,25 @@ def _score_only_with_published_inputs(d: pd.DataFrame) -> pd.Series:
 PANEL_SCHEMA = pa.DataFrameSchema(
     {
         "sector": _SECTOR,
-        "quarter": _QUARTER,
-        "bankruptcies": pa.Column("Int64", pa.Check.ge(0), nullable=True),
-        "bankruptcies_suppressed": pa.Column(bool, nullable=False),
-        "bankruptcies_konk4": pa.Column("Int64", pa.Check.ge(0), nullable=True),
-        "births": pa.Column("float64", pa.Check.ge(0), nullable=True),
-        "births_provenance": pa.Column(str, pa.Check.isin(list(BIRTHS_PROVENANCE)), nullable=False),
-        "births_source_year": pa.Column("Int64", pa.Check.in_range(2019, 2100), nullable=True),
-        "entry_share": _unit(),
-        "balance": pa.Column("float64", nullable=True),
+        "quarter": described(_QUARTER, "calendar quarter, e.g. 2025Q4"),
+        "bankruptcies": pa.Column("Int64", pa.Check.ge(0), nullable=True,
+                                  description="KONK25 bankruptcies of active enterprises (K02), sum of the 3 months"),
+        "bankruptcies_suppressed": pa.Column(bool, nullable=False,
+                                             description="a month of the quarter was suppressed: no count"),
+        "bankruptcies_konk4": pa.Column("Int64", pa.Check.ge(0), nullable=True,
+                                        description="the same count from KONK4 (DB07), to 2025Q4 only"),
+        "births": pa.Column("float64", pa.Check.ge(0), nullable=True,
+                            description="DEMO14 new enterprises of the year / 4 (or the nowcast)"),
+        "births_provenance": pa.Column(str, pa.Check.isin(list(BIRTHS_PROVENANCE)), nullable=False,
+                                       description="published, nowcast (year not yet published) or unavailable"),
+        "births_source_year": pa.Column("Int64", pa.Check.in_range(2019, 2100), nullable=True,
+                                        description="the DEMO14 year births come from (newest published, if nowcast)"),
+        "entry_share": described(_unit(), "old score: (births+1)/(births+bankruptcies+2), kept for comparison"),
+        "balance": pa.Column("float64", nullable=True,
+                             description="log((births+1)/(bankruptcies+1)), published births only"),
         "score": pa.Column("float64", pa.Check.in_range(0.0, 1.0, include_min=False, include_max=False),
-                           nullable=True),
+                           nullable=True,
+                           description="Sector Vitality Score: mid-rank percentile of balance in 20 prior quarters"),
     },
     checks=[
         _row_check(
@@ -169,17 +193,33 @@ PANEL_SCHEMA = pa.DataFrameSchema(
 )
 
 _COUNT = pa.Column("float64", pa.Check.ge(0), nullable=True)
+# Log counts are log1p(bankruptcies) of the row's quarter (lag0) or k quarters earlier.
+_FEATURE_DESCRIPTIONS = {
+    **{f"log_lag{k}": f"log1p(bankruptcies) {k} quarter(s) before the origin" for k in range(1, 5)},
+    "log_lag0": "log1p(bankruptcies) of the origin quarter",
+    "log_mean_4q": "mean of log_lag0 over the last 4 quarters",
+    "log_mean_8q": "mean of log_lag0 over the last 8 quarters",
+    "growth_qoq": "log_lag0 - log_lag1 (change on the previous quarter)",
+    "growth_yoy": "log_lag0 - log_lag4 (change on the same quarter a year earlier)",
+    "births_known_log": "log1p of births in the newest DEMO14 year published by the origin's date",
+    "bankruptcies": "the origin quarter's bankruptcy count",
+    "bankruptcies_lag3": "the target quarter's count a year earlier (seasonal naive)",
+    "bankruptcies_lag4": "the origin quarter's count a year earlier (MASE scale)",
+    TARGET_COLUMN: "next quarter's bankruptcy count, the forecast target (NaN while unpublished)",
+}
 _FEATURE_COLS: dict[str, pa.Column] = {
     "sector": _SECTOR,
-    "quarter": _QUARTER,
-    "target_quarter": _QUARTER,
-    "quarter_of_year": pa.Column("int64", pa.Check.isin([1, 2, 3, 4]), nullable=False),
-    "bankruptcy_share": _unit(),
-    "log_std_8q": pa.Column("float64", pa.Check.ge(0), nullable=True),
-    **{c: _COUNT for c in (*COUNT_COLUMNS, TARGET_COLUMN)},
+    "quarter": described(_QUARTER, "the forecast origin: the row's quarter, data as published then"),
+    "target_quarter": described(_QUARTER, "the quarter forecast: origin + 1"),
+    "quarter_of_year": pa.Column("int64", pa.Check.isin([1, 2, 3, 4]), nullable=False,
+                                 description="the target quarter's number 1–4 (seasonality)"),
+    "bankruptcy_share": described(_unit(), "the sector's share of the quarter's bankruptcies over 10 sectors"),
+    "log_std_8q": pa.Column("float64", pa.Check.ge(0), nullable=True,
+                            description="standard deviation of log_lag0 over the last 8 quarters"),
+    **{c: described(_COUNT, _FEATURE_DESCRIPTIONS[c]) for c in (*COUNT_COLUMNS, TARGET_COLUMN)},
 }
 for _c in FEATURE_COLUMNS:
-    _FEATURE_COLS.setdefault(_c, pa.Column("float64", nullable=True))
+    _FEATURE_COLS.setdefault(_c, pa.Column("float64", nullable=True, description=_FEATURE_DESCRIPTIONS.get(_c)))
 
 FEATURE_SCHEMA = pa.DataFrameSchema(
     _FEATURE_COLS,
@@ -206,16 +246,18 @@ FEATURE_SCHEMA = pa.DataFrameSchema(
 
 PREDICTIONS_SCHEMA = pa.DataFrameSchema(
     {
-        "model": pa.Column(str, nullable=False),
+        "model": pa.Column(str, nullable=False, description="model (a baseline or a challenger, domain.models.MODELS)"),
         "sector": _SECTOR,
-        "origin": _QUARTER,
-        "target_quarter": _QUARTER,
+        "origin": described(_QUARTER, "forecast origin: the quarter the model was fitted at"),
+        "target_quarter": described(_QUARTER, "the quarter forecast: origin + 1"),
         # NaN: the model could not forecast this sector at this origin (a baseline's input unknown): reported,
         # never filled in.
-        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True),
-        "actual": _COUNT,
-        "current": _COUNT,
-        "scale": pa.Column("float64", pa.Check.gt(0), nullable=False),
+        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True,
+                                description="forecast mean of the target quarter's bankruptcies (NaN: no forecast)"),
+        "actual": described(_COUNT, "published bankruptcies of the target quarter (NaN while unpublished)"),
+        "current": described(_COUNT, "bankruptcies of the origin quarter"),
+        "scale": pa.Column("float64", pa.Check.gt(0), nullable=False,
+                           description="MASE scale: in-sample seasonal-naive MAE known at the origin"),
     },
     checks=[
         _row_check(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN
+from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN, described
 from sector_forecast.domain.models import BASELINES
 
 _QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
@@ -28,14 +28,15 @@ def _nested(d: pd.DataFrame, prefix: str = "") -> pd.Series:
 
 LEADERBOARD_SCHEMA = pa.DataFrameSchema(
     {
-        "model": pa.Column(str, nullable=False),
-        "target": pa.Column(str, pa.Check.isin(["bankruptcies", "score"]), nullable=False),
-        "n": pa.Column("int64", pa.Check.gt(0), nullable=False),
-        "mae": _NONNEG,
-        "mase": _NONNEG,
-        "coverage80": _SHARE,
-        "coverage95": _SHARE,
-        "interval_score": _NONNEG,
+        "model": pa.Column(str, nullable=False, description="model family (naive, seasonal_naive, glm, xgboost)"),
+        "target": pa.Column(str, pa.Check.isin(["bankruptcies", "score"]), nullable=False,
+                            description="what is graded: next quarter's bankruptcies, or the derived score"),
+        "n": pa.Column("int64", pa.Check.gt(0), nullable=False, description="graded forecasts (sector × origin)"),
+        "mae": described(_NONNEG, "mean absolute error"),
+        "mase": described(_NONNEG, "MAE scaled by the sector's seasonal-naive MAE known at the origin (< 1 beats it)"),
+        "coverage80": described(_SHARE, "share of outcomes inside the 80% interval (nominal 0.80)"),
+        "coverage95": described(_SHARE, "share of outcomes inside the 95% interval (nominal 0.95)"),
+        "interval_score": described(_NONNEG, "Winkler score of the 80% interval / the MASE scale (lower is better)"),
     },
     unique=["model", "target"],
     name="backtest_leaderboard",
@@ -43,11 +44,15 @@ LEADERBOARD_SCHEMA = pa.DataFrameSchema(
 
 GATE_SCHEMA = pa.DataFrameSchema(
     {
-        "champion": pa.Column(str, nullable=False),
-        "baseline": pa.Column(str, pa.Check.isin(list(BASELINES)), nullable=False),
-        "pvalue": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True),
-        "pvalue_holm": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True),
-        "promoted": pa.Column(bool, nullable=False),
+        "champion": pa.Column(str, nullable=False, description="the model registered as sector-vitality@champion"),
+        "baseline": pa.Column(str, pa.Check.isin(list(BASELINES)), nullable=False,
+                              description="the best baseline by MASE, the one a challenger must beat"),
+        "pvalue": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True,
+                            description="one-sided Diebold–Mariano (HLN) p-value, best challenger vs best baseline"),
+        "pvalue_holm": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True,
+                                 description="that p-value, Holm-adjusted for the number of challengers tested"),
+        "promoted": pa.Column(bool, nullable=False,
+                              description="the challenger beat the best baseline at Holm-adjusted p < 0.10"),
     },
     checks=[
         pa.Check(lambda d: d["promoted"] | (d["champion"] == d["baseline"]), name="baseline_unless_promoted",
@@ -61,13 +66,17 @@ GATE_SCHEMA = pa.DataFrameSchema(
 FORECASTS_SCHEMA = pa.DataFrameSchema(
     {
         "sector": SECTOR_COLUMN,
-        "quarter": _QUARTER,
-        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=False),
-        "lower80": _NONNEG, "upper80": _NONNEG, "lower95": _NONNEG, "upper95": _NONNEG,
-        **{f"score_{c}": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
-           for c in ("prediction", "lower80", "upper80", "lower95", "upper95")},
-        "model": pa.Column(str, nullable=False),
-        "data_source": pa.Column(str, nullable=False),
+        "quarter": described(_QUARTER, "the quarter forecast"),
+        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=False,
+                                description="expected bankruptcies in the sector that quarter"),
+        **{f"{side}{level}": described(_NONNEG, f"{side} bound of the {level}% bankruptcy interval")
+           for level in (80, 95) for side in ("lower", "upper")},
+        **{f"score_{c}": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True, description=text)
+           for c, text in (("prediction", "the derived Sector Vitality Score (median of the simulation)"),
+                           *((f"{side}{level}", f"{side} bound of the score's {level}% interval")
+                             for level in (80, 95) for side in ("lower", "upper")))},
+        "model": pa.Column(str, nullable=False, description="the champion's model family"),
+        "data_source": pa.Column(str, nullable=False, description="DST's API, or the snapshot and its synthetic share"),
     },
     checks=[
         pa.Check(_nested, name="nested_intervals", error="need lower95 <= lower80 <= prediction <= upper80 <= upper95"),

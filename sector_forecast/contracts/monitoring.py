@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN
+from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN, described
 from sector_forecast.domain.calibration import CALIBRATION_SOURCES
 from sector_forecast.domain.sectors import SECTOR_CODES
 
@@ -42,18 +42,21 @@ def _next_quarter(d: pd.DataFrame) -> pd.Series:
 
 BATCH_PREDICTIONS_SCHEMA = pa.DataFrameSchema(
     {
-        "origin": _QUARTER,
+        "origin": described(_QUARTER, "forecast origin: the newest quarter of data"),
         "sector": SECTOR_COLUMN,
-        "quarter": _QUARTER,
+        "quarter": described(_QUARTER, "the quarter forecast: origin + 1"),
         "prediction": pa.Column("float64", [pa.Check.ge(0), pa.Check(np.isfinite, element_wise=True)],
-                                nullable=False),
-        "lower80": _BOUND, "upper80": _BOUND, "lower95": _BOUND, "upper95": _BOUND,
-        "calibration80": pa.Column(str, pa.Check.isin(list(CALIBRATION_SOURCES)), nullable=False),
-        "calibration95": pa.Column(str, pa.Check.isin(list(CALIBRATION_SOURCES)), nullable=False),
-        "model": _TEXT,
-        "model_origin": _QUARTER,
-        "model_version": _TEXT,
-        "predicted_at": _TEXT,
+                                nullable=False, description="the champion's expected bankruptcies"),
+        **{f"{side}{level}": described(_BOUND, f"{side} bound of the calibrated {level}% interval (+inf: uncalibrated)")
+           for level in (80, 95) for side in ("lower", "upper")},
+        "calibration80": pa.Column(str, pa.Check.isin(list(CALIBRATION_SOURCES)), nullable=False,
+                                   description="where the 80% quantile came from: sector, pooled, validation, none"),
+        "calibration95": pa.Column(str, pa.Check.isin(list(CALIBRATION_SOURCES)), nullable=False,
+                                   description="where the 95% quantile came from: sector, pooled, validation, none"),
+        "model": described(_TEXT, "the champion's model family"),
+        "model_origin": described(_QUARTER, "the origin the champion was fitted at"),
+        "model_version": described(_TEXT, "registered version of sector-vitality"),
+        "predicted_at": described(_TEXT, "when the prediction was made (UTC, ISO 8601)"),
     },
     checks=[
         pa.Check(_nested, name="nested_intervals",
@@ -69,18 +72,24 @@ BATCH_PREDICTIONS_SCHEMA = pa.DataFrameSchema(
 
 MONITOR_TABLE_SCHEMA = pa.DataFrameSchema(
     {
-        "quarter": _QUARTER,
+        "quarter": described(_QUARTER, "the quarter judged"),
         "sector": SECTOR_COLUMN,
-        "bankruptcies": pa.Column("float64", pa.Check.ge(0), nullable=True),
-        "relative_log": _FLOAT,
-        "n_history": pa.Column("int64", pa.Check.ge(0), nullable=False),
-        "t_stat": _FLOAT,
-        "p_value": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True),
-        "drift_rejected": pa.Column(bool, nullable=False),
-        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True),
-        "residual": _FLOAT,
-        "residual_scale": pa.Column("float64", pa.Check.gt(0), nullable=True),
-        "z": _FLOAT,
+        "bankruptcies": pa.Column("float64", pa.Check.ge(0), nullable=True,
+                                  description="the quarter's published bankruptcies"),
+        "relative_log": described(_FLOAT, "log bankruptcies relative to the cross-sector median (drift test input)"),
+        "n_history": pa.Column("int64", pa.Check.ge(0), nullable=False,
+                               description="earlier quarters the drift test compares with (up to 12)"),
+        "t_stat": described(_FLOAT, "prediction-interval t statistic of this quarter against its history"),
+        "p_value": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True,
+                             description="the drift test's p-value (NaN: too little history to test)"),
+        "drift_rejected": pa.Column(bool, nullable=False,
+                                    description="drift flagged after Benjamini–Hochberg at 5% over the 11 tests"),
+        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True,
+                                description="the champion's forecast of this quarter"),
+        "residual": described(_FLOAT, "(actual - prediction) / sqrt(prediction + 1)"),
+        "residual_scale": pa.Column("float64", pa.Check.gt(0), nullable=True,
+                                    description="root mean square of the sector's earlier residuals"),
+        "z": described(_FLOAT, "residual / residual_scale: the standardised error"),
     },
     checks=[
         pa.Check(lambda d: ~d["drift_rejected"] | d["p_value"].notna(), name="rejected_only_if_tested",

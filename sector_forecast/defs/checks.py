@@ -40,7 +40,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from sector_forecast.contracts import inputs as contracts
-from sector_forecast.defs.metadata import frame_metadata, run_metadata
+from sector_forecast.defs.metadata import frame_metadata, run_metadata, with_descriptions
 
 MAX_FAILURES_SHOWN = 20
 CHECK_NAME = "contract"
@@ -206,6 +206,7 @@ def checked_output(
     reported failed (all of them if no single partition reproduces the failure); the others are not
     evaluated, so Dagster shows their check as not executed rather than passed on unstored rows.
     """
+    metadata = with_descriptions(metadata, schema)  # the contract's column descriptions, shown in the UI
     context = _current_context()
     if context is None or context.assets_def.partitions_def is None or not isinstance(value, Mapping):
         yield from _unpartitioned(asset_name, value, frame, schema, partitions, metadata)
@@ -248,7 +249,7 @@ def checked_output(
             context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(0)}, partition_key=key)
         elif part is not None:
             extra = dict(partition_metadata(key, part)) if partition_metadata else {}
-            context.add_asset_metadata(frame_metadata(part, preview_rows, **extra), partition_key=key)
+            context.add_asset_metadata(frame_metadata(part, preview_rows, schema, **extra), partition_key=key)
     yield dg.Output(value, metadata=run_metadata(metadata, run_keys, set(shared)))
 
     yield from check_output()

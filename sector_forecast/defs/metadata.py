@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+DIGITS = 3  # what a reader compares at a glance; the raw values stay in the stored JSON/Parquet and in MLflow
 _TYPE_NAMES = {"i": "int", "u": "int", "f": "float", "b": "bool", "O": "string", "M": "datetime"}
 _NULLABLE_TYPES = {"Int64", "Float64", "string"}
+
+
+def rounded(value: float, digits: int = DIGITS) -> float:
+    """`value` to `digits` decimals, or to `digits` significant figures when that would print 0 (a p-value of
+    3e-07 keeps its size); NaN and infinities as they are."""
+    if not math.isfinite(value):
+        return value
+    short = round(value, digits)
+    return float(f"{value:.{digits}g}") if short == 0 and value != 0 else short
+
+
+def number(value: float | None, digits: int = DIGITS) -> dg.MetadataValue:
+    """A float rounded for reading in the UI (`0.0784313725490196` shows as `0.078`); None shows as NaN.
+
+    Display only: the raw value stays in the stored JSON/Parquet and in MLflow.
+    """
+    return dg.MetadataValue.float(float("nan") if value is None else rounded(float(value), digits))
+
+
+def rounded_frame(df: pd.DataFrame, digits: int = DIGITS) -> pd.DataFrame:
+    """The frame with its float columns rounded for display (markdown tables, previews); other columns untouched."""
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    return df.assign(**{str(c): df[c].map(lambda v: rounded(v, digits), na_action="ignore") for c in floats})
 
 
 def column_schema(df: pd.DataFrame, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
@@ -25,22 +50,46 @@ def column_schema(df: pd.DataFrame, descriptions: dict[str, str] | None = None) 
     )
 
 
-def markdown_table(df: pd.DataFrame, max_rows: int = 20, floatfmt: str = ".4g") -> str:
-    shown = df.head(max_rows)
-    text = shown.to_markdown(index=False, floatfmt=floatfmt)
+def markdown_table(df: pd.DataFrame, max_rows: int = 20, digits: int = DIGITS, floatfmt: str | None = None) -> str:
+    """The first `max_rows` rows as markdown, floats rounded to `digits` decimals (trailing zeros dropped)."""
+    shown = rounded_frame(df.head(max_rows), digits)
+    # "g" with ample precision prints the rounded value as it is (0.078, 132.21), where tabulate's default pads
+    # to six decimals and a short "g" turns 12345.0 into 1.234e+04. `floatfmt` overrides it for a caller's table.
+    text = shown.to_markdown(index=False, floatfmt=floatfmt or f".{digits + 6}g")
     if len(df) > max_rows:
         text += f"\n\n… {len(df) - max_rows} more rows"
     return text
 
 
-def frame_metadata(df: pd.DataFrame, preview_rows: int = 10, **extra: Any) -> dict[str, Any]:
-    """Standard metadata for a DataFrame output: `dagster/row_count`, `dagster/column_schema`, a preview."""
+def schema_descriptions(schema: Any | None) -> dict[str, str]:
+    """The `description=` of each column of a Pandera schema: what the UI's column schema shows."""
+    columns = getattr(schema, "columns", None) or {}
+    return {str(name): column.description for name, column in columns.items() if column.description}
+
+
+def frame_metadata(df: pd.DataFrame, preview_rows: int = 10, schema: Any | None = None, **extra: Any) -> dict[str, Any]:
+    """Standard metadata for a DataFrame output: `dagster/row_count`, `dagster/column_schema` (described by the
+    Pandera `schema` of its contract, if given), a preview with floats rounded for reading."""
     return {
         "dagster/row_count": dg.MetadataValue.int(len(df)),
-        "dagster/column_schema": column_schema(df),
+        "dagster/column_schema": column_schema(df, schema_descriptions(schema)),
         "preview": dg.MetadataValue.md(markdown_table(df, preview_rows)),
         **extra,
     }
+
+
+def with_descriptions(metadata: dict[str, Any], schema: Any | None) -> dict[str, Any]:
+    """`metadata` with the column descriptions of `schema` filled into its `dagster/column_schema`, if any.
+
+    Lets the contract helpers describe the columns of every asset they check, whoever built the metadata.
+    """
+    table = metadata.get("dagster/column_schema")
+    descriptions = schema_descriptions(schema)
+    if not isinstance(table, dg.TableSchema) or not descriptions:
+        return metadata
+    columns = [dg.TableColumn(name=c.name, type=c.type, description=c.description or descriptions.get(c.name),
+                              constraints=c.constraints, tags=c.tags) for c in table.columns]
+    return {**metadata, "dagster/column_schema": dg.TableSchema(columns=columns, constraints=table.constraints)}
 
 
 def figure_markdown(fig: Any, title: str = "") -> dg.MetadataValue:
@@ -80,7 +129,7 @@ def coverage_metadata(frame: pd.DataFrame) -> dict:
         "quarters": dg.MetadataValue.int(len(quarters)),
     }
     if nowcast is not None:
-        md["share_nowcast_births"] = dg.MetadataValue.float(float(nowcast))
+        md["share_nowcast_births"] = number(float(nowcast))
     return md
 
 

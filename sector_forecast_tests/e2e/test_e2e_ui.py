@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -21,6 +22,12 @@ from sector_forecast.domain.features import FEATURE_LINEAGE
 from sector_forecast.statbank import StatBankClient
 
 pytestmark = pytest.mark.e2e
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# The link README gives for the lineage: the UI reads the expanded groups from `expanded` (ui-core's
+# AssetGraphExplorer; group ids are `global@global:<group>` unless Dagster+'s per-code-location flag is on).
+README_LINEAGE = re.compile(r"http://127\.0\.0\.1:3000(/asset-groups\?expanded=([^>\s]+))")
+GROUPS = ["raw", "panel", "features", "models", "evaluation", "forecasts", "monitoring"]  # graph order
 
 ASSET_NODES = "{ assetNodes { assetKey { path } } }"
 PARTITIONS = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
@@ -70,11 +77,13 @@ def test_asset_graph_shows_every_asset(page, shots, dagster_ui) -> None:
     in_api = {"/".join(n["assetKey"]["path"]) for n in dagster_ui.query(ASSET_NODES)["assetNodes"]}
     assert in_code <= in_api, in_code - in_api
 
-    page.goto("/asset-groups")
+    # README's lineage link, as a reader clicks it: every group expanded without touching the graph's menu.
+    link = README_LINEAGE.search(README.read_text())
+    assert link, "README.md has no lineage link with expanded groups"
+    groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
+    assert link.group(2).split(",") == [f"global@global:{g}" for g in GROUPS] and set(GROUPS) == groups, groups
+    page.goto(link.group(1))
     page.get_by_role("button", name="Hide navigation").click()
-    page.locator("#zoom-slider-container").get_by_role("button", name="settings").click()
-    page.get_by_role("menuitem", name="Expand all groups").click()
-    page.keyboard.press("Escape")
     nodes = page.locator("[class*=AssetNode_minimalAssetNodeBox]")
     expect(nodes).to_have_count(len(in_api), timeout=60_000)
     labels = [t.strip() for t in nodes.all_inner_texts()]

@@ -11,8 +11,9 @@ import dagster as dg
 import pandas as pd
 from dagster._core.storage.event_log.base import PartitionKeyFilter
 
+from sector_forecast.contracts.inputs import konk_raw_schema
 from sector_forecast.defs.checks import default_frame_of
-from sector_forecast.defs.metadata import run_metadata
+from sector_forecast.defs.metadata import markdown_table, number, run_metadata
 from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv
 from sector_forecast_tests.statbank_server import ServerHandle
@@ -54,6 +55,10 @@ def test_single_run_backfill_records_each_partitions_own_metadata(env: GraphEnv)
         assert meta["dagster/row_count"].value == len(frame) < total
         assert meta["suppressed_cells"].value == int(frame["suppressed"].sum())
         assert [c.name for c in meta["dagster/column_schema"].schema.columns] == list(frame.columns)
+        # Each column described by its contract (what the UI's column schema shows).
+        contract = konk_raw_schema("branche25", [], None).columns
+        assert {c.name: c.description for c in meta["dagster/column_schema"].schema.columns} == {
+            name: contract[name].description for name in frame.columns}
         preview = meta["preview"].value
         assert period in preview
         assert not any(other in preview for other in ("2024M01", "2024M02", "2024M03") if other != period)
@@ -120,3 +125,15 @@ def test_default_frame_of_a_fit_is_its_predictions() -> None:
     assert default_frame_of(predictions) is predictions
     assert default_frame_of({"model": object(), "predictions": predictions, "features": pd.DataFrame()}) is predictions
     assert default_frame_of({"model": object()}) is None
+
+
+def test_numbers_are_rounded_for_reading() -> None:
+    assert number(4 / 51).value == 0.078  # 0.0784313725490196
+    assert number(-5.554772623915915).value == -5.555
+    assert number(3.2e-7).value == 3.2e-7  # three decimals would print 0: three significant figures instead
+    assert number(0.0034567, digits=4).value == 0.0035  # e.g. the snapshot's real share of KONK25 cells
+    assert number(None).value != number(None).value  # NaN
+    table = markdown_table(pd.DataFrame({"model": ["glm"], "mase": [0.81312345], "n": [58], "p": [1.234e-5],
+                                         "count": [12345.0]}))
+    row = table.splitlines()[-1]
+    assert "0.813" in row and "0.81312" not in row and "1.23e-05" in row and "12345" in row and "e+04" not in row

@@ -1,29 +1,28 @@
 """Fixtures for the serving tests: the champion of a test materialisation served from an environment of its own.
 
-`model_env` builds a fresh virtual environment from nothing but the registered model's `requirements.txt`
-(no `sector_forecast`, no Dagster); `served_champion` runs that environment's `mlflow models serve` on
-loopback. The server runs in its own process group, started and killed by `deploy/services.background`, also
-when start-up or a test fails, so no scoring server outlives the session.
-"""
+Both are README's serving block, run as written (`readme_block.py` reads it; only paths and port are swapped):
+`model_env` downloads the champion and builds a fresh virtual environment from nothing but its
+`requirements.txt` (no `sector_forecast`, no Dagster); `served_champion` runs README's `mlflow models serve`
+line on loopback, from a shell whose PATH holds neither the project's venv nor the model's. The server runs in
+its own process group, started and killed by `deploy/services.background`, also when start-up or a test fails,
+so no scoring server outlives the session."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pytest
 import requests
 
-from sector_forecast.tracking import runs as tracking
 from sector_forecast_tests.conftest import GraphEnv
 from sector_forecast_tests.deploy.services import VENV_BIN, background, free_port, log_tail, wait_until
+from sector_forecast_tests.serving.readme_block import ServingBlock, serving_block
 
 CHAMPION_URI = "models:/sector-vitality@champion"
 STARTUP_TIMEOUT = 120.0
@@ -69,6 +68,7 @@ class ScoringServer:
     env: GraphEnv
     model_env: ModelEnv
     log: Path
+    request: str  # README's curl command, pointed at this server
 
     def invoke(self, payload: object) -> requests.Response:
         return requests.post(f"{self.url}/invocations", json=payload, timeout=30)
@@ -89,53 +89,63 @@ def _answers_ping(url: str) -> bool:
         return False
 
 
-def build_model_env(model_dir: Path, root: Path) -> ModelEnv:
-    """`python -m venv` + `pip install -r <model>/requirements.txt`, timed; nothing of this project installed."""
+def user_environ(model_env: ModelEnv) -> dict[str, str]:
+    """The environment of a user's shell in a fresh clone: no project venv, no model env, no MLflow settings on it.
+
+    Unlike `ModelEnv.environ`, nothing puts the model environment on PATH: README's block must do that itself.
+    """
+    path = [p for p in model_env.environ()["PATH"].split(os.pathsep) if Path(p) != model_env.bin]
+    return {**model_env.environ(), "PATH": os.pathsep.join(path)}
+
+
+def readme_commands(model_env: ModelEnv, mlflow_uri: str, port: int = 0) -> ServingBlock:
+    """README's serving block with the test's store, directories and port in place of README's."""
+    return serving_block().substituted(mlflow_uri, model_env.model_dir, model_env.venv, model_env.workdir, port)
+
+
+def build_model_env(mlflow_uri: str, root: Path) -> ModelEnv:
+    """README's set-up commands (download, `venv`, `pip install -r <model>/requirements.txt`), run as written, timed.
+
+    `bash -e` runs them in one shell, as a user pastes them; a failing command fails the fixture with its output.
+    """
     workdir = root / "work"
     workdir.mkdir(parents=True)
-    requirements = model_dir / "requirements.txt"
-    # From inside our venv, `venv` builds on the base interpreter (the Python of the model's python_env.yaml)
-    # and, by default, without this venv's or the system's site-packages.
-    model_env = ModelEnv(root / "venv", model_dir, requirements.read_text().split(), 0.0, workdir)
-    log = root / "pip.log"
+    model_env = ModelEnv(root / "venv", root / "model", [], 0.0, workdir)
+    script = "\n".join(readme_commands(model_env, mlflow_uri).setup)
+    log = root / "setup.log"
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(model_env.venv)], check=True, cwd=workdir,
-                   env=model_env.environ(), timeout=120)
     with log.open("wb") as out:
-        done = subprocess.run([str(model_env.bin / "python"), "-m", "pip", "install", "-r", str(requirements)],
-                              cwd=workdir, env=model_env.environ(), stdout=out, stderr=subprocess.STDOUT,
-                              timeout=BUILD_TIMEOUT)
-    assert done.returncode == 0, f"pip install -r {requirements} failed:\n{log_tail(log)}"
+        done = subprocess.run(["bash", "-e", "-c", script], cwd=workdir, env=user_environ(model_env), stdout=out,
+                              stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT)
+    assert done.returncode == 0, f"README's serving set-up failed:\n{script}\n{log_tail(log)}"
     model_env.build_seconds = time.monotonic() - start
-    print(f"model environment built from {requirements} in {model_env.build_seconds:.0f} s")
+    model_env.requirements = (model_env.model_dir / "requirements.txt").read_text().split()
+    print(f"model environment built by README's commands in {model_env.build_seconds:.0f} s")
     return model_env
 
 
 @pytest.fixture(scope="session")
 def model_env(materialised_graph: GraphEnv, tmp_path_factory: pytest.TempPathFactory) -> ModelEnv:
-    """The registered champion's own environment, built once per session."""
-    root = tmp_path_factory.mktemp("model_env")
-    tracking.client_for(materialised_graph.mlflow_uri)
-    model_dir = Path(mlflow.artifacts.download_artifacts(CHAMPION_URI, dst_path=str(root / "model")))
-    return build_model_env(model_dir, root)
+    """The registered champion's own environment, built once per session by README's commands."""
+    return build_model_env(materialised_graph.mlflow_uri, tmp_path_factory.mktemp("model_env"))
 
 
 @pytest.fixture(scope="session")
 def served_champion(
     materialised_graph: GraphEnv, model_env: ModelEnv, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScoringServer]:
-    """`<model env>/bin/mlflow models serve -m models:/sector-vitality@champion --env-manager local` on loopback.
+    """README's `mlflow models serve` line (with README's `export` before it), on a free loopback port.
 
-    `--env-manager local` here means "the environment this `mlflow` runs in", which is the model's own.
+    `--env-manager local` here means "the environment this `mlflow` runs in", which README's `PATH=` prefix makes
+    the model's own; the `cd` keeps the checkout off `sys.path` (uvicorn puts its working directory there).
     """
     port = free_port()
-    env = model_env.environ(MLFLOW_TRACKING_URI=materialised_graph.mlflow_uri,
-                            MLFLOW_REGISTRY_URI=materialised_graph.mlflow_uri)
+    block = readme_commands(model_env, materialised_graph.mlflow_uri, port)
     log = tmp_path_factory.mktemp("serve") / "mlflow_serve.log"
-    cmd = [str(model_env.bin / "mlflow"), "models", "serve", "-m", CHAMPION_URI, "--env-manager", "local",
-           "-h", "127.0.0.1", "-p", str(port)]
-    # Its working directory is not the checkout: uvicorn puts its app directory (the cwd) on sys.path.
-    with background(cmd, log, env, cwd=model_env.workdir, stop_signal=signal.SIGKILL) as proc:
+    cmd = ["bash", "-e", "-c", f"{block.setup[0]}\n{block.serve}"]  # README's `export`, then its serve line
+    # Its own process group (bash, mlflow, uvicorn), SIGKILLed as a whole when the session ends.
+    with background(cmd, log, user_environ(model_env), cwd=model_env.workdir, stop_signal=signal.SIGKILL) as proc:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers_ping(url), "mlflow models serve", STARTUP_TIMEOUT, proc, log)
-        yield ScoringServer(url=url, model_uri=CHAMPION_URI, env=materialised_graph, model_env=model_env, log=log)
+        yield ScoringServer(url=url, model_uri=CHAMPION_URI, env=materialised_graph, model_env=model_env, log=log,
+                            request=block.request)

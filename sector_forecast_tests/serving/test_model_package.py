@@ -10,6 +10,8 @@ import logging
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import mlflow
 import pytest
 import yaml
 
+from sector_forecast.tracking import CHATTY_MLFLOW_LOGGERS
 from sector_forecast.tracking import pyfunc as serving
 from sector_forecast_tests.serving.test_serving_pyfunc import ORIGIN, synthetic_table
 
@@ -32,6 +35,23 @@ class Records(logging.Handler):
         self.lines.append(f"{record.name} {record.levelname}: {record.getMessage()}")
 
 
+@contextmanager
+def everything_mlflow_says() -> Iterator[None]:
+    """Lift our quieting of MLflow's set-up loggers (`tracking.quiet_mlflow_setup_logs`) for a capture that must
+    see all of MLflow's records, its INFO lines included; restored afterwards."""
+    loggers = [logging.getLogger(name) for name in CHATTY_MLFLOW_LOGGERS]
+    saved = [(logger.level, list(logger.filters)) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.NOTSET)
+        logger.filters.clear()
+    try:
+        yield
+    finally:
+        for logger, (level, filters) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.filters[:] = filters
+
+
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Log the pyfunc once, recording MLflow's log records, Python warnings and everything printed."""
@@ -43,7 +63,8 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     handler, mlflow_logger = Records(), logging.getLogger("mlflow")
     mlflow_logger.addHandler(handler)
     try:
-        with warnings.catch_warnings(record=True) as caught, mlflow.start_run(experiment_id=exp):
+        with everything_mlflow_says(), warnings.catch_warnings(record=True) as caught, \
+                mlflow.start_run(experiment_id=exp):
             warnings.simplefilter("always")
             info = serving.log_serving_model(table, model="mean_4q", origin=ORIGIN, data_source="test data",
                                              workdir=root / "work")
@@ -107,3 +128,26 @@ def test_requirements_pin_every_imported_distribution(logged: tuple[Path, str]) 
     closure = serving.import_closure([serving.__name__])
     assert {"pyarrow", "sector_forecast.domain.periods"} <= closure
     assert not {m for m in closure if m.startswith(("dagster", "sector_forecast.defs", "sector_forecast.cli"))}
+
+
+QUIET_PROBE = """
+import sys
+if sys.argv[1] == "ours":
+    import sector_forecast.tracking.runs as runs  # the package's import quiets MLflow's set-up loggers
+    client = runs.client_for(sys.argv[2])
+else:
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(tracking_uri=sys.argv[2])
+client.search_experiments()
+"""
+
+
+@pytest.mark.parametrize("who", ["ours", "mlflow alone"])
+def test_a_new_tracking_store_is_created_quietly(who: str, tmp_path: Path) -> None:
+    """Our client creates a new SQLite store without MLflow's INFO chatter; MLflow alone prints it (so the probe
+    can see it). Warnings would still show: only records below WARNING of those two loggers are held back."""
+    done = subprocess.run([sys.executable, "-c", QUIET_PROBE, who.split()[0], f"sqlite:///{tmp_path / 'm.db'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = "Creating initial MLflow database tables" in done.stderr
+    assert said == (who != "ours"), done.stderr[-3000:]

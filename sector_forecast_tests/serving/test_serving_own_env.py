@@ -1,13 +1,14 @@
 """The registered champion serves from a fresh environment built from nothing but its own `requirements.txt`.
 
-`served_champion` (conftest) builds that environment and starts its `mlflow models serve`; the other HTTP
-tests (`test_serving_http.py`) run against the same server.
+`served_champion` (conftest) builds that environment and starts its `mlflow models serve` by running README's
+serving block as written; the other HTTP tests (`test_serving_http.py`) run against the same server.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from importlib.metadata import version
 
 import pandas as pd
@@ -18,7 +19,8 @@ from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
 from sector_forecast.storage.values import read_stored
 from sector_forecast.tracking import pyfunc as serving
-from sector_forecast_tests.serving.conftest import BUILD_TIME, ModelEnv, ScoringServer
+from sector_forecast_tests.serving.conftest import BUILD_TIME, ModelEnv, ScoringServer, user_environ
+from sector_forecast_tests.serving.readme_block import SERVING_DOC, bash_blocks, serving_block
 
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([A-Za-z0-9_.+-]+)$")
 
@@ -37,7 +39,7 @@ def test_the_model_env_holds_only_its_pinned_requirements(model_env: ModelEnv, r
     assert seen == {"python": str(python_env["python"]), "isolated": True, "found": []}
     # Printed at the end of the run by conftest's `pytest_terminal_summary` (also from an xdist worker).
     record_property(BUILD_TIME, f"{len(installed)} distributions from {len(pins)} pinned requirements, "
-                                f"built in {model_env.build_seconds:.1f} s")
+                                f"downloaded and built in {model_env.build_seconds:.1f} s")
 
 
 def test_served_from_its_own_env_equals_the_forecasts_asset(served_champion: ScoringServer) -> None:
@@ -78,3 +80,23 @@ def test_the_server_loaded_code_not_a_pickled_model(served_champion: ScoringServ
     assert "cloudpickle" not in log.lower(), log[-3000:]
     code = served_champion.model_env.model_dir / "code" / "sector_forecast"
     assert (code / "tracking" / "pyfunc.py").is_file() and not (code / "defs").exists()
+
+
+def test_readmes_request_answers_as_documented(served_champion: ScoringServer) -> None:
+    """README's curl line, run as written against the server README's lines started: the documented answer."""
+    done = subprocess.run(["bash", "-c", served_champion.request], cwd=served_champion.model_env.workdir,
+                          env=user_environ(served_champion.model_env), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = pd.DataFrame(json.loads(done.stdout)["predictions"])
+    forecasts = read_stored(served_champion.env.storage, "forecasts").set_index("sector")
+    # README asks for sector 3 (the next quarter: the `forecasts` asset's row) and sector 7 in 2025Q2.
+    assert answer[["sector", "quarter"]].values.tolist() == [[3, forecasts.loc[3, "quarter"]], [7, "2025Q2"]]
+    assert answer.loc[0, "prediction"] == pytest.approx(forecasts.loc[3, "prediction"], rel=1e-9)
+
+
+def test_docs_serving_runs_the_same_commands_as_readme() -> None:
+    """docs/serving.md shows README's tested commands, not a variant of its own."""
+    readme = serving_block()
+    doc_commands = [c for block in bash_blocks(SERVING_DOC.read_text()) for c in block]
+    assert [*readme.setup, readme.serve] == [c for c in doc_commands if c in {*readme.setup, readme.serve}]
+    assert {*readme.setup, readme.serve, readme.request} <= set(doc_commands)
