@@ -16,7 +16,7 @@ import pandas as pd
 from sector_forecast.contracts import models as contracts_models
 from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
 from sector_forecast.defs.checks import checked_output, contract_spec
-from sector_forecast.defs.metadata import figure_markdown, markdown_table
+from sector_forecast.defs.metadata import figure_markdown, markdown_table, number
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import calibration, evidence, metrics, models, score, scorecast
@@ -135,7 +135,7 @@ def backtest_leaderboard(
                 "interval starts at the support's edge (stated, not hidden)."),
             "errors_by_origin": figure_markdown(
                 plots.errors_by_origin(calibrated, statbank.data_label()), "Scaled error by origin"),
-            "score_distribution": dg.MetadataValue.md(markdown_table(distribution.round(3))),
+            "score_distribution": dg.MetadataValue.md(markdown_table(distribution)),
             "score_season": dg.MetadataValue.md(_season_markdown(season, drivers)),
             "data": dg.MetadataValue.text(statbank.data_label()),
             "best_model": dg.MetadataValue.text(str(overall.iloc[0]["model"])),
@@ -168,15 +168,15 @@ def fingerprint(champion: str, table: pd.DataFrame) -> str:
 
 def _gate_metadata(gate: evidence.GateDecision, info: dict, registered: str, label: str) -> dict:
     flat = pd.DataFrame([gate.flat()]).drop(columns="reason")
-    challengers = pd.DataFrame(list(gate.challengers)).round(4) if gate.challengers else pd.DataFrame()
+    challengers = pd.DataFrame(list(gate.challengers)) if gate.challengers else pd.DataFrame()
     return {
         "champion": dg.MetadataValue.text(info["champion"]),
         "decision": dg.MetadataValue.text(info["decision"]),
         "reason": dg.MetadataValue.text(gate.reason),
-        "gate_statistic": dg.MetadataValue.float(round(float(gate.statistic), 3)),
-        "gate_pvalue": dg.MetadataValue.float(round(float(gate.pvalue), 4)),
-        "gate_pvalue_holm": dg.MetadataValue.float(round(float(gate.pvalue_holm), 4)),
-        "gate": dg.MetadataValue.md(markdown_table(flat.round(4))),
+        "gate_statistic": number(gate.statistic),
+        "gate_pvalue": number(gate.pvalue),
+        "gate_pvalue_holm": number(gate.pvalue_holm),
+        "gate": dg.MetadataValue.md(markdown_table(flat)),
         "challengers": dg.MetadataValue.md(markdown_table(challengers) if len(challengers) else "none"),
         "baselines": dg.MetadataValue.text(", ".join(gate.baselines)),
         "champion_version": dg.MetadataValue.text(str(info["champion_version"])),

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sector_forecast.contracts import inputs as contracts
 from sector_forecast.defs.checks import checked_output, contract_spec
-from sector_forecast.defs.metadata import markdown_table
+from sector_forecast.defs.metadata import markdown_table, number
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import models
@@ -60,7 +60,7 @@ def _partition_metadata(parts: dict[str, dict]):
             "training_window": dg.MetadataValue.text("..".join(fitted.train_quarters)),
             "training_rows": dg.MetadataValue.int(int(fitted.train_rows)),
             "parameters": dg.MetadataValue.json(fitted.params),
-            "validation_scaled_mae": dg.MetadataValue.float(round(float(fitted.validation_mae), 4)),
+            "validation_scaled_mae": number(fitted.validation_mae),
             "missing_forecasts": dg.MetadataValue.json({str(s): r for s, r in fitted.missing.items()}),
             "mlflow_run_id": dg.MetadataValue.text(parts[key]["mlflow_run_id"]),
         }
@@ -70,7 +70,7 @@ def _partition_metadata(parts: dict[str, dict]):
 def _path_table(parts: dict[str, dict]) -> pd.DataFrame:
     """The chosen hyper-parameters by origin (the tuning path) and the missing forecasts, for the run's page."""
     return pd.DataFrame([{"origin": quarter_key_to_label(k), "parameters": str(p["model"].params),
-                          "cv_scaled_mae": round(float(p["model"].validation_mae), 4),
+                          "cv_scaled_mae": float(p["model"].validation_mae),
                           "missing_sectors": len(p["model"].missing)} for k, p in sorted(parts.items())])
 
 
