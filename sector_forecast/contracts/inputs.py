@@ -201,10 +201,11 @@ _FEATURE_DESCRIPTIONS = {
     "log_mean_8q": "mean of log_lag0 over the last 8 quarters",
     "growth_qoq": "log_lag0 - log_lag1 (change on the previous quarter)",
     "growth_yoy": "log_lag0 - log_lag4 (change on the same quarter a year earlier)",
-    "births_known_log": "log1p of births in the newest DEMO14 year published by the origin's date",
+    "births_known_log": "log1p of births in the newest DEMO14 year published by the origin's date (not a model input)",
     "bankruptcies": "the origin quarter's bankruptcy count",
     "bankruptcies_lag3": "the target quarter's count a year earlier (seasonal naive)",
     "bankruptcies_lag4": "the origin quarter's count a year earlier (MASE scale)",
+    "bankruptcies_mean_4q": "mean count of the origin quarter and the three before (the recent-mean baseline)",
     TARGET_COLUMN: "next quarter's bankruptcy count, the forecast target (NaN while unpublished)",
 }
 _FEATURE_COLS: dict[str, pa.Column] = {
