@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from sector_forecast.domain import drift
+from sector_forecast.domain import drift, monitoreval
 from sector_forecast.storage.values import read_stored
 
 METRICS = ("mae", "mase", "coverage80", "coverage95", "interval_score")
@@ -67,7 +67,8 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
                      "statistic": _plain(gate["statistic"]), "pvalue": _plain(gate["pvalue"]),
                      "promoted": bool(gate["promoted"]), "version": champion.get("champion_version"),
                      "reason": gate["reason"]},
-        "drift": drift.drift_summary(_drift_reports(storage_dir)),
+        "drift": {**drift.drift_summary(_drift_reports(storage_dir)),
+                  **monitoreval.evaluation_summary(_stored(storage_dir, "monitor_evaluation"))},
         "data": {status: _plain(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
         "score_distribution": [{k: _plain(v) for k, v in row.items()}
                                for row in board.get("score_distribution", pd.DataFrame()).to_dict("records")],
@@ -91,12 +92,7 @@ def render(evidence: dict[str, Any]) -> str:
     cov = evidence["per_sector_coverage80"]
     lines += ["", "== 80% coverage of the champion's bankruptcy intervals per sector (nominal 0.80): "
               + ", ".join(f"{s}: {v:.2f}" for s, v in cov.items() if v is not None)]
-    d = evidence["drift"]
-    alarms = ", ".join(d["alarms"]) or "-"
-    lines += ["", f"== monitoring: {d['quarters']} quarters, alarms in {len(d['alarms'])}: {alarms}"]
-    if d.get("false_alarm_rate") is not None:
-        lines.append(f"   false-alarm rate outside known shifts ({', '.join(d.get('excluded', [])) or '-'}): "
-                     f"{d['false_alarm_rate']:.1%}")
+    lines += ["", *monitoring_lines(evidence["drift"])]
     dist = pd.DataFrame(evidence["score_distribution"])
     if len(dist):
         lines += ["", "== Sector Vitality Score on published quarters, per sector (entry_share_sd: the old score's "
@@ -104,3 +100,25 @@ def render(evidence: dict[str, Any]) -> str:
     lines += ["", "== data the bankruptcy models learn from (KONK25 cells): "
               + ", ".join(f"{k} {v:.1%}" for k, v in evidence["data"].items() if v is not None)]
     return "\n".join(lines)
+
+
+def monitoring_lines(d: dict[str, Any]) -> list[str]:
+    """The monitors' figures: alarms, false-alarm rates per monitor (bundled and simulated), detection."""
+    lines = [f"== monitoring: {d['quarters']} quarters, alarms in {len(d['alarms'])}: {', '.join(d['alarms']) or '-'}",
+             f"   false-alarm rate per monitor (nominal 0.05 each), bundled outside known shifts "
+             f"({'..'.join(d['excluded'][::max(len(d['excluded']) - 1, 1)]) or '-'}) and on simulated null panels"]
+    sim = d.get("false_alarm_rate_simulated", {})
+    for monitor, r in d["false_alarm_rate"].items():
+        bundled = ("n/a" if r["rate"] is None
+                   else f"{r['alarms']}/{r['quarters']} = {r['rate']:.1%} (from {r['first_quarter']})")
+        s = sim.get(monitor)
+        simulated = f"{s['rate']:.1%} of {s['quarters']} quarters on {s['panels']} panels" if s else "not run"
+        lines.append(f"   {monitor}: bundled {bundled}; simulated {simulated}")
+    det = d.get("detection")
+    if det:
+        one = ", ".join(f"×{f} {v:.0%}" for f, v in det.items() if isinstance(v, float))
+        every = ", ".join(f"×{f} {v:.0%}" for f, v in det["all_sectors"].items())
+        quarters = det["start_quarters"]
+        lines += [f"   detected within two quarters ({det['scenarios']} shifts from {quarters[0]}..{quarters[-1]}, "
+                  "only alarms on what was shifted): one sector " + one + "; all sectors " + every]
+    return lines

@@ -238,3 +238,23 @@ def to_html(report: DriftReport, images: dict[str, str]) -> str:
     ]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift report {report.quarter}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
+
+
+def evaluation_tables(ev: Any) -> dict[str, str]:
+    """Markdown of ``monitoreval.MonitorEvaluation``: simulated false alarms, detection shares, per-sector grid."""
+    sim = ev.simulated[["monitor", "level", "panels", "quarters", "alarms", "rate", "panel_rate_median",
+                        "panel_rate_p90", "panels_over_10pct"]]
+    grid = ev.grid.assign(sector=ev.grid["sector"].astype("string").fillna("all"))
+    per_sector = grid.pivot_table(index="sector", columns="factor", values="detected", aggfunc="mean")
+    per_sector.columns = [f"×{f:g}" for f in per_sector.columns]
+    per_position = grid.pivot_table(index="position", columns="factor", values="detected", aggfunc="mean")
+    per_position.columns = [f"×{f:g}" for f in per_position.columns]
+    fmt = ".3f"
+    return {
+        "false_alarms_simulated": sim.to_markdown(index=False, floatfmt=fmt),
+        "detection": ev.shares.to_markdown(index=False, floatfmt=fmt),
+        "detection_by_sector": per_sector.reset_index().to_markdown(index=False, floatfmt=fmt),
+        "detection_by_start_month": per_position.reset_index().to_markdown(index=False, floatfmt=fmt),
+        "detection_simulated": ev.shares_simulated.to_markdown(index=False, floatfmt=fmt),
+        "null_model": "```json\n" + json.dumps(ev.null_model, indent=1) + "\n```",
+    }
