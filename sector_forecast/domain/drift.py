@@ -6,12 +6,15 @@ whose levels are false-alarm probabilities, so "alarm" means "this is unusual", 
 
 **Data drift** (level ``DATA_DRIFT_LEVEL``). Eleven hypotheses, Benjamini–Hochberg across them:
 
-- per sector s: the sector's *relative* log count x = log1p(y_s,q) − median over sectors of log1p(y_·,q)
-  against its previous ``HISTORY_QUARTERS`` quarters, by a prediction-interval t-test
+- per sector s: the sector's *relative* log count x = log1p(y_s,q) − median over the *other* sectors of
+  log1p(y_·,q) against its previous ``HISTORY_QUARTERS`` quarters, by a prediction-interval t-test
   t = (x − mean) / (sd · sqrt(1 + 1/n)), Student t with n − 1 df, two-sided. Relative, because the sectors
   share one business cycle: a quarter where every sector moves together would make all ten level tests
   fire at once (BH cannot discount that), and which sector's share moved is the question here. The
-  median, so one sector's jump does not move the other nine's relative values;
+  median, so one sector's jump does not move the other nine's relative values; of the *other* sectors,
+  because a median that includes the sector pulls a middle sector's x to ~0 and leaves an extreme one's
+  alone: x is then heavy-tailed and the t-test anti-conservative (on independent simulated panels the
+  monitor alarmed in 8.4% of quarters at 5%; leave-one-out, x is a normal minus an independent median);
 - one for the common level (that median) by the same test, so a shock to all sectors is still seen.
 
 Under no drift the chance of any alarm in a quarter is at most the level (BH is the Simes test of the
@@ -104,7 +107,7 @@ def data_drift(
     wide = log_counts(counts[counts["quarter"].isin(quarters)]).reindex(quarters)
     centre = wide.median(axis=1, skipna=True)
     level_series = centre.where(wide.notna().all(axis=1))
-    relative = wide.sub(centre, axis=0)
+    relative = wide.apply(lambda col: col - wide.drop(columns=col.name).median(axis=1, skipna=True))
     series = {f"sector {s}": (int(s), relative[s]) for s in wide.columns}
     series[COMMON] = (None, level_series)
     rows = []

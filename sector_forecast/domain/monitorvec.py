@@ -21,7 +21,7 @@ from sector_forecast.domain.hypothesis import min_reference
 
 
 def drift_series(counts: np.ndarray) -> np.ndarray:
-    """``(..., T, S+1)``: each sector's log1p count minus the sectors' median, then the median itself.
+    """``(..., T, S+1)``: each sector's log1p count minus the other sectors' median, then the median of all.
 
     The common level is NaN in a quarter with any suppressed sector, as in ``drift.data_drift``.
     """
@@ -29,8 +29,29 @@ def drift_series(counts: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN quarters: the median is NaN, as intended
         centre = np.nanmedian(logs, axis=-1)
+        own = _median_of_others(logs)
     common = np.where(np.isfinite(logs).all(axis=-1), centre, np.nan)
-    return np.concatenate([logs - centre[..., None], common[..., None]], axis=-1)
+    return np.concatenate([logs - own, common[..., None]], axis=-1)
+
+
+def _median_of_others(logs: np.ndarray) -> np.ndarray:
+    """Per cell, the median of the other sectors' values that quarter (NaNs skipped).
+
+    Without NaNs from order statistics: leaving out a value of rank r shifts the others' k-th smallest to
+    the (k+1)-th of all when r <= k. With NaNs (suppressed counts: rare) by ``nanmedian`` on each leave-one-out.
+    """
+    S = logs.shape[-1]
+    if np.isnan(logs).any():
+        others = np.stack([np.delete(logs, s, axis=-1) for s in range(S)], axis=-2)
+        return np.nanmedian(others, axis=-1)
+    ordered = np.sort(logs, axis=-1)
+    rank = np.argsort(np.argsort(logs, axis=-1, kind="stable"), axis=-1, kind="stable")
+
+    def kth(k: int) -> np.ndarray:  # the others' k-th smallest (0-based), per cell
+        return np.where(rank <= k, ordered[..., k + 1:k + 2], ordered[..., k:k + 1])
+
+    m = S - 1
+    return kth(m // 2) if m % 2 else (kth(m // 2 - 1) + kth(m // 2)) / 2
 
 
 def _rolling(x: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,7 +73,7 @@ def window_pvalues(series: np.ndarray, history: int, min_history: int) -> np.nda
     ``hypothesis.prediction_interval_test`` vectorised: NaN where the quarter is NaN or has fewer than
     ``min_history`` finite predecessors; a constant history gives p = 1 (equal) or 0 (different).
     """
-    from scipy.stats import t as t_dist  # ~1 s to import: not at module level (the code location's load time)
+    from scipy.special import stdtr  # the t distribution's CDF without scipy.stats (~1 s to import)
 
     n, s1, s2 = _rolling(series, history)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -61,7 +82,7 @@ def window_pvalues(series: np.ndarray, history: int, min_history: int) -> np.nda
         diff = series - mean
         tol = 1e-9 * np.maximum(1.0, np.abs(mean))  # rolling sums lose a little precision: a wider tolerance
         t = diff / (sd * np.sqrt(1 + 1 / n))
-        p = 2 * t_dist.sf(np.abs(t), np.maximum(n - 1, 1))
+        p = 2 * stdtr(np.maximum(n - 1, 1), -np.abs(t))
     p = np.where(sd <= tol, np.where(np.abs(diff) <= tol, 1.0, 0.0), p)
     return np.where((n >= min_history) & np.isfinite(series), p, np.nan)
 
