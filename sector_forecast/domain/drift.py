@@ -13,8 +13,8 @@ whose levels are false-alarm probabilities, so "alarm" means "this is unusual", 
   fire at once (BH cannot discount that), and which sector's share moved is the question here. The
   median, so one sector's jump does not move the other nine's relative values; of the *other* sectors,
   because a median that includes the sector pulls a middle sector's x to ~0 and leaves an extreme one's
-  alone: x is then heavy-tailed and the t-test anti-conservative (on independent simulated panels the
-  monitor alarmed in 8.4% of quarters at 5%; leave-one-out, x is a normal minus an independent median);
+  alone: x is then heavy-tailed and the t-test anti-conservative on independent simulated panels;
+  leave-one-out, x is a normal minus an independent median);
 - one for the common level (that median) by the same test, so a shock to all sectors is still seen.
 
 Under no drift the chance of any alarm in a quarter is at most the level (BH is the Simes test of the
