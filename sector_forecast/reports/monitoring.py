@@ -258,3 +258,13 @@ def evaluation_tables(ev: Any) -> dict[str, str]:
         "detection_simulated": ev.shares_simulated.to_markdown(index=False, floatfmt=fmt),
         "null_model": "```json\n" + json.dumps(ev.null_model, indent=1) + "\n```",
     }
+
+
+def evaluation_figures(summary: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers of ``monitoreval.evaluation_summary`` as flat keys (UI metadata the charts can plot)."""
+    detection = summary["detection"]
+    return {
+        **{f"false_alarm_rate_simulated/{m}": v["rate"] for m, v in summary["false_alarm_rate_simulated"].items()},
+        **{f"detected/one_sector_x{f}": v for f, v in detection.items() if isinstance(v, float)},
+        **{f"detected/all_sectors_x{f}": v for f, v in detection["all_sectors"].items()},
+    }

@@ -14,6 +14,10 @@ backtest, the prediction log — and stores the report three ways: the asset val
 artefacts of the champion's MLflow run. Its per-sector table passes a blocking Pandera contract before any of
 that is written.
 
+`monitor_evaluation` measures both monitors out of sample (`domain/monitoreval.py`): false alarms on panels
+simulated from a null model fitted to the counts, and detection on a grid of shifts of the bundled counts
+judged with the champion's backtest forecasts; `sector-forecast evaluate` reads its stored value.
+
 The WARN checks report the newest quarter of the run: they colour the asset in the UI and never stop the
 pipeline. A raised `retrain` flag is acted on by `sensors/retrain.py`.
 """
@@ -315,15 +319,11 @@ def monitor_evaluation(
         ev = monitoreval.evaluate_monitors(counts, rows, first)
     except ValueError as err:
         raise dg.Failure(str(err)) from None
-    shares = monitoreval.evaluation_summary(ev.to_value())
-    context.log.info(f"monitor_evaluation: {len(ev.grid)} scenarios; detected {shares['detection']}")
+    figures = mr.evaluation_figures(monitoreval.evaluation_summary(ev.to_value()))
+    context.log.info(f"monitor_evaluation: {len(ev.grid)} scenarios; " + ", ".join(
+        f"{k} {v:.3f}" for k, v in figures.items()))
     metadata = {name: dg.MetadataValue.md(text) for name, text in mr.evaluation_tables(ev).items()}
-    metadata.update({f"false_alarm_rate_simulated/{m}": dg.MetadataValue.float(v["rate"])
-                     for m, v in shares["false_alarm_rate_simulated"].items()})
-    metadata.update({f"detected/one_sector_x{f}": dg.MetadataValue.float(v)
-                     for f, v in shares["detection"].items() if isinstance(v, float)})
-    metadata.update({f"detected/all_sectors_x{f}": dg.MetadataValue.float(v)
-                     for f, v in shares["detection"]["all_sectors"].items()})
+    metadata.update({key: dg.MetadataValue.float(value) for key, value in figures.items()})
     yield from checked_output("monitor_evaluation", ev.to_value(), ev.grid, MONITOR_EVALUATION_SCHEMA, [],
                               {"dagster/row_count": dg.MetadataValue.int(len(ev.grid)), **metadata})
 
