@@ -74,8 +74,8 @@ def simulated_false_alarms(model: nm.NullModel, quarters: list[str], first_monit
     perf, testable, _ = mv.performance_alarms(counts, mu, levels[1], drift.MIN_SCALE_RESIDUALS)
     testable[:, :first_monitored] = False
     rows = []
-    for name, alarm, can in (("data_drift", rejected.any(axis=-1), tested), ("performance_degradation", perf,
-                                                                              testable)):
+    monitors = {"data_drift": (rejected.any(axis=-1), tested), "performance_degradation": (perf, testable)}
+    for name, (alarm, can) in monitors.items():
         hits, n = (alarm & can).sum(axis=1), can.sum(axis=1)
         per_panel = hits / np.maximum(n, 1)
         rows.append({"monitor": name, "level": levels[MONITORS.index(name)], "panels": panels,
