@@ -32,6 +32,11 @@ POSITIONS: tuple[int, ...] = (1, 2, 3)
 ALL = -1  # the ``sector`` of an all-sector shift
 GRID_COLUMNS = ["panel", "start", "sector", "factor", "position", "data_drift", "performance", "detected", "delay"]
 _CHUNK = 1500
+_EMPTY = pd.DataFrame({"panel": pd.Series(dtype="int64"), "start": pd.Series(dtype="int64"),
+                       "sector": pd.Series(dtype="int64"), "factor": pd.Series(dtype="float64"),
+                       "position": pd.Series(dtype="int64"), "data_drift": pd.Series(dtype=bool),
+                       "performance": pd.Series(dtype=bool), "detected": pd.Series(dtype=bool),
+                       "delay": pd.Series(dtype="Int64")})
 
 
 def scenarios(panels: int, starts: Sequence[int], sectors: int) -> pd.DataFrame:
@@ -98,6 +103,8 @@ def detection_grid(counts: np.ndarray, mu: np.ndarray, starts: Sequence[int], le
     counts, mu = np.asarray(counts, dtype="float64"), np.asarray(mu, dtype="float64")
     if counts.ndim == 2:
         counts, mu = counts[None], mu[None]
+    if not len(starts):  # nothing to shift: an empty grid with the columns' types
+        return _EMPTY.copy()
     if max(starts) >= counts.shape[1] - 1:
         raise ValueError(f"detection_grid: a shift starting at quarter index {max(starts)} has no next quarter")
     grid = scenarios(counts.shape[0], starts, counts.shape[2])

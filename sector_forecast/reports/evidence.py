@@ -115,7 +115,9 @@ def monitoring_lines(d: dict[str, Any]) -> list[str]:
         simulated = f"{s['rate']:.1%} of {s['quarters']} quarters on {s['panels']} panels" if s else "not run"
         lines.append(f"   {monitor}: bundled {bundled}; simulated {simulated}")
     det = d.get("detection")
-    if det:
+    if det and not det["scenarios"]:
+        lines.append("   detection: no quarter yet where both monitors can test a shift and its next quarter")
+    elif det:
         one = ", ".join(f"×{f} {v:.0%}" for f, v in det.items() if isinstance(v, float))
         every = ", ".join(f"×{f} {v:.0%}" for f, v in det["all_sectors"].items())
         quarters = det["start_quarters"]

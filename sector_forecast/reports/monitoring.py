@@ -244,6 +244,11 @@ def evaluation_tables(ev: Any) -> dict[str, str]:
     """Markdown of ``monitoreval.MonitorEvaluation``: simulated false alarms, detection shares, per-sector grid."""
     sim = ev.simulated[["monitor", "level", "panels", "quarters", "alarms", "rate", "panel_rate_median",
                         "panel_rate_p90", "panels_over_10pct"]]
+    if ev.grid.empty:
+        none = ("No quarter yet where both monitors can test a shift and its next quarter (the performance "
+                "monitor needs 19 earlier ranked quarters): no detection grid.")
+        return {"false_alarms_simulated": sim.to_markdown(index=False, floatfmt=".3f"), "detection": none,
+                "null_model": "```json\n" + json.dumps(ev.null_model, indent=1) + "\n```"}
     grid = ev.grid.assign(sector=ev.grid["sector"].astype("string").fillna("all"))
     per_sector = grid.pivot_table(index="sector", columns="factor", values="detected", aggfunc="mean")
     per_sector.columns = [f"×{f:g}" for f in per_sector.columns]

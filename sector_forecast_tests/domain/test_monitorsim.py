@@ -124,3 +124,17 @@ def test_evaluate_monitors_is_seeded_checked_and_summarised() -> None:
     assert set(summary["detection"]) >= {"1.5", "2", "3", "all_sectors"}
     assert summary["detection"]["3"] >= summary["detection"]["1.5"]
     assert monitoreval.evaluation_summary(None) == {}
+
+
+def test_a_short_history_gives_an_empty_grid_not_an_error() -> None:
+    # 2009Q1..2018Q4 with forecasts from 2012Q2: the rank test needs targets through 2019Q1 to speak, so no
+    # quarter can start a shift; the simulated false alarms are still measured.
+    counts, mu = nm.simulate(null(0.1, 0.08, 0.5, mean=80.0), 1, "2009Q1", 40, seed=17)
+    champion = long_form(mu[0]).rename(columns={"quarter": "target_quarter", "bankruptcies": "prediction"})
+    champion.loc[champion["target_quarter"] < "2012Q2", "prediction"] = np.nan
+    result = monitoreval.evaluate_monitors(long_form(counts[0]), champion, "2012Q1")
+    assert result.grid.empty and list(result.grid.columns) == mg.GRID_COLUMNS
+    MONITOR_EVALUATION_SCHEMA.validate(result.grid)
+    summary = monitoreval.evaluation_summary(result.to_value())
+    assert summary["detection"]["scenarios"] == 0 and summary["detection"]["start_quarters"] == []
+    assert summary["false_alarm_rate_simulated"]["data_drift"]["quarters"] == 200 * (40 - 12)
