@@ -19,6 +19,7 @@ inputs gives the same figures.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,7 @@ def simulated_false_alarms(model: nm.NullModel, quarters: list[str], first_monit
         per_panel = hits / np.maximum(n, 1)
         rows.append({"monitor": name, "level": levels[MONITORS.index(name)], "panels": panels,
                      "quarters": int(n.sum()), "quarters_per_panel": int(n.max()), "alarms": int(hits.sum()),
-                     "rate": float(hits.sum() / max(int(n.sum()), 1)),
+                     "rate": float(hits.sum() / n.sum()) if n.sum() else math.nan,  # NaN: nothing testable
                      "panel_rate_median": float(np.median(per_panel)),
                      "panel_rate_p90": float(np.quantile(per_panel, 0.9)),
                      "panels_over_10pct": float(np.mean(per_panel > 0.10))})
@@ -129,6 +130,10 @@ def evaluate_monitors(counts: pd.DataFrame, champion_rows: pd.DataFrame, first_m
                              {"data_drift": levels[0], "performance_degradation": levels[1]})
 
 
+def _rounded(value: float) -> float | None:
+    return None if math.isnan(float(value)) else round(float(value), 4)
+
+
 def _by_factor(shares: pd.DataFrame, kind: str, column: str) -> dict[str, float]:
     rows = shares[shares["shift"] == kind]
     return {f"{f:g}": round(float(v), 4) for f, v in zip(rows["factor"], rows[column], strict=True)}
@@ -141,7 +146,7 @@ def evaluation_summary(value: dict[str, Any] | None) -> dict[str, Any]:
     sim = value["simulated"].set_index("monitor")
     shares, grid = value["shares"], value["grid"]
     return {
-        "false_alarm_rate_simulated": {m: {"rate": round(float(sim.at[m, "rate"]), 4),
+        "false_alarm_rate_simulated": {m: {"rate": _rounded(sim.at[m, "rate"]),
                                            "quarters": int(sim.at[m, "quarters"]), "panels": int(sim.at[m, "panels"]),
                                            "panel_rate_p90": round(float(sim.at[m, "panel_rate_p90"]), 4)}
                                        for m in sim.index},

@@ -112,7 +112,8 @@ def monitoring_lines(d: dict[str, Any]) -> list[str]:
         bundled = ("n/a" if r["rate"] is None
                    else f"{r['alarms']}/{r['quarters']} = {r['rate']:.1%} (from {r['first_quarter']})")
         s = sim.get(monitor)
-        simulated = f"{s['rate']:.1%} of {s['quarters']} quarters on {s['panels']} panels" if s else "not run"
+        simulated = (f"{s['rate']:.1%} of {s['quarters']} quarters on {s['panels']} panels"
+                     if s and s["rate"] is not None else "not run" if not s else "no testable quarter")
         lines.append(f"   {monitor}: bundled {bundled}; simulated {simulated}")
     det = d.get("detection")
     if det and not det["scenarios"]:

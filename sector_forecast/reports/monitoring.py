@@ -269,7 +269,8 @@ def evaluation_figures(summary: dict[str, Any]) -> dict[str, float]:
     """The headline numbers of ``monitoreval.evaluation_summary`` as flat keys (UI metadata the charts can plot)."""
     detection = summary["detection"]
     return {
-        **{f"false_alarm_rate_simulated/{m}": v["rate"] for m, v in summary["false_alarm_rate_simulated"].items()},
+        **{f"false_alarm_rate_simulated/{m}": v["rate"] for m, v in summary["false_alarm_rate_simulated"].items()
+           if v["rate"] is not None},
         **{f"detected/one_sector_x{f}": v for f, v in detection.items() if isinstance(v, float)},
         **{f"detected/all_sectors_x{f}": v for f, v in detection["all_sectors"].items()},
     }
