@@ -56,6 +56,15 @@ def fresh_home(keep: bool = False, under: Path | None = None) -> Iterator[Path]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without the caller's Dagster, StatBank and MLflow settings, plus ``extra``.
+
+    So a benchmark reads the bundled snapshot into its own home whatever the shell had set.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_"))}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
 def rss_of_group(pgid: int) -> int:
     """Resident memory (bytes) of every live process in a process group, read from /proc."""
     total = 0

@@ -99,3 +99,33 @@ MONITOR_TABLE_SCHEMA = pa.DataFrameSchema(
     unique=["quarter", "sector"],
     name="drift_report",
 )
+
+
+def _detected_is_either(d: pd.DataFrame) -> pd.Series:
+    return d["detected"] == (d["data_drift"] | d["performance"])
+
+
+def _delay_only_if_detected(d: pd.DataFrame) -> pd.Series:
+    return d["delay"].notna() == d["detected"]
+
+
+MONITOR_EVALUATION_SCHEMA = pa.DataFrameSchema(
+    {
+        "panel": pa.Column("int64", pa.Check.ge(0), nullable=False),
+        "start": _QUARTER,
+        "sector": pa.Column("Int64", pa.Check.isin(list(SECTOR_CODES)), nullable=True),  # <NA>: all sectors
+        "factor": pa.Column("float64", pa.Check.gt(1), nullable=False),
+        "position": pa.Column("int64", pa.Check.isin([1, 2, 3]), nullable=False),
+        "data_drift": pa.Column(bool, nullable=False),
+        "performance": pa.Column(bool, nullable=False),
+        "detected": pa.Column(bool, nullable=False),
+        "delay": pa.Column("Int64", pa.Check.isin([0, 1]), nullable=True),
+    },
+    checks=[
+        pa.Check(_detected_is_either, name="detected_is_either_monitor", error="detected must be data_drift or "
+                 "performance"),
+        pa.Check(_delay_only_if_detected, name="delay_only_if_detected", error="a delay exactly where detected"),
+    ],
+    unique=["panel", "start", "sector", "factor", "position"],
+    name="monitor_evaluation",
+)

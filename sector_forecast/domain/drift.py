@@ -6,12 +6,15 @@ whose levels are false-alarm probabilities, so "alarm" means "this is unusual", 
 
 **Data drift** (level ``DATA_DRIFT_LEVEL``). Eleven hypotheses, Benjamini–Hochberg across them:
 
-- per sector s: the sector's *relative* log count x = log1p(y_s,q) − median over sectors of log1p(y_·,q)
-  against its previous ``HISTORY_QUARTERS`` quarters, by a prediction-interval t-test
+- per sector s: the sector's *relative* log count x = log1p(y_s,q) − median over the *other* sectors of
+  log1p(y_·,q) against its previous ``HISTORY_QUARTERS`` quarters, by a prediction-interval t-test
   t = (x − mean) / (sd · sqrt(1 + 1/n)), Student t with n − 1 df, two-sided. Relative, because the sectors
   share one business cycle: a quarter where every sector moves together would make all ten level tests
   fire at once (BH cannot discount that), and which sector's share moved is the question here. The
-  median, so one sector's jump does not move the other nine's relative values;
+  median, so one sector's jump does not move the other nine's relative values; of the *other* sectors,
+  because a median that includes the sector pulls a middle sector's x to ~0 and leaves an extreme one's
+  alone: x is then heavy-tailed and the t-test anti-conservative on independent simulated panels;
+  leave-one-out, x is a normal minus an independent median);
 - one for the common level (that median) by the same test, so a shock to all sectors is still seen.
 
 Under no drift the chance of any alarm in a quarter is at most the level (BH is the Simes test of the
@@ -104,7 +107,7 @@ def data_drift(
     wide = log_counts(counts[counts["quarter"].isin(quarters)]).reindex(quarters)
     centre = wide.median(axis=1, skipna=True)
     level_series = centre.where(wide.notna().all(axis=1))
-    relative = wide.sub(centre, axis=0)
+    relative = wide.apply(lambda col: col - wide.drop(columns=col.name).median(axis=1, skipna=True))
     series = {f"sector {s}": (int(s), relative[s]) for s in wide.columns}
     series[COMMON] = (None, level_series)
     rows = []
@@ -222,47 +225,60 @@ def performance_degradation(
 
 # ---- over many quarters -----------------------------------------------------------------------------------
 
-def _flags(report: Mapping[str, Any]) -> tuple[str, bool, bool]:
+def _flags(report: Mapping[str, Any]) -> tuple[str, bool, bool, bool, bool]:
+    """(quarter, data drift alarm, performance alarm, data drift tested, performance testable) of a report.
+
+    A report without the tests (older or hand-made) counts as tested by both monitors.
+    """
     flags = report.get("flags", {})
+    tests = report.get("data_drift", {}).get("tests")
+    tested = True if tests is None else any(t.get("p_value") is not None for t in tests)
+    testable = bool(report.get("performance", {}).get("testable", True))
     return (str(report["quarter"]), bool(flags.get("data_drift", False)),
-            bool(flags.get("performance_degradation", flags.get("degraded", False))))
+            bool(flags.get("performance_degradation", flags.get("degraded", False))), tested, testable)
+
+
+def _rate(alarms: list[str], quarters: list[str]) -> dict[str, Any]:
+    return {"rate": len(alarms) / len(quarters) if quarters else None, "alarms": len(alarms),
+            "quarters": len(quarters), "first_quarter": quarters[0] if quarters else None}
 
 
 def drift_summary(
     reports: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]],
     excluded: Iterable[str] = KNOWN_SHIFTS,
 ) -> dict[str, Any]:
-    """Alarms over the monitored quarters and the false-alarm rate outside known shifts.
+    """Alarms over the monitored quarters and each monitor's false-alarm rate outside known shifts.
 
     ``reports``: drift report dicts (``drift_report``'s value per partition, or its JSON files) with
     ``quarter`` and ``flags.data_drift`` / ``flags.performance_degradation``; a mapping's values are used.
-    ``false_alarm_rate`` = alarmed quarters / quarters, both outside ``excluded`` (None when none remain);
-    it counts every alarm outside known shifts as false, which is right only on data without other shifts.
+    ``false_alarm_rate[monitor]`` = its alarmed quarters / the quarters it could test, both outside
+    ``excluded`` (rate None when none remain): the data-drift test runs from the first report, the
+    performance test only once it has enough earlier quarters (2019Q1 on the bundled data), so one rate
+    over both would mix two denominators. ``false_alarm_rate_any`` is the old figure (either monitor, every
+    quarter outside ``excluded``). Both count every alarm outside known shifts as false, which is right only
+    on data without other shifts: ``monitoreval.py`` gives the rates on simulated null panels.
     """
     items = list(reports.values()) if isinstance(reports, Mapping) else list(reports)
-    flags = sorted({q: (q, d, p) for q, d, p in map(_flags, items)}.values())
+    flags = sorted({f[0]: f for f in map(_flags, items)}.values())
     skip = set(excluded)
-    alarms = [q for q, d, p in flags if d or p]
-    outside = [q for q, _, _ in flags if q not in skip]
+    alarms = [q for q, d, p, _, _ in flags if d or p]
+    outside = [f for f in flags if f[0] not in skip]
     false = [q for q in alarms if q not in skip]
     return {
         "quarters": len(flags),
         "first_quarter": flags[0][0] if flags else None,
         "last_quarter": flags[-1][0] if flags else None,
         "alarms": alarms,
-        "data_drift_alarms": [q for q, d, _ in flags if d],
-        "performance_alarms": [q for q, _, p in flags if p],
-        "excluded": sorted(q for q, _, _ in flags if q in skip),
+        "data_drift_alarms": [f[0] for f in flags if f[1]],
+        "performance_alarms": [f[0] for f in flags if f[2]],
+        "excluded": sorted(f[0] for f in flags if f[0] in skip),
         "false_alarms": false,
-        "false_alarm_rate": len(false) / len(outside) if outside else None,
+        "false_alarm_rate": {
+            "data_drift": _rate([f[0] for f in outside if f[1] and f[3]], [f[0] for f in outside if f[3]]),
+            "performance_degradation": _rate([f[0] for f in outside if f[2] and f[4]],
+                                             [f[0] for f in outside if f[4]]),
+        },
+        "false_alarm_rate_any": len(false) / len(outside) if outside else None,
         "levels": {"data_drift": DATA_DRIFT_LEVEL, "performance_degradation": PERFORMANCE_LEVEL},
         "nominal_false_alarm_rate": DATA_DRIFT_LEVEL + PERFORMANCE_LEVEL,
     }
-
-
-def detection_delay(summary: Mapping[str, Any], shift_quarter: str) -> int | None:
-    """Quarters from ``shift_quarter`` (the quarter the shift starts in) to the first alarm at or after it."""
-    later = [q for q in summary["alarms"] if q >= shift_quarter]
-    if not later:
-        return None
-    return len(quarter_range(shift_quarter, later[0])) - 1

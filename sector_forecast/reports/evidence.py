@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from sector_forecast.domain import drift
+from sector_forecast.domain import drift, monitoreval
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.storage.values import read_stored
 
@@ -79,13 +79,15 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
                      "pvalue_holm": _plain(gate.get("pvalue_holm")),
                      "promoted": bool(gate["promoted"]), "version": champion.get("champion_version"),
                      "reason": gate["reason"], "baselines": list(gate.get("baselines") or []),
-                     "challengers": {c["model"]: {k: _plain(c[k]) for k in ("mase", "pvalue", "pvalue_holm", "origins")}
+                     "challengers": {c["model"]: {k: _plain(c[k]) for k in ("mase", "pvalue", "pvalue_holm",
+                                                                            "origins")}
                                      for c in gate.get("challengers") or []}},
         "missing_forecasts": _missing(board["predictions"]),
         "score_season_pvalue": _plain((board.get("score_season") or {}).get("pvalue")),
         "score_season_means": {q: _plain(m) for q, m in (board.get("score_season") or {}).get("means", {}).items()},
         "score_drivers": {k: _plain(v) for k, v in (board.get("score_drivers") or {}).items()},
-        "drift": drift.drift_summary(_drift_reports(storage_dir)),
+        "drift": {**drift.drift_summary(_drift_reports(storage_dir)),
+                  **monitoreval.evaluation_summary(_stored(storage_dir, "monitor_evaluation"))},
         "data": {status: _plain(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
         "score_distribution": [{k: _plain(v) for k, v in row.items()}
                                for row in board.get("score_distribution", pd.DataFrame()).to_dict("records")],
@@ -129,12 +131,7 @@ def render(evidence: dict[str, Any]) -> str:
     cov = evidence["per_sector_coverage80"]
     lines += ["", "== 80% coverage of the champion's bankruptcy intervals per sector (nominal 0.80):"]
     lines += [f"   {_named(s):<62} {v:.2f}" for s, v in cov.items() if v is not None]
-    d = evidence["drift"]
-    alarms = ", ".join(d["alarms"]) or "-"
-    lines += ["", f"== monitoring: {d['quarters']} quarters, alarms in {len(d['alarms'])}: {alarms}"]
-    if d.get("false_alarm_rate") is not None:
-        lines.append(f"   false-alarm rate outside known shifts ({', '.join(d.get('excluded', [])) or '-'}): "
-                     f"{d['false_alarm_rate']:.1%}")
+    lines += ["", *monitoring_lines(evidence["drift"])]
     if evidence.get("score_season_pvalue") is not None:
         means = ", ".join(f"{q} {m:.2f}" for q, m in evidence["score_season_means"].items() if m is not None)
         drivers = evidence["score_drivers"]
@@ -151,3 +148,28 @@ def render(evidence: dict[str, Any]) -> str:
     lines += ["", "== data the bankruptcy models learn from (KONK25 cells): "
               + ", ".join(f"{k} {v:.1%}" for k, v in evidence["data"].items() if v is not None)]
     return "\n".join(lines)
+
+
+def monitoring_lines(d: dict[str, Any]) -> list[str]:
+    """The monitors' figures: alarms, false-alarm rates per monitor (bundled and simulated), detection."""
+    lines = [f"== monitoring: {d['quarters']} quarters, alarms in {len(d['alarms'])}: {', '.join(d['alarms']) or '-'}",
+             f"   false-alarm rate per monitor (nominal 0.05 each), bundled outside known shifts "
+             f"({'..'.join(d['excluded'][::max(len(d['excluded']) - 1, 1)]) or '-'}) and on simulated null panels"]
+    sim = d.get("false_alarm_rate_simulated", {})
+    for monitor, r in d["false_alarm_rate"].items():
+        bundled = ("n/a" if r["rate"] is None
+                   else f"{r['alarms']}/{r['quarters']} = {r['rate']:.1%} (from {r['first_quarter']})")
+        s = sim.get(monitor)
+        simulated = (f"{s['rate']:.1%} of {s['quarters']} quarters on {s['panels']} panels"
+                     if s and s["rate"] is not None else "not run" if not s else "no testable quarter")
+        lines.append(f"   {monitor}: bundled {bundled}; simulated {simulated}")
+    det = d.get("detection")
+    if det and not det["scenarios"]:
+        lines.append("   detection: no quarter yet where both monitors can test a shift and its next quarter")
+    elif det:
+        one = ", ".join(f"×{f} {v:.0%}" for f, v in det.items() if isinstance(v, float))
+        every = ", ".join(f"×{f} {v:.0%}" for f, v in det["all_sectors"].items())
+        quarters = det["start_quarters"]
+        lines += [f"   detected within two quarters ({det['scenarios']} shifts from {quarters[0]}..{quarters[-1]}, "
+                  "only alarms on what was shifted): one sector " + one + "; all sectors " + every]
+    return lines

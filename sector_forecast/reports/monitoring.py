@@ -238,3 +238,39 @@ def to_html(report: DriftReport, images: dict[str, str]) -> str:
     ]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift report {report.quarter}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
+
+
+def evaluation_tables(ev: Any) -> dict[str, str]:
+    """Markdown of ``monitoreval.MonitorEvaluation``: simulated false alarms, detection shares, per-sector grid."""
+    sim = ev.simulated[["monitor", "level", "panels", "quarters", "alarms", "rate", "panel_rate_median",
+                        "panel_rate_p90", "panels_over_10pct"]]
+    if ev.grid.empty:
+        none = ("No quarter yet where both monitors can test a shift and its next quarter (the performance "
+                "monitor needs 19 earlier ranked quarters): no detection grid.")
+        return {"false_alarms_simulated": sim.to_markdown(index=False, floatfmt=".3f"), "detection": none,
+                "null_model": "```json\n" + json.dumps(ev.null_model, indent=1) + "\n```"}
+    grid = ev.grid.assign(sector=ev.grid["sector"].astype("string").fillna("all"))
+    per_sector = grid.pivot_table(index="sector", columns="factor", values="detected", aggfunc="mean")
+    per_sector.columns = [f"×{f:g}" for f in per_sector.columns]
+    per_position = grid.pivot_table(index="position", columns="factor", values="detected", aggfunc="mean")
+    per_position.columns = [f"×{f:g}" for f in per_position.columns]
+    fmt = ".3f"
+    return {
+        "false_alarms_simulated": sim.to_markdown(index=False, floatfmt=fmt),
+        "detection": ev.shares.to_markdown(index=False, floatfmt=fmt),
+        "detection_by_sector": per_sector.reset_index().to_markdown(index=False, floatfmt=fmt),
+        "detection_by_start_month": per_position.reset_index().to_markdown(index=False, floatfmt=fmt),
+        "detection_simulated": ev.shares_simulated.to_markdown(index=False, floatfmt=fmt),
+        "null_model": "```json\n" + json.dumps(ev.null_model, indent=1) + "\n```",
+    }
+
+
+def evaluation_figures(summary: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers of ``monitoreval.evaluation_summary`` as flat keys (UI metadata the charts can plot)."""
+    detection = summary["detection"]
+    return {
+        **{f"false_alarm_rate_simulated/{m}": v["rate"] for m, v in summary["false_alarm_rate_simulated"].items()
+           if v["rate"] is not None},
+        **{f"detected/one_sector_x{f}": v for f, v in detection.items() if isinstance(v, float)},
+        **{f"detected/all_sectors_x{f}": v for f, v in detection["all_sectors"].items()},
+    }

@@ -131,8 +131,8 @@ def data_drift_png(report: DriftReport) -> str:
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(series.columns):]:
         ax.axis("off")
-    fig.suptitle(f"Data drift {report.quarter}: log1p(count) relative to the sectors' median (all sectors: the "
-                 f"median itself); band = prediction interval at {alpha:.2g} (Bonferroni)", fontsize=9)
+    fig.suptitle(f"Data drift {report.quarter}: log1p(count) relative to the other sectors' median (all sectors: "
+                 f"the median); band = prediction interval at {alpha:.2g} (Bonferroni)", fontsize=9)
     return png_base64(fig, dpi=72, tight=False)
 
 

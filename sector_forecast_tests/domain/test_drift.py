@@ -147,20 +147,28 @@ def test_performance_reads_only_targets_before_the_quarter() -> None:
     assert result.n_reference == 8 and result.p_value == pytest.approx(1 / 9)
 
 
-def test_drift_summary_and_detection_delay() -> None:
+def test_drift_summary_rates_each_monitor_over_the_quarters_it_could_test() -> None:
+    untested = {"tests": [{"hypothesis": "all sectors", "p_value": None}]}
     reports = {
         "a": {"quarter": "2022Q1", "flags": {"data_drift": False, "performance_degradation": False}},
-        "b": {"quarter": "2019Q4", "flags": {"data_drift": True, "performance_degradation": False}},
+        "b": {"quarter": "2019Q4", "flags": {"data_drift": True, "performance_degradation": False},
+              "performance": {"testable": False}},
         "c": {"quarter": "2020Q2", "flags": {"data_drift": False, "performance_degradation": True}},
-        "d": {"quarter": "2022Q2", "flags": {"data_drift": False, "degraded": True}},  # older reports' key
+        "d": {"quarter": "2022Q2", "flags": {"data_drift": False, "degraded": True},  # older reports' key
+              "data_drift": untested},
     }
     summary = drift.drift_summary(reports)
     assert summary["quarters"] == 4 and summary["alarms"] == ["2019Q4", "2020Q2", "2022Q2"]
     assert summary["excluded"] == ["2020Q2"] and summary["false_alarms"] == ["2019Q4", "2022Q2"]
-    assert summary["false_alarm_rate"] == pytest.approx(2 / 3)  # 2 alarms in the 3 quarters outside 2020–21
+    assert summary["false_alarm_rate_any"] == pytest.approx(2 / 3)  # 2 alarms in the 3 quarters outside 2020–21
+    rates = summary["false_alarm_rate"]
+    # Data drift tested 2019Q4 and 2022Q1 (2022Q2 had no p-value): 1 alarm (2019Q4) in 2.
+    assert rates["data_drift"] == {"rate": 0.5, "alarms": 1, "quarters": 2, "first_quarter": "2019Q4"}
+    # Performance testable in 2022Q1 and 2022Q2 (not 2019Q4): 1 alarm (2022Q2) in 2.
+    assert rates["performance_degradation"] == {"rate": 0.5, "alarms": 1, "quarters": 2, "first_quarter": "2022Q1"}
     assert summary["data_drift_alarms"] == ["2019Q4"] and summary["performance_alarms"] == ["2020Q2", "2022Q2"]
-    assert drift.detection_delay(summary, "2022Q1") == 1 and drift.detection_delay(summary, "2022Q3") is None
-    assert drift.drift_summary([])["false_alarm_rate"] is None
+    empty = drift.drift_summary([])
+    assert empty["false_alarm_rate_any"] is None and empty["false_alarm_rate"]["data_drift"]["rate"] is None
     assert len(drift.KNOWN_SHIFTS) == 8 and drift.KNOWN_SHIFTS[0] == "2020Q1"
 
 
