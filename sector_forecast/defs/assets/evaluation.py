@@ -81,7 +81,7 @@ def backtest_leaderboard(
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
              "predictions": calibrated, "validation": validation, "score_predictions": scores}
     yield from checked_output(
-        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA, [],
+        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(board)),
             "graded_origins": dg.MetadataValue.text(
@@ -174,7 +174,7 @@ def champion_model(
     context.log.info(f"promotion gate: {gate.reason}; champion is version {info['champion_version']} ({champ})")
     table = pd.DataFrame([gate.to_dict()])  # validated whole; shown without the long `reason` (its own entry)
     yield from checked_output(
-        "champion_model", info, table, contracts_models.GATE_SCHEMA, [],
+        "champion_model", info, table, contracts_models.GATE_SCHEMA,
         metadata={
             "champion": dg.MetadataValue.text(champ),
             "decision": dg.MetadataValue.text(decision),
