@@ -1,4 +1,4 @@
-"""Pandera contracts for the evaluation edges: leaderboard, promotion gate and forecasts.
+"""Pandera contracts for the model edges: each fit's predictions, leaderboard, promotion gate and forecasts.
 
 Intervals are checked as intervals (lower <= point <= upper, 80% inside 95%) and never clipped: a count's
 lower bound is 0 by support, a score's bounds lie in (0, 1) by definition.
@@ -6,24 +6,32 @@ lower bound is 0 by support, a score's bounds lie in (0, 1) by definition.
 
 from __future__ import annotations
 
-import pandas as pd
 import pandera.pandas as pa
 
-from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN
+from sector_forecast.contracts.columns import QUARTER_COLUMN, SECTOR_COLUMN, is_next_quarter, nested_intervals
 
-_QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
 _SHARE = pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
 _NONNEG = pa.Column("float64", pa.Check.ge(0), nullable=True)
 
 
-def _nested(d: pd.DataFrame, prefix: str = "") -> pd.Series:
-    """lower95 <= lower80 <= point <= upper80 <= upper95 (NaN rows pass: a missing forecast is its own check)."""
-    p = f"{prefix}prediction" if prefix else "prediction"
-    cols = [f"{prefix}lower95", f"{prefix}lower80", p, f"{prefix}upper80", f"{prefix}upper95"]
-    values = d[cols].astype("float64")
-    ordered = (values.diff(axis=1).iloc[:, 1:] >= -1e-12).all(axis=1)
-    return ordered | values.isna().any(axis=1)
-
+PREDICTIONS_SCHEMA = pa.DataFrameSchema(
+    {
+        "model": pa.Column(str, nullable=False),
+        "sector": SECTOR_COLUMN,
+        "origin": QUARTER_COLUMN,
+        "target_quarter": QUARTER_COLUMN,
+        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=False),
+        "actual": _NONNEG,
+        "current": _NONNEG,
+        "scale": pa.Column("float64", pa.Check.gt(0), nullable=False),
+    },
+    checks=[
+        pa.Check(lambda d: is_next_quarter(d, "origin", "target_quarter"), name="target_is_next_quarter",
+                 error="target_quarter must be origin + 1"),
+    ],
+    unique=["model", "sector", "origin"],
+    name="predictions",
+)
 
 LEADERBOARD_SCHEMA = pa.DataFrameSchema(
     {
@@ -57,7 +65,7 @@ GATE_SCHEMA = pa.DataFrameSchema(
 FORECASTS_SCHEMA = pa.DataFrameSchema(
     {
         "sector": SECTOR_COLUMN,
-        "quarter": _QUARTER,
+        "quarter": QUARTER_COLUMN,
         "prediction": pa.Column("float64", pa.Check.ge(0), nullable=False),
         "lower80": _NONNEG, "upper80": _NONNEG, "lower95": _NONNEG, "upper95": _NONNEG,
         **{f"score_{c}": pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
@@ -66,8 +74,9 @@ FORECASTS_SCHEMA = pa.DataFrameSchema(
         "data_source": pa.Column(str, nullable=False),
     },
     checks=[
-        pa.Check(_nested, name="nested_intervals", error="need lower95 <= lower80 <= prediction <= upper80 <= upper95"),
-        pa.Check(lambda d: _nested(d, "score_"), name="nested_score_intervals",
+        pa.Check(nested_intervals, name="nested_intervals",
+                 error="need lower95 <= lower80 <= prediction <= upper80 <= upper95"),
+        pa.Check(lambda d: nested_intervals(d, "score_"), name="nested_score_intervals",
                  error="score intervals must nest around the score forecast"),
     ],
     unique=["sector", "quarter"],

@@ -6,13 +6,13 @@ from it: no figure is recomputed by other code than the assets', so the CLI, the
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sector_forecast.domain import drift
+from sector_forecast.domain.jsonable import to_json
 from sector_forecast.storage.values import read_stored
 
 METRICS = ("mae", "mase", "coverage80", "coverage95", "interval_score")
@@ -23,15 +23,6 @@ def _stored(root: Path, asset: str, partition: str | None = None) -> Any | None:
         return read_stored(root, asset, partition)
     except FileNotFoundError:
         return None
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able: numpy scalars to Python, NaN to None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _drift_reports(root: Path) -> list[dict]:
@@ -50,7 +41,7 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
     origins = sorted(graded["origin"].unique())
     models: dict[str, dict[str, dict[str, Any]]] = {}
     for row in board["overall"].to_dict("records"):
-        models.setdefault(row["model"], {})[row["target"]] = {m: _plain(row[m]) for m in METRICS}
+        models.setdefault(row["model"], {})[row["target"]] = {m: to_json(row[m]) for m in METRICS}
     per_sector = board["per_sector"]
     champ = champion["champion"]
     mine = per_sector[(per_sector["model"] == champ) & (per_sector["target"] == "bankruptcies")]
@@ -61,15 +52,15 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
         "first_origin": origins[0] if origins else None,
         "last_origin": origins[-1] if origins else None,
         "models": models,
-        "per_sector_coverage80": {str(int(s)): _plain(c) for s, c in zip(mine["sector"], mine["coverage80"],
+        "per_sector_coverage80": {str(int(s)): to_json(c) for s, c in zip(mine["sector"], mine["coverage80"],
                                                                          strict=True)},
         "champion": {"model": champ, "baseline": gate["baseline"], "candidate": gate["candidate"],
-                     "statistic": _plain(gate["statistic"]), "pvalue": _plain(gate["pvalue"]),
+                     "statistic": to_json(gate["statistic"]), "pvalue": to_json(gate["pvalue"]),
                      "promoted": bool(gate["promoted"]), "version": champion.get("champion_version"),
                      "reason": gate["reason"]},
         "drift": drift.drift_summary(_drift_reports(storage_dir)),
-        "data": {status: _plain(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
-        "score_distribution": [{k: _plain(v) for k, v in row.items()}
+        "data": {status: to_json(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
+        "score_distribution": [{k: to_json(v) for k, v in row.items()}
                                for row in board.get("score_distribution", pd.DataFrame()).to_dict("records")],
         "data_by_table": data_shares,
     }

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from sector_forecast.contracts import inputs as contracts
+from sector_forecast.contracts import models as contracts
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
@@ -122,7 +122,7 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
             }
 
         yield from checked_output(
-            asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA, list(parts),
+            asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA,
             metadata={
                 "origins": dg.MetadataValue.text(
                     f"{quarter_key_to_label(min(parts))}..{quarter_key_to_label(max(parts))} ({len(parts)})"),
