@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from sector_forecast.contracts.columns import QUARTER_REGEX
 from sector_forecast.contracts.inputs import FEATURE_SCHEMA, PANEL_SCHEMA, demo14_raw_schema, konk_raw_schema
@@ -16,8 +15,6 @@ from sector_forecast.domain.panel import build_panel, quarterly_births
 from sector_forecast.domain.periods import quarter_range
 from sector_forecast.domain.score import panel_scores
 from sector_forecast.domain.sectors import KONK4_BRANCHE_CODES, KONK25_BRANCHE25_CODES
-
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
 
 def konk25(period="2024M01") -> pd.DataFrame:
