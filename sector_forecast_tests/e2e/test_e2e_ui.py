@@ -19,6 +19,7 @@ from sector_forecast.defs.partitions import monthly_partitions, period_to_month_
 from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.domain.features import FEATURE_LINEAGE
 from sector_forecast.statbank import StatBankClient
+from sector_forecast_tests.e2e.pages import graph_menu, hide_navigation
 
 pytestmark = pytest.mark.e2e
 
@@ -71,10 +72,8 @@ def test_asset_graph_shows_every_asset(page, shots, dagster_ui) -> None:
     assert in_code <= in_api, in_code - in_api
 
     page.goto("/asset-groups")
-    page.get_by_role("button", name="Hide navigation").click()
-    page.locator("#zoom-slider-container").get_by_role("button", name="settings").click()
-    page.get_by_role("menuitem", name="Expand all groups").click()
-    page.keyboard.press("Escape")
+    hide_navigation(page)
+    graph_menu(page, "Expand all groups")
     nodes = page.locator("[class*=AssetNode_minimalAssetNodeBox]")
     expect(nodes).to_have_count(len(in_api), timeout=60_000)
     labels = [t.strip() for t in nodes.all_inner_texts()]
