@@ -276,27 +276,11 @@ def main() -> int:
 
 # ---- cold's denominator: the same domain work as plain calls, in a fresh process --------------------------------
 
-def direct_calls() -> dict[str, float]:
-    """What the assets call (StatBank client, domain functions) for the same partitions, timed by step.
-
-    Left out on purpose: Dagster, MLflow logging and packaging, Parquet IO, contracts, metadata and plots.
-    Imports are timed too (this runs in a fresh process), as they count in the CLI's run.
-    """
-    started = mark = time.perf_counter()
-    steps: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        nonlocal mark
-        steps[name], mark = time.perf_counter() - mark, time.perf_counter()
-
+def _raw_frames(client) -> tuple[dict, dict]:
+    """The raw assets' frames per period: {"KONK4"|"KONK25": {month: frame}}, {year: DEMO14 frame}."""
     import pandas as pd
 
-    from sector_forecast.domain import calibration, drift, evidence, features, metrics, models, panel, score
-    from sector_forecast.domain.sectors import ACTIVE_ENTERPRISES, KONK4_TO_SECTOR, KONK25_TO_SECTOR
-    from sector_forecast.statbank import StatBankClient
-
-    lap("imports")
-    client = StatBankClient()  # the bundled snapshot, as `sector-forecast run` without a URL
+    from sector_forecast.domain.sectors import ACTIVE_ENTERPRISES
 
     def raw(table: str, codes: str, first: str, **extra: list[str]) -> dict[str, pd.DataFrame]:
         last = client.table_meta(table)["latestPeriod"]
@@ -313,6 +297,30 @@ def direct_calls() -> dict[str, float]:
                                     "maengde4": f["MÆNGDE4"].astype(str), "period": y, "value": f["value"],
                                     "suppressed": f["suppressed"]})
               for y, f in raw("DEMO14", "BRANCHEDB0710", "2019", REGION=["000"], MÆNGDE4=["*"]).items()}  # fmt: skip
+    return konk, births
+
+
+def direct_calls() -> dict[str, float]:
+    """What the assets call (StatBank client, domain functions) for the same partitions, timed by step.
+
+    Left out on purpose: Dagster, MLflow logging and packaging, Parquet IO, contracts, metadata and plots.
+    Imports are timed too (this runs in a fresh process), as they count in the CLI's run.
+    """
+    started = mark = time.perf_counter()
+    steps: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        steps[name], mark = time.perf_counter() - mark, time.perf_counter()
+
+    import pandas as pd
+
+    from sector_forecast.domain import calibration, drift, evidence, features, metrics, models, panel, score
+    from sector_forecast.domain.sectors import KONK4_TO_SECTOR, KONK25_TO_SECTOR
+    from sector_forecast.statbank import StatBankClient
+
+    lap("imports")
+    konk, births = _raw_frames(StatBankClient())  # the bundled snapshot, as `sector-forecast run` without a URL
     lap("raw frames")
     rows = []
     for quarter in sorted({panel.month_quarter(m) for m in konk["KONK25"]}):
