@@ -33,17 +33,15 @@ RUN groupadd --system --gid 10001 dagster \
 
 WORKDIR /opt/dagster/app
 
-# Dependencies first, in their own layer, so editing the code does not reinstall them: install the project's
-# dependencies from pyproject.toml (against a stub package), pinned to the versions the tests ran with.
-COPY pyproject.toml deploy/constraints.txt ./
-RUN mkdir sector_forecast && touch sector_forecast/__init__.py README.md \
-    && pip install --constraint constraints.txt . \
-    && pip uninstall --yes sector_forecast \
-    && rm -rf sector_forecast README.md build *.egg-info
+# Dependencies first, in their own layer, so editing the code does not reinstall them: every package of the
+# runtime and the `postgres` extra, exactly as locked by uv with hashes (docs/dependencies.md says how to
+# regenerate the lock); pip refuses any file whose hash differs.
+COPY deploy/requirements.lock ./
+RUN pip install --require-hashes --no-deps --requirement requirements.lock
 
 # The code, the bundled StatBank snapshot and the deployment files. An editable install keeps the code in
 # /opt/dagster/app, where the package expects data/statbank (the offline snapshot) to sit beside it.
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY sector_forecast ./sector_forecast
 COPY data ./data
 COPY deploy ./deploy

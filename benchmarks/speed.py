@@ -1,18 +1,20 @@
-"""Issue 14's speed figures in one command, each beside its target, as medians of N repetitions.
+"""Every speed figure in one command, each beside its target, as medians of N repetitions.
 
-    .venv/bin/python benchmarks/speed.py [--repeat 3] [--only live backfill cold dev] [--suite]
+    .venv/bin/python benchmarks/speed.py [--repeat 3] [--only cold incremental live backfill dev] [--suite]
 
-- live: the local StatBank server publishes the KONK25 month that closes a quarter; seconds until fresh
-  `forecasts` and `drift_report` through `dagster dev` (webserver + daemon), with each run's hops read from
-  the instance (tick -> created, created -> dequeued, dequeued -> started, work, gap to the next run) and the
-  partitions the one change materialised more than once.
-- backfill: two quarters of quarterly_panel and everything downstream, launched as the UI does
-  (GraphQL `launchPartitionBackfill` on the webserver of `dagster dev`), until the backfill is done; and
-  the partitions materialised more than once.
-- cold: `sector-forecast run` into an empty home (cold_run.py's measurement), and the orchestration ratio:
-  its wall time over the same domain work as plain calls in one process (_speed_direct.py).
-- dev: resident memory of the `dagster dev` process tree (webserver.py's measurement); the run worker's
-  created -> started comes from the runs of `live`.
+- cold: `sector-forecast run` into an empty home on the bundled snapshot (a new user's first command): wall
+  time, peak RSS, per-stage times, runs and materialised partitions; and the orchestration ratio, its wall
+  time over the same domain work as plain calls in a fresh process (`--direct`: no Dagster, no MLflow
+  logging, no Parquet IO, contracts or plots).
+- incremental: the compute floor of one new month: after a cold run on a snapshot without KONK25's newest
+  quarter-closing month, publish it and run only the partitions it moves, in-process (no daemon).
+- live: the same publication through `dagster dev` (publication sensor + declarative automation): seconds
+  until fresh `forecasts` and `drift_report`, each run's created/started/ended, and partitions materialised
+  more than once.
+- backfill: two quarters of `quarterly_panel` and everything downstream launched as the UI does (GraphQL
+  `launchPartitionBackfill`), until done; and partitions materialised more than once.
+- dev: `dagster-webserver` alone and `dagster dev`: seconds until the code location is loaded, and the
+  resident memory of the process group after a 10 s settle; the run worker's created -> started (live runs).
 - suite (--suite, opt-in: minutes): the whole pytest suite's wall time and its skipped tests.
 The machine is shared: every figure is an upper bound for an idle machine.
 """
@@ -22,88 +24,204 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections import Counter
 
-from _common import CLI, REPO, fresh_home, machine, mib, run_measured
+from _common import (
+    QUIET_AFTER,
+    REPO,
+    cold_run,
+    fresh_home,
+    graphql,
+    instance_at,
+    isolated_env,
+    machine,
+    materialised_since,
+    mib,
+    prepared_state,
+    report_runs,
+    restore,
+    rss_of_group,
+    statbank_server,
+    ui,
+    wait_quiet,
+)  # fmt: skip
 
-from sector_forecast_tests.deploy.services import isolated_env
-
-PARTS = ["live", "backfill", "cold", "dev"]
-
-
-@dataclass(frozen=True)
-class Target:
-    label: str
-    limit: float
-    unit: str
-
-
-TARGETS = {
-    "live": Target("live: publication -> fresh forecasts + drift_report", 30, "s"),
-    "live_repeated": Target("live: partitions materialised more than once", 0, ""),
-    "backfill": Target("backfill: 2 quarters of quarterly_panel+downstream", 60, "s"),
-    "backfill_repeated": Target("backfill: partitions materialised more than once", 0, ""),
-    "cold": Target("cold: `sector-forecast run`", 45, "s"),
-    "ratio": Target("cold: orchestration ratio (run / direct calls)", 1.5, "x"),
-    "dev_rss": Target("dev: `dagster dev` process tree RSS", 700, "MiB"),
-    "worker_start": Target("dev: run worker created -> started (live runs)", 3, "s"),
-    "suite": Target("suite: pytest wall time", 480, "s"),
-    "skipped": Target("suite: skipped tests", 0, ""),
+PARTS = ["cold", "incremental", "live", "backfill", "dev"]
+TARGETS = {  # key: (label, limit, unit); a limit of 0 means "none at all"
+    "cold": ("cold: `sector-forecast run`", 45, "s"),
+    "ratio": ("cold: orchestration ratio (run / direct calls)", 1.5, "x"),
+    "incremental": ("incremental: new month -> forecasts, in-process floor", 20, "s"),
+    "live": ("live: publication -> fresh forecasts + drift_report", 30, "s"),
+    "live_repeated": ("live: partitions materialised more than once", 0, ""),
+    "backfill": ("backfill: 2 quarters of quarterly_panel+downstream", 60, "s"),
+    "backfill_repeated": ("backfill: partitions materialised more than once", 0, ""),
+    "dev_rss": ("dev: `dagster dev` process tree RSS", 700, "MiB"),
+    "worker_start": ("dev: run worker created -> started (live runs)", 3, "s"),
+    "suite": ("suite: pytest wall time", 480, "s"),
+    "skipped": ("suite: skipped tests", 0, ""),
 }
+STAGE_LINE = re.compile(r"^\s+(\w+_job)\s+(\S+)\s+(ok|FAILED)\s+([\d.]+)s", re.MULTILINE)
 
+
+# ---- the parts ------------------------------------------------------------------------------------------------
 
 def cold(repeat: int) -> dict[str, list[float]]:
-    """Cold `sector-forecast run` and the direct domain calls, alternated so both see the same load."""
-    out: dict[str, list[float]] = {"cold": [], "direct": [], "ratio": []}
+    """Cold runs and the direct calls, alternated so both see the same load."""
+    out: dict[str, list[float]] = {"cold": [], "ratio": []}
     for i in range(repeat):
         with fresh_home() as home:
-            home.mkdir(parents=True)
-            env = isolated_env(DAGSTER_HOME=str(home))  # no URL: the bundled snapshot, as a new user
-            wall, peak, code = run_measured([CLI, "run"], env, home.parent / "run.log")
-            if code != 0:
-                raise RuntimeError((home.parent / "run.log").read_text(errors="replace")[-3000:])
+            wall, peak, output = cold_run(home)
+            if i == 0:
+                with instance_at(home) as instance:
+                    parts = Counter(a for _, a, _ in materialised_since(instance, 0))
+                    runs = instance.get_runs_count()
         started = time.perf_counter()
-        reply = subprocess.run([sys.executable, str(Path(__file__).with_name("_speed_direct.py"))],
-                               env=isolated_env(), cwd=REPO, capture_output=True, text=True)  # fmt: skip
+        reply = subprocess.run([sys.executable, __file__, "--direct"], env=isolated_env(), cwd=REPO,
+                               capture_output=True, text=True, check=True)  # fmt: skip
         direct = time.perf_counter() - started
-        if reply.returncode != 0:
-            raise RuntimeError(reply.stderr[-3000:])
         steps = json.loads(reply.stdout.strip().splitlines()[-1])
-        print(f"\n  cold run {i + 1}: `sector-forecast run` {wall:.1f} s (peak RSS {mib(peak)}); direct calls "
-              f"{direct:.1f} s; ratio {wall / direct:.2f}x")  # fmt: skip
-        print("    direct (domain functions + StatBank client, one process; no Dagster, no MLflow logging, "
-              "no Parquet IO, contracts or plots): " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
+        print(f"  cold run {i + 1}: {wall:.1f} s, peak RSS {mib(peak)}; direct calls {direct:.1f} s; "
+              f"ratio {wall / direct:.2f}x")  # fmt: skip
+        stages = STAGE_LINE.findall(output)
+        print("    stages: " + ", ".join(f"{job} {span} {float(sec):.1f} s" for job, span, _, sec in stages))
+        print("    direct: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
         out["cold"].append(wall)
-        out["direct"].append(direct)
         out["ratio"].append(wall / direct)
+    per_asset = ", ".join(f"{k} {v}" for k, v in sorted(parts.items()))
+    print(f"  runs: {runs}; materialised partitions: {sum(parts.values())} ({per_asset})")
+    return out
+
+
+def incremental(repeat: int) -> dict[str, list[float]]:
+    """Publish the month, then run only what it moves in-process: konk25 [M], panel and fits [Q-1..Q], evaluation."""
+    from sector_forecast.defs.definitions import build_definitions
+    from sector_forecast.defs.partitions import RANGE_END, RANGE_START, quarterly_partitions
+    from sector_forecast.defs.resources import StatBankResource
+    from sector_forecast.domain.periods import month_quarter, month_start, quarter_start
+
+    out: dict[str, list[float]] = {"incremental": []}
+    with prepared_state(trimmed=True) as (home, prepared, snapshot):
+        for i in range(repeat):
+            restore(home, prepared)
+            with statbank_server(snapshot, home.parent) as server, instance_at(home) as instance:
+                month = server.publish("KONK25")["latestPeriod"]
+                quarter = quarter_start(month_quarter(month))
+                keys = quarterly_partitions.get_partition_keys()
+                window = (keys[keys.index(quarter) - 1], quarter)
+                stages = {"konk25_job": (month_start(month),) * 2, "panel_job": window, "fits_job": window,
+                          "evaluation_job": None}  # fmt: skip
+                defs = build_definitions(statbank=StatBankResource(base_url=server.url))
+                since = time.time()
+                for job, span in stages.items():
+                    tags = {RANGE_START: span[0], RANGE_END: span[1]} if span else {}
+                    result = defs.resolve_job_def(job).execute_in_process(
+                        instance=instance, tags=tags, raise_on_error=False,
+                        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})  # fmt: skip
+                    if not result.success:
+                        raise RuntimeError(f"{job} {span} failed")
+                done = time.time() - since
+                print(f"  incremental run {i + 1}: {month} -> forecasts in {done:.1f} s")
+                report_runs(instance, since)
+                out["incremental"].append(done)
+    return out
+
+
+def live(repeat: int) -> dict[str, list[float]]:
+    """Publish the quarter-closing KONK25 month under `dagster dev`; time until fresh forecasts and drift_report."""
+    out: dict[str, list[float]] = {"live": [], "live_repeated": [], "worker_start": []}
+    with prepared_state(trimmed=True) as (home, prepared, snapshot):
+        for i in range(repeat):
+            restore(home, prepared)
+            with statbank_server(snapshot, home.parent) as server, ui(home, server.url), \
+                    instance_at(home) as instance:  # fmt: skip
+                wait_quiet(instance, 10, 600, not_before=time.time() + 30)
+                since = time.time()
+                server.publish("KONK25")
+                first: dict[str, float] = {}
+                while not {"forecasts", "drift_report"} <= set(first) and time.time() - since < 1200:
+                    for ts, asset, _ in materialised_since(instance, since):
+                        first.setdefault(asset, ts - since)
+                    time.sleep(1)
+                wait_quiet(instance, QUIET_AFTER, 900)
+                fresh = ", ".join(f"{a} {first.get(a)} s" for a in ("forecasts", "drift_report"))
+                print(f"  live run {i + 1}: fresh {fresh} after publication")
+                repeated, workers = report_runs(instance, since)
+            out["live"].append(max(first.get(a, float("inf")) for a in ("forecasts", "drift_report")))
+            out["live_repeated"].append(repeated)
+            out["worker_start"] += [statistics.median(workers)] if workers else []
+    return out
+
+
+LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+STATUS = "query($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } } }"
+
+
+def backfill(repeat: int) -> dict[str, list[float]]:
+    """The UI's backfill of the last two published quarters of quarterly_panel and everything downstream."""
+    import dagster as dg
+
+    from sector_forecast.defs.definitions import defs
+
+    below = dg.AssetSelection.assets("quarterly_panel").downstream().resolve(defs.resolve_asset_graph())
+    assets = sorted(k.to_user_string() for k in below)
+    out: dict[str, list[float]] = {"backfill": [], "backfill_repeated": []}
+    with prepared_state(trimmed=False) as (home, prepared, snapshot):
+        with instance_at(home) as instance:
+            quarters = sorted(instance.get_materialized_partitions(dg.AssetKey("quarterly_panel")))[-2:]
+        print(f"  quarters {quarters[0]}..{quarters[1]} of {len(assets)} assets")
+        for i in range(repeat):
+            restore(home, prepared)
+            with statbank_server(snapshot, home.parent) as server, ui(home, server.url) as (_, base, _), \
+                    instance_at(home) as instance:  # fmt: skip
+                wait_quiet(instance, 10, 600, not_before=time.time() + 30)
+                since = time.time()
+                params = {"assetSelection": [{"path": [a]} for a in assets], "partitionNames": quarters}
+                reply = graphql(base, LAUNCH, {"params": params})["launchPartitionBackfill"]
+                if reply["__typename"] != "LaunchBackfillSuccess":
+                    raise RuntimeError(f"launchPartitionBackfill: {reply}")
+                status = "REQUESTED"
+                while status in ("REQUESTED", "CANCELING", "FAILING") and time.time() - since < 1200:
+                    time.sleep(1)
+                    reply_status = graphql(base, STATUS, {"id": reply["backfillId"]})
+                    status = reply_status["partitionBackfillOrError"]["status"]
+                done = time.time() - since
+                wait_quiet(instance, QUIET_AFTER, 900)
+                print(f"  backfill run {i + 1}: {status} after {done:.1f} s")
+                repeated, _ = report_runs(instance, since)
+            out["backfill"].append(done if status.startswith("COMPLETED") else float("inf"))
+            out["backfill_repeated"].append(repeated)
     return out
 
 
 def dev(repeat: int) -> dict[str, list[float]]:
-    """webserver.py's `dagster dev` measurement: RSS of the whole process group after a 10 s settle."""
-    from webserver import measure
-
+    """Start time and memory of `dagster-webserver` alone and of `dagster dev`, in an empty home."""
     out: dict[str, list[float]] = {"dev_rss": []}
-    for i in range(repeat):
-        up, loaded, rss = measure("dagster dev")
-        print(f"  dev run {i + 1}: /server_info after {up:.1f} s, code location after {loaded:.1f} s, "
-              f"{mib(rss)}")  # fmt: skip
-        out["dev_rss"].append(rss / 1024 / 1024)
+    for command in ("webserver", "dev"):
+        for i in range(repeat):
+            with fresh_home() as home:
+                home.mkdir(parents=True)
+                shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+                with ui(home, None, command) as (proc, _, loaded):
+                    time.sleep(10)
+                    rss = rss_of_group(proc.pid)
+            print(f"  {command} {i + 1}: code location loaded after {loaded:.1f} s; process group {mib(rss)}")
+            if command == "dev":
+                out["dev_rss"].append(rss / 1024 / 1024)
     return out
 
 
 def suite() -> dict[str, list[float]]:
     """The whole suite once (it takes minutes; a median of several is not worth the machine time)."""
-    # -p no:cacheprovider: the command the issue names; no .pytest_cache written into the repository.
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     started = time.perf_counter()
-    reply = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    reply = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=REPO,
+                           capture_output=True, text=True)  # fmt: skip
     wall = time.perf_counter() - started
     tail = reply.stdout.strip().splitlines()[-1] if reply.stdout.strip() else reply.stderr[-500:]
     skipped = re.search(r"(\d+) skipped", tail)
@@ -112,17 +230,17 @@ def suite() -> dict[str, list[float]]:
 
 
 def table(figures: dict[str, list[float]]) -> None:
-    print("\nfigure | median | target | met/missed")
-    print("--- | --- | --- | ---")
-    for key, target in TARGETS.items():
-        values = figures.get(key)
-        if not values:
-            continue
-        value = statistics.median(values)
-        met = value < target.limit if target.limit else value == 0
-        spread = f" (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})" if len(values) > 1 else ""
-        limit = f"< {target.limit:g} {target.unit}".strip() if target.limit else "0"
-        print(f"{target.label} | {value:.1f} {target.unit}{spread} | {limit} | {'met' if met else 'missed'}")
+    print("\nfigure | median | target | met/missed\n--- | --- | --- | ---")
+    for key, (label, limit, unit) in TARGETS.items():
+        if values := figures.get(key):
+            value = statistics.median(values)
+            spread = f" (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})" if len(values) > 1 else ""
+            met = value < limit if limit else value == 0
+            print(f"{label} | {value:.1f} {unit}{spread} | {f'< {limit:g} {unit}'.strip() if limit else '0'} | "
+                  f"{'met' if met else 'missed'}")
+
+
+RUNNERS = {"cold": cold, "incremental": incremental, "live": live, "backfill": backfill, "dev": dev}
 
 
 def main() -> int:
@@ -130,26 +248,23 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
     parser.add_argument("--suite", action="store_true", help="also run the whole test suite once (minutes)")
+    parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)  # cold's denominator
     args = parser.parse_args()
-    # SIGTERM (e.g. `timeout`) would end Python without running `finally`: make it an exit, so every
-    # context manager still stops its servers and removes its temporary home.
+    if args.direct:
+        print(json.dumps(direct_calls()))
+        return 0
+    # SIGTERM (e.g. `timeout`) would end Python without `finally`: make it an exit, so servers stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print(machine())
-    print(f"repetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}")
-    from _speed_parts import backfill, live
-
-    runners = {"live": live, "backfill": backfill, "cold": cold, "dev": dev}
+    print(f"{machine()}\nrepetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}")
     figures: dict[str, list[float]] = {}
     failed: list[str] = []
     for part in [p for p in PARTS if p in args.only]:
         print(f"\n== {part}")
-        started = time.perf_counter()
         try:
-            figures.update(runners[part](args.repeat))
+            figures.update(RUNNERS[part](args.repeat))
         except Exception as err:  # noqa: BLE001 — one failing part must not hide the others' figures
             failed.append(f"{part}: {type(err).__name__}: {str(err)[-800:]}")
             print(f"  {part} FAILED: {failed[-1]}")
-        print(f"  ({part} took {time.perf_counter() - started:.0f} s)")
     if args.suite:
         print("\n== suite")
         figures.update(suite())
@@ -157,6 +272,94 @@ def main() -> int:
     for line in failed:
         print(f"not measured — {line}")
     return 1 if failed else 0
+
+
+# ---- cold's denominator: the same domain work as plain calls, in a fresh process --------------------------------
+
+def _raw_frames(client) -> tuple[dict, dict]:
+    """The raw assets' frames per period: {"KONK4"|"KONK25": {month: frame}}, {year: DEMO14 frame}."""
+    import pandas as pd
+
+    from sector_forecast.domain.sectors import ACTIVE_ENTERPRISES
+
+    def raw(table: str, codes: str, first: str, **extra: list[str]) -> dict[str, pd.DataFrame]:
+        last = client.table_meta(table)["latestPeriod"]
+        frame = client.data(table, {codes: ["*"], **extra, "Tid": [f">={first}<={last}"]})
+        value = pd.to_numeric(frame["INDHOLD"], errors="coerce")
+        frame = frame.assign(period=frame["TID"].astype(str), suppressed=frame["suppressed"].astype(bool))
+        return {p: f.reset_index(drop=True) for p, f in frame.assign(value=value).groupby("period")}
+
+    konk = {t: {p: pd.DataFrame({c.lower(): f[c].astype(str), "virktyp1": f["VIRKTYP1"].astype(str), "period": p,
+                                  "bankruptcies": f["value"].astype("Int64"), "suppressed": f["suppressed"]})
+                for p, f in raw(t, c, "2009M01", VIRKTYP1=[ACTIVE_ENTERPRISES]).items()}
+            for t, c in (("KONK4", "BRANCHE"), ("KONK25", "BRANCHE25"))}  # fmt: skip
+    births = {int(y): pd.DataFrame({"region": f["REGION"].astype(str), "branchedb0710": f["BRANCHEDB0710"].astype(str),
+                                    "maengde4": f["MÆNGDE4"].astype(str), "period": y, "value": f["value"],
+                                    "suppressed": f["suppressed"]})
+              for y, f in raw("DEMO14", "BRANCHEDB0710", "2019", REGION=["000"], MÆNGDE4=["*"]).items()}  # fmt: skip
+    return konk, births
+
+
+def direct_calls() -> dict[str, float]:
+    """What the assets call (StatBank client, domain functions) for the same partitions, timed by step.
+
+    Left out on purpose: Dagster, MLflow logging and packaging, Parquet IO, contracts, metadata and plots.
+    Imports are timed too (this runs in a fresh process), as they count in the CLI's run.
+    """
+    started = mark = time.perf_counter()
+    steps: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        steps[name], mark = time.perf_counter() - mark, time.perf_counter()
+
+    import pandas as pd
+
+    from sector_forecast.domain import calibration, drift, evidence, features, metrics, models, panel, score
+    from sector_forecast.domain.sectors import KONK4_TO_SECTOR, KONK25_TO_SECTOR
+    from sector_forecast.statbank import StatBankClient
+
+    lap("imports")
+    konk, births = _raw_frames(StatBankClient())  # the bundled snapshot, as `sector-forecast run` without a URL
+    lap("raw frames")
+    rows = []
+    for quarter in sorted({panel.month_quarter(m) for m in konk["KONK25"]}):
+        months = panel.quarter_months(quarter)
+        if not all(m in konk["KONK25"] for m in months):
+            continue
+        new = panel.quarterly_bankruptcies([konk["KONK25"][m] for m in months], "branche25", KONK25_TO_SECTOR,
+                                           quarter=quarter)  # fmt: skip
+        old_months = [konk["KONK4"][m] for m in months if m in konk["KONK4"]]
+        old = (panel.quarterly_bankruptcies(old_months, "branche", KONK4_TO_SECTOR, quarter=quarter)
+               if old_months else None)  # KONK4 closed at 2025M12
+        known = {y: f for y, f in births.items() if y <= panel.quarter_year(quarter)}
+        rows.append(panel.build_panel(new, panel.quarterly_births(known, quarter), old))
+    frame = score.panel_scores(pd.concat(rows, ignore_index=True))[panel.PANEL_COLUMNS]
+    quarters = sorted(frame["quarter"].unique())
+    feats = features.build_features(frame, quarters)
+    lap("panel + features")
+    origins = [q for q in quarters if q >= "2012Q1"]  # FIRST_ORIGIN of defs/partitions.py
+    preds, vals = [], []
+    for name in models.MODELS:
+        for origin in origins:
+            model, pred = models.rolling_origin_fit(name, feats, origin)
+            preds.append(pred)
+            vals.append(models.validation_frame(model, origin))
+    validation = pd.concat(vals, ignore_index=True)
+    calibrated = calibration.calibrate_backtest(pd.concat(preds, ignore_index=True), validation)
+    lap(f"fits ({len(models.MODELS)} models x {len(origins)} origins) + calibration")
+    metrics.leaderboard(calibrated, target="bankruptcies")
+    champion = evidence.promotion_gate(calibrated, alpha=0.10).champion  # the champion_model asset's level
+    rows = calibrated[calibrated["model"] == champion]
+    counts = frame[["sector", "quarter", "bankruptcies"]]
+    for quarter in origins:
+        drift.data_drift(counts, quarter)
+        current = rows[rows["target_quarter"].astype(str) == quarter][["sector", "prediction"]].merge(
+            counts[counts["quarter"] == quarter].rename(columns={"bankruptcies": "actual"}), on="sector", how="left")
+        drift.performance_degradation(rows, current, quarter)
+    lap("leaderboard, gate, drift statistics")
+    steps["total"] = time.perf_counter() - started
+    return steps
 
 
 if __name__ == "__main__":

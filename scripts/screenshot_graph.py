@@ -1,14 +1,6 @@
-"""The lineage graph page: its menu, its zoom and its free space, read from the page itself."""
+"""The lineage graph page: its zoom and its free space, read from the page itself (its menu: `e2e/pages.py`)."""
 
 from __future__ import annotations
-
-
-def graph_menu(page, item: str) -> None:
-    page.locator("#zoom-slider-container").get_by_role("button", name="settings").click()
-    page.get_by_role("menuitem", name=item).click()
-    page.keyboard.press("Escape")
-    page.get_by_role("menuitem").first.wait_for(state="hidden")
-
 
 # ------------------------------------------------------------------------------------------------ the shots
 

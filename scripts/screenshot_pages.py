@@ -10,11 +10,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from screenshot_graph import graph_area, graph_menu, graph_state, pan_graph
+from screenshot_graph import graph_area, graph_state, pan_graph
+
+from sector_forecast_tests.e2e.pages import VIEWPORT, graph_menu, hide_navigation, settle
 
 REPO = Path(__file__).resolve().parents[1]
 
-VIEWPORT = {"width": 1600, "height": 1000}
 TIMEOUT_MS = 60_000
 # The lineage graph draws full nodes (status, checks, partitions) only from this zoom on; below it, bare names.
 FULL_NODE_SCALE = 0.62
@@ -31,15 +32,7 @@ class Shooter:
     # -- waiting and measuring
 
     def settle(self) -> None:
-        """Wait until the page has stopped loading: no spinner or loading skeleton left on screen."""
-        busy = self.page.locator("[class*=Spinner], [class*=Skeleton], [class*=skeleton]")
-        deadline = time.monotonic() + TIMEOUT_MS / 1000
-        while busy.filter(visible=True).count() and time.monotonic() < deadline:
-            self.page.wait_for_timeout(200)
-        try:
-            self.page.wait_for_load_state("networkidle", timeout=5_000)
-        except Exception:  # the UI polls GraphQL; a page that never goes quiet is fine once its content is there
-            pass
+        settle(self.page, TIMEOUT_MS)
 
     def grow_to(self, bottom: float, margin: int = 40) -> None:
         """Make the viewport tall enough to show everything down to `bottom` (the UI scrolls inside panels)."""
@@ -121,14 +114,6 @@ def shrink(path: Path) -> None:
     with Image.open(path) as image:
         small = image.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
     small.save(path, optimize=True)
-
-
-def hide_navigation(page) -> None:
-    """Collapse Dagster's left navigation to its icon rail (kept in the context's local storage)."""
-    page.locator("nav[class*=MainNavigation]").first.wait_for()
-    if not page.locator("nav[class*=MainNavigation_collapsed]").count():
-        page.get_by_role("button", name="Hide navigation").click()
-        page.locator("nav[class*=MainNavigation_collapsed]").wait_for()
 
 
 def shot_lineage(s: Shooter, query, asset_count: int) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sector_forecast.domain.periods import quarter_of_start, quarter_offset, quarter_start  # noqa: E402
 from sector_forecast_tests.deploy.services import (  # noqa: E402
     background,
     descendants,
@@ -39,14 +40,12 @@ from sector_forecast_tests.deploy.services import (  # noqa: E402
     log_tail,
     wait_until,
 )
-from sector_forecast_tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from sector_forecast_tests.e2e.pages import VIEWPORT, chromium, hide_navigation, location_loaded  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from screenshot_pages import (  # noqa: E402
     TIMEOUT_MS,
-    VIEWPORT,
     Shooter,
-    hide_navigation,
     shot_backfill_dialog,
     shot_check,
     shot_events,
@@ -64,8 +63,6 @@ IN_PROGRESS = """{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING
   ... on Runs { results { runId jobName status } } } }"""
 PARTITION_RANGES = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
   assetPartitionStatuses { ... on TimePartitionStatuses { ranges { endKey status } } } } } }"""
-WORKSPACE = """{ workspaceOrError { ... on Workspace { locationEntries { name
-  locationOrLoadError { __typename } } } } }"""
 
 
 # ------------------------------------------------------------------------------------------- the instance
@@ -97,9 +94,7 @@ def newest_materialised_partition(query: Callable[..., dict], asset: str) -> str
 
 def previous_quarter_key(key: str) -> str:
     """`2026-07-01` -> `2026-04-01` (quarterly partition keys are the quarters' first days)."""
-    year, month = int(key[:4]), int(key[5:7])
-    year, month = (year, month - 3) if month > 3 else (year - 1, month + 9)
-    return f"{year:04d}-{month:02d}-01"
+    return quarter_start(quarter_offset(quarter_of_start(key), -1))
 
 
 def wait_for_idle_instance(query: Callable[..., dict], timeout: float = 900) -> None:
@@ -120,8 +115,6 @@ def wait_for_idle_instance(query: Callable[..., dict], timeout: float = 900) -> 
 
 
 def take_all(url: str, query, out: Path, only: set[str]) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     asset_count = len([n for n in query(ASSETS)["assetNodes"] if n["isMaterializable"]])
     newest_quarter = newest_materialised_partition(query, "quarterly_panel")
     newest_origin = newest_materialised_partition(query, "drift_report")
@@ -153,37 +146,31 @@ def take_all(url: str, query, out: Path, only: set[str]) -> list[Path]:
     unknown = only - set(shots)
     if unknown:
         raise SystemExit(f"unknown shot(s) {sorted(unknown)}; choose from {sorted(shots)}")
-    if not CHROMIUM.exists():
-        raise SystemExit(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (installs Debian's chromium)")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     failed: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            for label, take in shots.items():
-                if only and label not in only:
-                    continue
-                # The lineage is drawn at 1.5x so that its small node text stays legible; pages at 1x.
-                context = browser.new_context(viewport=VIEWPORT, base_url=url,
-                                              device_scale_factor=1.5 if label == "asset-graph" else 1)
-                context.set_default_timeout(TIMEOUT_MS)
-                page = context.new_page()
-                shooter = Shooter(page, out, written)
-                try:
-                    page.goto("/")
-                    hide_navigation(page)
-                    take(shooter)
-                except Exception as err:  # keep going: report every page that failed, with its last screen
-                    debug = Path(tempfile.gettempdir()) / f"screenshots-{label}-failed.png"
-                    page.screenshot(path=str(debug))
-                    print(f"screenshots: {label} FAILED ({err.__class__.__name__}: {str(err)[:500]}); "
-                          f"last screen in {debug}", file=sys.stderr, flush=True)
-                    failed.append(label)
-                finally:
-                    context.close()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        for label, take in shots.items():
+            if only and label not in only:
+                continue
+            # The lineage is drawn at 1.5x so that its small node text stays legible; pages at 1x.
+            context = browser.new_context(viewport=VIEWPORT, base_url=url,
+                                          device_scale_factor=1.5 if label == "asset-graph" else 1)
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            shooter = Shooter(page, out, written)
+            try:
+                page.goto("/")
+                hide_navigation(page)
+                take(shooter)
+            except Exception as err:  # keep going: report every page that failed, with its last screen
+                debug = Path(tempfile.gettempdir()) / f"screenshots-{label}-failed.png"
+                page.screenshot(path=str(debug))
+                print(f"screenshots: {label} FAILED ({err.__class__.__name__}: {str(err)[:500]}); "
+                      f"last screen in {debug}", file=sys.stderr, flush=True)
+                failed.append(label)
+            finally:
+                context.close()
     if failed:
         raise SystemExit(f"screenshots failed: {', '.join(failed)}")
     return written
@@ -211,20 +198,13 @@ def with_ui(home: Path, env: dict[str, str], workdir: Path, out: Path, only: set
     def query(document: str, **variables: object) -> dict:
         return query_http(document, variables)
 
-    def loaded() -> bool:
-        try:
-            entries = query(WORKSPACE)["workspaceOrError"].get("locationEntries") or []
-        except Exception:
-            return False
-        return any((e.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation" for e in entries)
-
     print(f"screenshots: sector-forecast ui --port {port} on {home} (log {log})", flush=True)
     cmd = [str(VENV_BIN / "sector-forecast"), "ui", "--port", str(port)]
     # `background` stops the group of `sector-forecast ui`; `dagster dev` runs in a session of its own, which
     # `ui` stops on SIGTERM and waits for, and which `killing_tree` SIGKILLs should anything be left.
     with background(cmd, log, env) as ui, killing_tree(ui) as tree:
         try:
-            wait_until(loaded, "sector-forecast ui", 300, ui, log)
+            wait_until(lambda: location_loaded(query), "sector-forecast ui", 300, ui, log)
             tree.update(descendants(ui.pid))
             for note in instance_summary(query):
                 print(f"screenshots: note: {note}", flush=True)

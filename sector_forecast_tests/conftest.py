@@ -13,7 +13,6 @@ import fcntl
 import os
 import shutil
 import sqlite3
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -28,9 +27,6 @@ from sector_forecast.defs.pipeline import PipelineResult, run_pipeline
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.statbank_server import SNAPSHOT, ServerHandle, running_statbank_server
-
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
 @dataclass
@@ -161,24 +157,6 @@ def pytest_report_header(config: pytest.Config) -> str:
     pinned = clock.override()
     source = f"{clock.ENV_VAR}={pinned.isoformat()}" if pinned else "system clock"
     return f"sector_forecast now: {clock.now():%Y-%m-%d %H:%M} UTC ({source})"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Start every test without a "current" Dagster defs-state storage.
-
-    Dagster keeps it in a context variable that an entered instance sets and resets with a token. Sensor and
-    schedule contexts built without `with` enter an ephemeral instance that is only exited when the garbage
-    collector finalises them, possibly out of order, which can leave the variable pointing at a dead instance:
-    loading any `Definitions` then fails with "undefined DagsterInstance weakref". The tests use `with`; this
-    collects what a previous test left behind *now* (not during the next test's set-up) and clears the rest.
-    """
-    import gc
-
-    from dagster._core.storage.defs_state import base as defs_state
-
-    gc.collect()
-    defs_state._current_storage.set(None)
 
 
 # The slowest work first (node-id prefixes; times from `--durations`): xdist hands out work units in this order,

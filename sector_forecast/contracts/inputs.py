@@ -1,4 +1,4 @@
-"""Pandera contracts for every edge of the asset graph, and a validator that returns readable failures.
+"""Pandera contracts for the input edges: raw StatBank tables, the quarterly panel and the feature frame.
 
 Missing values are allowed only where documented: a raw count only where DST suppressed the cell (``..``);
 panel births only with provenance ``unavailable`` (quarters before DEMO14's 2019 start); balance and
@@ -9,7 +9,6 @@ where the next quarter is not yet known.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,29 +16,16 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from sector_forecast.contracts.columns import QUARTER_COLUMN, SECTOR_COLUMN, described, is_next_quarter, ten_sectors
 from sector_forecast.domain.features import COUNT_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
 from sector_forecast.domain.panel import BIRTHS_PROVENANCE
-from sector_forecast.domain.periods import QUARTER_PATTERN, quarter_offset
+from sector_forecast.domain.periods import quarter_of_year
 from sector_forecast.domain.sectors import (
     DEMO14_BRANCHE_CODES,
     DEMO14_MEASURES,
     DEMO14_REGION_CODES,
-    SECTOR_CODES,
     VIRKTYP1_CODES,
 )
-
-QUARTER_REGEX = rf"^{QUARTER_PATTERN}$"
-SECTOR_COLUMN = pa.Column("int64", pa.Check.isin(list(SECTOR_CODES)), nullable=False,
-                          description="DB07 sector code 1–10 (README: Sector codes)")
-_SECTOR = SECTOR_COLUMN
-_QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
-
-
-def described(column: pa.Column, description: str) -> pa.Column:
-    """A copy of a shared column with its own description (the UI's column schema shows it)."""
-    column = copy.deepcopy(column)
-    column.description = description
-    return column
 
 
 def _unit(nullable: bool = True) -> pa.Column:
@@ -124,18 +110,6 @@ def demo14_raw_schema(period: str | Sequence[str] | None) -> pa.DataFrameSchema:
     )
 
 
-def _next_quarter(quarter: Any) -> str | None:
-    """origin + 1, or None for a malformed label (the regex check reports that one)."""
-    try:
-        return quarter_offset(quarter, 1)
-    except ValueError:
-        return None
-
-
-def _ten_sectors(d: pd.DataFrame) -> pd.Series:
-    return d.groupby("quarter")["sector"].transform("nunique") == len(SECTOR_CODES)
-
-
 def _score_only_with_published_inputs(d: pd.DataFrame) -> pd.Series:
     """A balance or score exists only on published births and published bankruptcies (never a nowcast)."""
     published = (d["births_provenance"] == "published") & d["bankruptcies"].notna()
@@ -144,8 +118,8 @@ def _score_only_with_published_inputs(d: pd.DataFrame) -> pd.Series:
 
 PANEL_SCHEMA = pa.DataFrameSchema(
     {
-        "sector": _SECTOR,
-        "quarter": described(_QUARTER, "calendar quarter, e.g. 2025Q4"),
+        "sector": SECTOR_COLUMN,
+        "quarter": described(QUARTER_COLUMN, "calendar quarter, e.g. 2025Q4"),
         "bankruptcies": pa.Column("Int64", pa.Check.ge(0), nullable=True,
                                   description="KONK25 bankruptcies of active enterprises (K02), sum of the 3 months"),
         "bankruptcies_suppressed": pa.Column(bool, nullable=False,
@@ -186,7 +160,7 @@ PANEL_SCHEMA = pa.DataFrameSchema(
             name="score_only_with_published_inputs",
             error="balance and score may exist only where births are published and bankruptcies known",
         ),
-        _row_check(_ten_sectors, name="ten_sectors_per_quarter", error="each quarter needs all ten sectors"),
+        _row_check(ten_sectors("quarter"), name="ten_sectors_per_quarter", error="each quarter needs all ten sectors"),
     ],
     unique=["sector", "quarter"],
     name="quarterly_panel",
@@ -209,9 +183,9 @@ _FEATURE_DESCRIPTIONS = {
     TARGET_COLUMN: "next quarter's bankruptcy count, the forecast target (NaN while unpublished)",
 }
 _FEATURE_COLS: dict[str, pa.Column] = {
-    "sector": _SECTOR,
-    "quarter": described(_QUARTER, "the forecast origin: the row's quarter, data as published then"),
-    "target_quarter": described(_QUARTER, "the quarter forecast: origin + 1"),
+    "sector": SECTOR_COLUMN,
+    "quarter": described(QUARTER_COLUMN, "the forecast origin: the row's quarter, data as published then"),
+    "target_quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + 1"),
     "quarter_of_year": pa.Column("int64", pa.Check.isin([1, 2, 3, 4]), nullable=False,
                                  description="the target quarter's number 1–4 (seasonality)"),
     "bankruptcy_share": described(_unit(), "the sector's share of the quarter's bankruptcies over 10 sectors"),
@@ -226,12 +200,12 @@ FEATURE_SCHEMA = pa.DataFrameSchema(
     _FEATURE_COLS,
     checks=[
         _row_check(
-            lambda d: d["target_quarter"] == d["quarter"].map(_next_quarter),
+            lambda d: is_next_quarter(d, "quarter", "target_quarter"),
             name="target_is_next_quarter",
             error="target_quarter must be the quarter after the row's quarter",
         ),
         _row_check(
-            lambda d: d["quarter_of_year"] == d["target_quarter"].str[-1].astype(int),
+            lambda d: d["quarter_of_year"] == d["target_quarter"].map(quarter_of_year),
             name="quarter_of_year_is_the_targets",
             error="quarter_of_year must be the target quarter's number",
         ),
@@ -244,94 +218,3 @@ FEATURE_SCHEMA = pa.DataFrameSchema(
     unique=["sector", "quarter"],
     name="feature_frame",
 )
-
-PREDICTIONS_SCHEMA = pa.DataFrameSchema(
-    {
-        "model": pa.Column(str, nullable=False, description="model (a baseline or a challenger, domain.models.MODELS)"),
-        "sector": _SECTOR,
-        "origin": described(_QUARTER, "forecast origin: the quarter the model was fitted at"),
-        "target_quarter": described(_QUARTER, "the quarter forecast: origin + 1"),
-        # NaN: the model could not forecast this sector at this origin (a baseline's input unknown): reported,
-        # never filled in.
-        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True,
-                                description="forecast mean of the target quarter's bankruptcies (NaN: no forecast)"),
-        "actual": described(_COUNT, "published bankruptcies of the target quarter (NaN while unpublished)"),
-        "current": described(_COUNT, "bankruptcies of the origin quarter"),
-        "scale": pa.Column("float64", pa.Check.gt(0), nullable=False,
-                           description="MASE scale: in-sample seasonal-naive MAE known at the origin"),
-    },
-    checks=[
-        _row_check(
-            lambda d: d["target_quarter"] == d["origin"].map(_next_quarter),
-            name="target_is_next_quarter",
-            error="target_quarter must be origin + 1",
-        ),
-    ],
-    unique=["model", "sector", "origin"],
-    name="predictions",
-)
-
-
-def validate(schema: pa.DataFrameSchema, df: pd.DataFrame) -> list[dict[str, Any]]:
-    """All failure cases of ``schema`` on ``df`` (empty when valid), one dict per failing row and check.
-
-    Each dict has ``check``, ``column`` (None for row-wise checks spanning several columns), ``index``,
-    ``key`` (the row's key columns, e.g. sector/quarter, so an error message can name the rows) and
-    ``failure_case``.
-    """
-    try:
-        schema.validate(df, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    else:
-        return []
-    unique = list(schema.unique or [])
-    key_cols = [c for c in unique if c in df.columns]
-    # Pandera reports a dataframe-level check by its error text; report our short name instead.
-    names = {str(c.error): c.name for c in schema.checks if c.error}
-    out: list[dict[str, Any]] = []
-    seen: set[tuple[Any, ...]] = set()
-    for row in cases.to_dict("records"):
-        check = names.get(str(row["check"]), str(row["check"]))
-        index = _plain(row["index"])
-        column = row["column"]
-        is_row_check = check in names.values() or check == "multiple_fields_uniqueness"
-        if check == "multiple_fields_uniqueness":
-            column = ",".join(unique)
-        elif is_row_check:
-            column = None
-        elif check == "column_in_dataframe":
-            column = row["failure_case"]
-        ident = (check, column, index, None if is_row_check else str(row["failure_case"]))
-        if ident in seen:
-            continue
-        seen.add(ident)
-        in_frame = index is not None and index in df.index
-        key = {c: _plain(df.loc[index, c]) for c in key_cols} if in_frame and key_cols else None
-        failure = row["failure_case"]
-        if is_row_check and in_frame:
-            failure = {c: _plain(df.loc[index, c]) for c in df.columns}
-        out.append({"check": check, "column": column, "index": index, "key": key,
-                    "failure_case": _plain(failure)})
-    return out
-
-
-def _plain(value: Any) -> Any:
-    """JSON-friendly scalars (numpy ints → int, NA → None), so the Dagster layer can log them as metadata."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if value is None or (not isinstance(value, str | list | tuple) and pd.isna(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def summarize_failures(name: str, failures: list[dict[str, Any]], limit: int = 5) -> str:
-    """One line naming the contract, the checks and the first rows, for an error message."""
-    parts = []
-    for f in failures[:limit]:
-        where = f["key"] if f["key"] is not None else f"index {f['index']}"
-        col = f" on {f['column']}" if f["column"] else ""
-        case = "" if isinstance(f["failure_case"], dict) else f" ({f['failure_case']!r})"
-        parts.append(f"{f['check']}{col} at {where}{case}")
-    more = f" and {len(failures) - limit} more" if len(failures) > limit else ""
-    return f"{name}: {len(failures)} failure(s): " + "; ".join(parts) + more

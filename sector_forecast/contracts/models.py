@@ -1,4 +1,4 @@
-"""Pandera contracts for the evaluation edges: leaderboard, promotion gate and forecasts.
+"""Pandera contracts for the model edges: each fit's predictions, leaderboard, promotion gate and forecasts.
 
 Intervals are checked as intervals (lower <= point <= upper, 80% inside 95%) and never clipped: a count's
 lower bound is 0 by support, a score's bounds lie in (0, 1) by definition.
@@ -6,29 +6,47 @@ lower bound is 0 by support, a score's bounds lie in (0, 1) by definition.
 
 from __future__ import annotations
 
-import pandas as pd
 import pandera.pandas as pa
 
-from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN, described
+from sector_forecast.contracts.columns import (
+    QUARTER_COLUMN,
+    SECTOR_COLUMN,
+    described,
+    is_next_quarter,
+    nested_intervals,
+)
 from sector_forecast.domain.models import BASELINES
 
-_QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
 _SHARE = pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
 _NONNEG = pa.Column("float64", pa.Check.ge(0), nullable=True)
 
 
-def _nested(d: pd.DataFrame, prefix: str = "") -> pd.Series:
-    """lower95 <= lower80 <= point <= upper80 <= upper95 (NaN rows pass: a missing forecast is its own check)."""
-    p = f"{prefix}prediction" if prefix else "prediction"
-    cols = [f"{prefix}lower95", f"{prefix}lower80", p, f"{prefix}upper80", f"{prefix}upper95"]
-    values = d[cols].astype("float64")
-    ordered = (values.diff(axis=1).iloc[:, 1:] >= -1e-12).all(axis=1)
-    return ordered | values.isna().any(axis=1)
-
+PREDICTIONS_SCHEMA = pa.DataFrameSchema(
+    {
+        "model": pa.Column(str, nullable=False, description="model (a baseline or a challenger, domain.models.MODELS)"),
+        "sector": SECTOR_COLUMN,
+        "origin": described(QUARTER_COLUMN, "forecast origin: the quarter the model was fitted at"),
+        "target_quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + 1"),
+        # NaN: the model could not forecast this sector at this origin (a baseline's input unknown): reported,
+        # never filled in.
+        "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True,
+                                description="forecast mean of the target quarter's bankruptcies (NaN: no forecast)"),
+        "actual": described(_NONNEG, "published bankruptcies of the target quarter (NaN while unpublished)"),
+        "current": described(_NONNEG, "bankruptcies of the origin quarter"),
+        "scale": pa.Column("float64", pa.Check.gt(0), nullable=False,
+                           description="MASE scale: in-sample seasonal-naive MAE known at the origin"),
+    },
+    checks=[
+        pa.Check(lambda d: is_next_quarter(d, "origin", "target_quarter"), name="target_is_next_quarter",
+                 error="target_quarter must be origin + 1"),
+    ],
+    unique=["model", "sector", "origin"],
+    name="predictions",
+)
 
 LEADERBOARD_SCHEMA = pa.DataFrameSchema(
     {
-        "model": pa.Column(str, nullable=False, description="model family (naive, seasonal_naive, glm, xgboost)"),
+        "model": pa.Column(str, nullable=False, description="model (a baseline or a challenger)"),
         "target": pa.Column(str, pa.Check.isin(["bankruptcies", "score"]), nullable=False,
                             description="what is graded: next quarter's bankruptcies, or the derived score"),
         "n": pa.Column("int64", pa.Check.gt(0), nullable=False, description="graded forecasts (sector × origin)"),
@@ -66,7 +84,7 @@ GATE_SCHEMA = pa.DataFrameSchema(
 FORECASTS_SCHEMA = pa.DataFrameSchema(
     {
         "sector": SECTOR_COLUMN,
-        "quarter": described(_QUARTER, "the quarter forecast"),
+        "quarter": described(QUARTER_COLUMN, "the quarter forecast"),
         "prediction": pa.Column("float64", pa.Check.ge(0), nullable=False,
                                 description="expected bankruptcies in the sector that quarter"),
         **{f"{side}{level}": described(_NONNEG, f"{side} bound of the {level}% bankruptcy interval")
@@ -75,12 +93,13 @@ FORECASTS_SCHEMA = pa.DataFrameSchema(
            for c, text in (("prediction", "the derived Sector Vitality Score (median of the simulation)"),
                            *((f"{side}{level}", f"{side} bound of the score's {level}% interval")
                              for level in (80, 95) for side in ("lower", "upper")))},
-        "model": pa.Column(str, nullable=False, description="the champion's model family"),
+        "model": pa.Column(str, nullable=False, description="the champion model"),
         "data_source": pa.Column(str, nullable=False, description="DST's API, or the snapshot and its synthetic share"),
     },
     checks=[
-        pa.Check(_nested, name="nested_intervals", error="need lower95 <= lower80 <= prediction <= upper80 <= upper95"),
-        pa.Check(lambda d: _nested(d, "score_"), name="nested_score_intervals",
+        pa.Check(nested_intervals, name="nested_intervals",
+                 error="need lower95 <= lower80 <= prediction <= upper80 <= upper95"),
+        pa.Check(lambda d: nested_intervals(d, "score_"), name="nested_score_intervals",
                  error="score intervals must nest around the score forecast"),
     ],
     unique=["sector", "quarter"],

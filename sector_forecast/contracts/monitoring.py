@@ -11,19 +11,20 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from sector_forecast.contracts.inputs import QUARTER_REGEX, SECTOR_COLUMN, described
+from sector_forecast.contracts.columns import (
+    QUARTER_COLUMN,
+    SECTOR_COLUMN,
+    described,
+    is_next_quarter,
+    nested_intervals,
+    ten_sectors,
+)
 from sector_forecast.domain.calibration import CALIBRATION_SOURCES
 from sector_forecast.domain.sectors import SECTOR_CODES
 
-_QUARTER = pa.Column(str, pa.Check.str_matches(QUARTER_REGEX), nullable=False)
 _BOUND = pa.Column("float64", pa.Check.ge(0), nullable=False)
 _TEXT = pa.Column(str, pa.Check.str_length(min_value=1), nullable=False)
 _FLOAT = pa.Column("float64", nullable=True)
-
-
-def _nested(d: pd.DataFrame) -> pd.Series:
-    values = d[["lower95", "lower80", "prediction", "upper80", "upper95"]].to_numpy(dtype="float64")
-    return pd.Series((np.diff(values, axis=1) >= -1e-9).all(axis=1), index=d.index)
 
 
 def _infinite_only_uncalibrated(d: pd.DataFrame) -> pd.Series:
@@ -31,20 +32,11 @@ def _infinite_only_uncalibrated(d: pd.DataFrame) -> pd.Series:
             & (np.isfinite(d["upper95"]) | (d["calibration95"] == "none")))
 
 
-def _ten_sectors(key: str):
-    return lambda d: d.groupby(key)["sector"].transform("nunique") == len(SECTOR_CODES)
-
-
-def _next_quarter(d: pd.DataFrame) -> pd.Series:
-    origin = pd.PeriodIndex(d["origin"], freq="Q")
-    return pd.Series((origin + 1).strftime("%YQ%q") == d["quarter"].to_numpy(), index=d.index)
-
-
 BATCH_PREDICTIONS_SCHEMA = pa.DataFrameSchema(
     {
-        "origin": described(_QUARTER, "forecast origin: the newest quarter of data"),
+        "origin": described(QUARTER_COLUMN, "forecast origin: the newest quarter of data"),
         "sector": SECTOR_COLUMN,
-        "quarter": described(_QUARTER, "the quarter forecast: origin + 1"),
+        "quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + 1"),
         "prediction": pa.Column("float64", [pa.Check.ge(0), pa.Check(np.isfinite, element_wise=True)],
                                 nullable=False, description="the champion's expected bankruptcies"),
         **{f"{side}{level}": described(_BOUND, f"{side} bound of the calibrated {level}% interval (+inf: uncalibrated)")
@@ -53,18 +45,19 @@ BATCH_PREDICTIONS_SCHEMA = pa.DataFrameSchema(
                                    description="where the 80% quantile came from: sector, pooled, validation, none"),
         "calibration95": pa.Column(str, pa.Check.isin(list(CALIBRATION_SOURCES)), nullable=False,
                                    description="where the 95% quantile came from: sector, pooled, validation, none"),
-        "model": described(_TEXT, "the champion's model family"),
-        "model_origin": described(_QUARTER, "the origin the champion was fitted at"),
+        "model": described(_TEXT, "the champion model"),
+        "model_origin": described(QUARTER_COLUMN, "the origin the champion was fitted at"),
         "model_version": described(_TEXT, "registered version of sector-vitality"),
         "predicted_at": described(_TEXT, "when the prediction was made (UTC, ISO 8601)"),
     },
     checks=[
-        pa.Check(_nested, name="nested_intervals",
+        pa.Check(nested_intervals, name="nested_intervals",
                  error="need lower95 <= lower80 <= prediction <= upper80 <= upper95"),
         pa.Check(_infinite_only_uncalibrated, name="infinite_bound_only_uncalibrated",
                  error="an upper bound is +inf only where calibration had no residuals (calibration = none)"),
-        pa.Check(_next_quarter, name="forecast_of_next_quarter", error="quarter must be origin + 1"),
-        pa.Check(_ten_sectors("origin"), name="ten_sectors_per_origin", error="every origin needs all ten sectors"),
+        pa.Check(lambda d: is_next_quarter(d, "origin", "quarter"), name="forecast_of_next_quarter",
+                 error="quarter must be origin + 1"),
+        pa.Check(ten_sectors("origin"), name="ten_sectors_per_origin", error="every origin needs all ten sectors"),
     ],
     unique=["origin", "sector", "model_version"],
     name="batch_predictions",
@@ -72,7 +65,7 @@ BATCH_PREDICTIONS_SCHEMA = pa.DataFrameSchema(
 
 MONITOR_TABLE_SCHEMA = pa.DataFrameSchema(
     {
-        "quarter": described(_QUARTER, "the quarter judged"),
+        "quarter": described(QUARTER_COLUMN, "the quarter judged"),
         "sector": SECTOR_COLUMN,
         "bankruptcies": pa.Column("float64", pa.Check.ge(0), nullable=True,
                                   description="the quarter's published bankruptcies"),
@@ -94,7 +87,7 @@ MONITOR_TABLE_SCHEMA = pa.DataFrameSchema(
     checks=[
         pa.Check(lambda d: ~d["drift_rejected"] | d["p_value"].notna(), name="rejected_only_if_tested",
                  error="a sector can be flagged only where it was tested (p-value present)"),
-        pa.Check(_ten_sectors("quarter"), name="ten_sectors_per_quarter", error="every quarter needs all ten sectors"),
+        pa.Check(ten_sectors("quarter"), name="ten_sectors_per_quarter", error="every quarter needs all ten sectors"),
     ],
     unique=["quarter", "sector"],
     name="drift_report",
@@ -112,7 +105,7 @@ def _delay_only_if_detected(d: pd.DataFrame) -> pd.Series:
 MONITOR_EVALUATION_SCHEMA = pa.DataFrameSchema(
     {
         "panel": pa.Column("int64", pa.Check.ge(0), nullable=False),
-        "start": _QUARTER,
+        "start": QUARTER_COLUMN,
         "sector": pa.Column("Int64", pa.Check.isin(list(SECTOR_CODES)), nullable=True),  # <NA>: all sectors
         "factor": pa.Column("float64", pa.Check.gt(1), nullable=False),
         "position": pa.Column("int64", pa.Check.isin([1, 2, 3]), nullable=False),

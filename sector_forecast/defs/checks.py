@@ -7,39 +7,28 @@ its whole range in one pass (one schema call, not one per month).
 
 Each partition shows its own facts, also when one run (a single-run backfill) materialises many:
 
-* Materialisation metadata. Dagster 1.13 records one materialisation event per partition of the run and
-  copies the `Output`'s metadata onto each (`dagster/_core/execution/plan/execute_step.py:650-678`); one
-  `Output` per partition is not possible (one output per asset per step). Partition-scoped metadata goes
-  through `AssetExecutionContext.add_asset_metadata(metadata, partition_key=k)`
-  (`dagster/_core/execution/context/asset_execution_context.py:479`, stored by
-  `StepExecutionContext.add_asset_metadata`, `context/system.py:732`) and overrides the Output's entries
-  for that partition's event. `checked_output` uses it for each partition's own `dagster/row_count`,
-  `dagster/column_schema` and `preview`, and labels the caller's run-wide entries `run/...`
+* Materialisation metadata. Dagster copies the one `Output`'s metadata onto every partition's
+  materialisation of the run; `AssetExecutionContext.add_asset_metadata(..., partition_key=k)` overrides it
+  per partition. `checked_output` records each partition's own `dagster/row_count`, `dagster/column_schema`
+  and `preview` that way, and labels the caller's run-wide entries `run/...`
   (`sector_forecast.defs.metadata.run_metadata`).
-* The contract check. `AssetCheckResult` has no partition field in 1.13 (`asset_check_result.py:29-40`):
-  in a range run Dagster turns it into one evaluation with `partition=None` (`asset_check_result.py:214-
-  219`), while it has already planned one evaluation *per partition* of the run (`instance/runs/
-  run_domain.py:873-889`, `storage/dagster_run.py:428-431`), which then resolve as SKIPPED. The event it
-  converts to, `AssetCheckEvaluation`, does carry `partition` and may be yielded from an asset directly
-  (`execution/plan/compute.py:104`, `execute_step.py:520`); storage fills the planned row of that
-  partition (`storage/event_log/sql_event_log.py:3292`). So `checked_output` yields one evaluation per
-  partition, with that partition's row count, failures and materialisation, plus the check's (empty)
-  step output that `AssetCheckResult` would have produced (`execute_step.py:116-131`).
+* The contract check: one `dg.AssetCheckEvaluation` per partition, with that partition's rows, failures
+  and materialisation. `AssetCheckResult` cannot say which partition it is about in such a run; what that
+  costs is confined to `sector_forecast.defs.dagster_gaps`.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
-# Not re-exported by `dagster` in 1.13; the type of `AssetCheckEvaluation.target_materialization_data`.
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
-
-from sector_forecast.contracts import inputs as contracts
+from sector_forecast.contracts import validation as contracts
+from sector_forecast.defs.dagster_gaps import TargetMaterialization, check_step_output, run_materializations
 from sector_forecast.defs.metadata import frame_metadata, run_metadata, with_descriptions
 
 MAX_FAILURES_SHOWN = 20
@@ -138,26 +127,9 @@ def _partition_failures(
     return own or {k: failures for k in keys}
 
 
-def _targets(
-    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, keys: list[str]
-) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
-    """This run's materialisation of each partition, which the partition's evaluation is about."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=keys), limit=max(len(keys), 1)
-    ).records
-    out: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
-    for record in records:
-        key = record.partition_key
-        if record.run_id == context.run.run_id and key is not None and key not in out:
-            out[key] = AssetCheckEvaluationTargetMaterializationData(
-                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
-            )
-    return out
-
-
 def _evaluation(
     asset_key: dg.AssetKey, key: str, rows: int | None, failures: list[dict], run_keys: list[str],
-    blocking: bool, description: str, target: AssetCheckEvaluationTargetMaterializationData | None = None,
+    blocking: bool, description: str, target: TargetMaterialization | None = None,
 ) -> dg.AssetCheckEvaluation:
     metadata: dict = {"partition": dg.MetadataValue.text(key)}
     if rows is not None:
@@ -177,7 +149,6 @@ def checked_output(
     value: object,
     frame: pd.DataFrame,
     schema: pa.DataFrameSchema,
-    partitions: list[str],
     metadata: dict,
     *,
     frame_of: FrameOf | None = None,
@@ -209,59 +180,76 @@ def checked_output(
     metadata = with_descriptions(metadata, schema)  # the contract's column descriptions, shown in the UI
     context = _current_context()
     if context is None or context.assets_def.partitions_def is None or not isinstance(value, Mapping):
-        yield from _unpartitioned(asset_name, value, frame, schema, partitions, metadata)
+        yield from _unpartitioned(asset_name, value, frame, schema, metadata)
         return
-
-    asset_key = dg.AssetKey(asset_name)
-    check_key = dg.AssetCheckKey(asset_key, CHECK_NAME)
-    run_keys = list(context.partition_keys)
-    keys = [k for k in run_keys if k in value]
-    frame_of = frame_of or default_frame_of
-    frames = {k: frame_of(value[k]) for k in keys}
-    spec = next((s for s in context.assets_def.node_check_specs_by_output_name.values() if s.key == check_key), None)
-    blocking = spec.blocking if spec is not None else True
-    selected = check_key in context.selected_asset_check_keys
-
-    def check_output() -> Iterator[dg.Output]:
-        # What `AssetCheckResult` yields for a selected check: the step output downstream steps wait on.
-        if selected:
-            yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key))
-
+    run = _PartitionedRun.of(context, asset_name, value, frame_of or default_frame_of)
     failures = contracts.validate(schema, frame.reset_index(drop=True))
     if failures:
-        yield from check_output()
-        for key, found in _partition_failures(failures, frames, schema, keys or run_keys).items():
-            part = frames.get(key)
-            yield _evaluation(
-                asset_key, key, None if part is None else len(part), found, run_keys, blocking,
-                contracts.summarize_failures(f"{asset_name} {key}", found)
-                + ("" if len(run_keys) == 1 else f" — nothing of the run {_span(run_keys)} is stored."),
-            )
-        raise dg.Failure(
-            description=contracts.summarize_failures(asset_name, failures),
-            metadata={"partitions_checked": dg.MetadataValue.text(f"{len(run_keys)} ({_span(run_keys)})"),
-                      "rows_checked": dg.MetadataValue.int(len(frame)), **_failure_metadata(failures)},
-        )
-
-    for key in run_keys:
-        part = frames.get(key)
+        yield from run.failed(schema, failures, len(frame))
+        return
+    for key in run.run_keys:
+        part = run.frames.get(key)
         if key not in value:
             context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(0)}, partition_key=key)
         elif part is not None:
             extra = dict(partition_metadata(key, part)) if partition_metadata else {}
             context.add_asset_metadata(frame_metadata(part, preview_rows, schema, **extra), partition_key=key)
-    yield dg.Output(value, metadata=run_metadata(metadata, run_keys, set(shared)))
+    yield dg.Output(value, metadata=run_metadata(metadata, run.run_keys, set(shared)))
+    yield from run.passed()
 
-    yield from check_output()
-    targets = _targets(context, asset_key, keys)
-    for key in keys:
-        part = frames.get(key)
-        what = "satisfies the contract" if part is None else f"{len(part)} rows satisfy the contract"
-        where = "" if len(run_keys) == 1 else f" (validated in one pass over the run's range {_span(run_keys)})"
-        yield _evaluation(
-            asset_key, key, None if part is None else len(part), [], run_keys, blocking,
-            f"{asset_name} {key}: {what}{where}.", targets.get(key),
+
+@dataclass(frozen=True)
+class _PartitionedRun:
+    """The partitions one run of a partitioned asset covers, and how its contract check reports them."""
+
+    context: dg.AssetExecutionContext
+    asset_name: str
+    run_keys: list[str]
+    frames: dict[str, pd.DataFrame | None]  # the rows of each partition the run produced
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext, asset_name: str, value: Mapping, frame_of: FrameOf
+           ) -> _PartitionedRun:
+        run_keys = list(context.partition_keys)
+        return cls(context, asset_name, run_keys, {k: frame_of(value[k]) for k in run_keys if k in value})
+
+    @property
+    def check_key(self) -> dg.AssetCheckKey:
+        return dg.AssetCheckKey(dg.AssetKey(self.asset_name), CHECK_NAME)
+
+    def _evaluate(self, key: str, failures: list[dict], description: str,
+                    target: TargetMaterialization | None = None) -> dg.AssetCheckEvaluation:
+        spec = next((s for s in self.context.assets_def.check_specs if s.key == self.check_key), None)
+        part = self.frames.get(key)
+        return _evaluation(
+            self.check_key.asset_key, key, None if part is None else len(part), failures, self.run_keys,
+            spec.blocking if spec is not None else True, description, target,
         )
+
+    def failed(self, schema: pa.DataFrameSchema, failures: list[dict], rows: int) -> Iterator:
+        """Failed evaluations of the partitions at fault, then the step's one-line failure."""
+        yield from check_step_output(self.context, self.check_key)
+        stored = "" if len(self.run_keys) == 1 else f" — nothing of the run {_span(self.run_keys)} is stored."
+        keys = list(self.frames) or self.run_keys
+        for key, found in _partition_failures(failures, self.frames, schema, keys).items():
+            yield self._evaluate(key, found, contracts.summarize_failures(f"{self.asset_name} {key}", found) + stored)
+        raise dg.Failure(
+            description=contracts.summarize_failures(self.asset_name, failures),
+            metadata={"partitions_checked": dg.MetadataValue.text(f"{len(self.run_keys)} ({_span(self.run_keys)})"),
+                      "rows_checked": dg.MetadataValue.int(rows), **_failure_metadata(failures)},
+        )
+
+    def passed(self) -> Iterator:
+        """A passed evaluation of each partition the run stored, pointing at its materialisation."""
+        yield from check_step_output(self.context, self.check_key)
+        keys = list(self.frames)
+        targets = run_materializations(self.context, self.check_key.asset_key, keys)
+        where = ("" if len(self.run_keys) == 1
+                 else f" (validated in one pass over the run's range {_span(self.run_keys)})")
+        for key in keys:
+            part = self.frames[key]
+            what = "satisfies the contract" if part is None else f"{len(part)} rows satisfy the contract"
+            yield self._evaluate(key, [], f"{self.asset_name} {key}: {what}{where}.", targets.get(key))
 
 
 def require_contract(
@@ -279,9 +267,8 @@ def require_contract(
 
 
 def _unpartitioned(
-    asset_name: str, value: object, frame: pd.DataFrame, schema: pa.DataFrameSchema, partitions: list[str],
-    metadata: dict,
+    asset_name: str, value: object, frame: pd.DataFrame, schema: pa.DataFrameSchema, metadata: dict
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    result = yield from require_contract(asset_name, frame, schema, partitions)
+    result = yield from require_contract(asset_name, frame, schema, [])
     yield dg.Output(value, metadata=metadata)
     yield result

@@ -29,7 +29,7 @@ def build_definitions(
             evaluation.backtest_leaderboard, evaluation.champion_model, forecasts.forecasts,
             *monitoring.MONITORING_ASSETS,
         ]),
-        asset_checks=[*monitoring.MONITORING_CHECKS, *FRESHNESS_CHECKS],
+        asset_checks=FRESHNESS_CHECKS,
         jobs=JOBS,
         sensors=[*SENSORS, *AUTOMATION_SENSORS],
         schedules=SCHEDULES,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sector_forecast import clock
+from sector_forecast.domain import periods
 
 HISTORY_START = "2009-01-01"
 # Dagster's run tags for a single run over a partition range (a single-run backfill): set by the CLI's stages,
@@ -77,22 +78,22 @@ origin_partitions = _ending(dg.TimeWindowPartitionsDefinition(
 
 def month_key_to_period(key: str) -> str:
     """`2024-01-01` -> `2024M01` (DST's month code)."""
-    return f"{key[:4]}M{key[5:7]}"
+    return periods.month_of_start(key)
 
 
 def period_to_month_key(period: str) -> str:
     """`2024M01` -> `2024-01-01`."""
-    return f"{period[:4]}-{period[5:7]}-01"
+    return periods.month_start(period)
 
 
 def quarter_key_to_label(key: str) -> str:
     """`2024-04-01` -> `2024Q2`."""
-    return f"{key[:4]}Q{(int(key[5:7]) - 1) // 3 + 1}"
+    return periods.quarter_of_start(key)
 
 
 def quarter_label_to_key(label: str) -> str:
     """`2024Q2` -> `2024-04-01`."""
-    return f"{label[:4]}-{(int(label[5]) - 1) * 3 + 1:02d}-01"
+    return periods.quarter_start(label)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from sector_forecast.defs.partitions import (
     quarterly_partitions,
     yearly_partitions,
 )
+from sector_forecast.domain.periods import quarter_month_starts
 from sector_forecast.statbank import StatBankClient
 
 
@@ -79,7 +80,7 @@ def published_ranges(client: StatBankClient) -> dict[str, tuple[str, str] | None
     y = _last_key_at_or_before(yearly_partitions, demo14_last)
     # A quarter is complete when its third month is published.
     q_keys = [k for k in quarterly_partitions.get_partition_keys()
-              if m25 and f"{k[:5]}{int(k[5:7]) + 2:02d}-01" <= m25]
+              if m25 and quarter_month_starts(k)[-1] <= m25]
     o_keys = [k for k in origin_partitions.get_partition_keys() if q_keys and k <= q_keys[-1]]
     return {
         "konk25_job": (monthly_partitions.get_first_partition_key(), m25) if m25 else None,

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from sector_forecast.statbank import StatBankClient
 from sector_forecast.statbank.client import ENV_SNAPSHOT, ENV_URL
+from sector_forecast.tracking.runs import client_for, experiment_id
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
 class StatBankResource(dg.ConfigurableResource):
@@ -111,3 +116,11 @@ class MlflowResource(dg.ConfigurableResource):
         if self.uri.startswith("sqlite:///"):
             return (Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
         return None
+
+    def get_client(self) -> MlflowClient:
+        """The client of this store, also MLflow's current tracking and registry URI (for `load_model` & co)."""
+        return client_for(self.uri)
+
+    def experiment_id(self) -> str:
+        """The id of `experiment_name`, created (with its artifacts beside a sqlite store) on first use."""
+        return experiment_id(self.get_client(), self.experiment_name, self.artifact_location())

@@ -1,8 +1,9 @@
-"""Quarter and month labels shared by the panel, features and models.
+"""Quarter and month labels shared by the panel, features and models, and the dates that start them.
 
-Quarters are plain strings like ``2024Q1`` (not DST's ``2024K1``) so that they sort correctly as text and
-work as Dagster partition keys; months follow DST's ``2024M01``. Arithmetic goes through ``pd.Period`` so
-year boundaries are never hand-coded.
+Quarters are plain strings like ``2024Q1`` (not DST's ``2024K1``) so that they sort correctly as text;
+months follow DST's ``2024M01``. A period's start date (``2024-04-01``) is what Dagster's time-window
+partitions use as keys; the conversions live here, once, so no caller slices ``key[5:7]`` by hand.
+Arithmetic goes through ``pd.Period`` so year boundaries are never hand-coded.
 """
 
 from __future__ import annotations
@@ -67,3 +68,38 @@ def month_quarter(month: str) -> str:
 def quarter_range(first: str, last: str) -> list[str]:
     """All quarters from ``first`` to ``last`` inclusive (empty when last < first)."""
     return [quarter_label(p) for p in pd.period_range(_parse_quarter(first), _parse_quarter(last), freq="Q")]
+
+
+def quarter_index(quarter: str) -> int:
+    """Quarters since year 0 (``year * 4 + quarter - 1``): a step count that increases by one a quarter."""
+    p = _parse_quarter(quarter)
+    return int(p.year) * 4 + int(p.quarter) - 1
+
+
+def month_of_start(start: str) -> str:
+    """DST month code of a month's start date (``2024-01-01`` → ``2024M01``)."""
+    p = pd.Period(start, freq="M")
+    return f"{p.year}M{p.month:02d}"
+
+
+def month_start(month: str) -> str:
+    """Start date of a DST month code (``2024M01`` → ``2024-01-01``)."""
+    m = _MONTH_RE.match(month) if isinstance(month, str) else None
+    if not m:
+        raise ValueError(f"invalid month label {month!r}: expected like '2024M01'")
+    return f"{m.group(1)}-{m.group(2)}-01"
+
+
+def quarter_of_start(start: str) -> str:
+    """Quarter label of a date (``2024-04-01`` → ``2024Q2``)."""
+    return quarter_label(pd.Timestamp(start))
+
+
+def quarter_start(quarter: str) -> str:
+    """Start date of a quarter (``2024Q2`` → ``2024-04-01``)."""
+    return _parse_quarter(quarter).start_time.strftime("%Y-%m-%d")
+
+
+def quarter_month_starts(start: str) -> list[str]:
+    """Start dates of the three months of the quarter starting at ``start`` (``2026-07-01`` → Jul, Aug, Sep)."""
+    return [month_start(m) for m in quarter_months(quarter_of_start(start))]

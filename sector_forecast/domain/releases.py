@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from sector_forecast.domain.periods import month_of_start, month_start
 from sector_forecast.domain.sectors import ACTIVE_ENTERPRISES
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
@@ -51,7 +52,7 @@ class WatchedTable:
         """First period of the hashed window ending at `latest`."""
         if self.frequency == "year":
             return str(int(latest) - self.window + 1)
-        start = pd.Period(f"{latest[:4]}-{latest[5:]}", freq="M") - (self.window - 1)
+        start = pd.Period(month_start(latest), freq="M") - (self.window - 1)
         return f"{start.year}M{start.month:02d}"
 
     def check_period(self, period: str) -> None:
@@ -192,11 +193,11 @@ def load_memory(doc: Mapping | None) -> dict[str, TableMemory]:
 # ---- partitions --------------------------------------------------------------------------------------------
 def period_to_key(watch: WatchedTable, period: str) -> str:
     """DST period code -> partition key (`2026M10` -> `2026-10-01`, `2024` -> `2024`)."""
-    return period if watch.frequency == "year" else f"{period[:4]}-{period[5:7]}-01"
+    return period if watch.frequency == "year" else month_start(period)
 
 
 def key_to_period(watch: WatchedTable, key: str) -> str:
-    return key if watch.frequency == "year" else f"{key[:4]}M{key[5:7]}"
+    return key if watch.frequency == "year" else month_of_start(key)
 
 
 def contiguous_ranges(keys: Sequence[str], all_keys: Sequence[str]) -> list[tuple[str, str]]:

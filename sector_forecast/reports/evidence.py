@@ -6,13 +6,13 @@ from it: no figure is recomputed by other code than the assets', so the CLI, the
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sector_forecast.domain import drift, monitoreval
+from sector_forecast.domain.jsonable import to_json
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.storage.values import read_stored
 
@@ -24,15 +24,6 @@ def _stored(root: Path, asset: str, partition: str | None = None) -> Any | None:
         return read_stored(root, asset, partition)
     except FileNotFoundError:
         return None
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able: numpy scalars to Python, NaN to None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _drift_reports(root: Path) -> list[dict]:
@@ -61,7 +52,7 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
     origins = sorted(graded["origin"].unique())
     models: dict[str, dict[str, dict[str, Any]]] = {}
     for row in board["overall"].to_dict("records"):
-        models.setdefault(row["model"], {})[row["target"]] = {m: _plain(row[m]) for m in METRICS}
+        models.setdefault(row["model"], {})[row["target"]] = {m: to_json(row[m]) for m in METRICS}
     per_sector = board["per_sector"]
     champ = champion["champion"]
     mine = per_sector[(per_sector["model"] == champ) & (per_sector["target"] == "bankruptcies")]
@@ -72,24 +63,24 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
         "first_origin": origins[0] if origins else None,
         "last_origin": origins[-1] if origins else None,
         "models": models,
-        "per_sector_coverage80": {str(int(s)): _plain(c) for s, c in zip(mine["sector"], mine["coverage80"],
+        "per_sector_coverage80": {str(int(s)): to_json(c) for s, c in zip(mine["sector"], mine["coverage80"],
                                                                          strict=True)},
         "champion": {"model": champ, "baseline": gate["baseline"], "candidate": gate["candidate"],
-                     "statistic": _plain(gate["statistic"]), "pvalue": _plain(gate["pvalue"]),
-                     "pvalue_holm": _plain(gate.get("pvalue_holm")),
+                     "statistic": to_json(gate["statistic"]), "pvalue": to_json(gate["pvalue"]),
+                     "pvalue_holm": to_json(gate.get("pvalue_holm")),
                      "promoted": bool(gate["promoted"]), "version": champion.get("champion_version"),
                      "reason": gate["reason"], "baselines": list(gate.get("baselines") or []),
-                     "challengers": {c["model"]: {k: _plain(c[k]) for k in ("mase", "pvalue", "pvalue_holm",
+                     "challengers": {c["model"]: {k: to_json(c[k]) for k in ("mase", "pvalue", "pvalue_holm",
                                                                             "origins")}
                                      for c in gate.get("challengers") or []}},
         "missing_forecasts": _missing(board["predictions"]),
-        "score_season_pvalue": _plain((board.get("score_season") or {}).get("pvalue")),
-        "score_season_means": {q: _plain(m) for q, m in (board.get("score_season") or {}).get("means", {}).items()},
-        "score_drivers": {k: _plain(v) for k, v in (board.get("score_drivers") or {}).items()},
+        "score_season_pvalue": to_json((board.get("score_season") or {}).get("pvalue")),
+        "score_season_means": {q: to_json(m) for q, m in (board.get("score_season") or {}).get("means", {}).items()},
+        "score_drivers": {k: to_json(v) for k, v in (board.get("score_drivers") or {}).items()},
         "drift": {**drift.drift_summary(_drift_reports(storage_dir)),
                   **monitoreval.evaluation_summary(_stored(storage_dir, "monitor_evaluation"))},
-        "data": {status: _plain(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
-        "score_distribution": [{k: _plain(v) for k, v in row.items()}
+        "data": {status: to_json(bankruptcies.get(status)) for status in ("real", "approximate", "synthetic")},
+        "score_distribution": [{k: to_json(v) for k, v in row.items()}
                                for row in board.get("score_distribution", pd.DataFrame()).to_dict("records")],
         "data_by_table": data_shares,
     }

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sector_forecast import clock
 from sector_forecast.domain import drift
+from sector_forecast.domain.jsonable import to_json
 from sector_forecast.domain.periods import quarter_offset
 
 SECTOR_TABLE_COLUMNS = ["quarter", "sector", "bankruptcies", "relative_log", "n_history", "t_stat", "p_value",
@@ -103,7 +102,7 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored beside the HTML and logged to MLflow (NaN becomes null)."""
-        return _jsonable({
+        return to_json({
             "quarter": self.quarter, "generated_at": self.generated_at, "headline": self.headline(),
             "flags": {"data_drift": self.data_drift, "performance_degradation": self.degraded,
                       "degraded": self.degraded, "alarm": self.alarm, "retrain": self.retrain},
@@ -162,20 +161,6 @@ def build_report(
 def load_reports(directory: Path) -> list[dict[str, Any]]:
     """The stored JSON reports (``<store>/monitoring/drift_report/*.json``), oldest quarter first."""
     return [json.loads(p.read_text()) for p in sorted(Path(directory).glob("*.json"))]
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if obj is pd.NA:
-        return None
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 # ---- text ---------------------------------------------------------------------------------------------------

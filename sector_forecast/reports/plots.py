@@ -58,27 +58,6 @@ def errors_by_origin(predictions: pd.DataFrame, note: str = ""):
     return fig
 
 
-def history_and_forecast(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
-    """Score history per sector with the next-quarter forecast and its interval."""
-    fig, axes = _plt().subplots(2, 5, figsize=(15, 5.5), sharey=False)
-    for ax, sector in zip(axes.ravel(), SECTORS, strict=True):
-        past = history[history["sector"] == sector].sort_values("quarter").tail(quarters)
-        ax.plot(past["quarter"], past["score"], color="tab:blue", linewidth=1)
-        row = forecast[forecast["sector"] == sector]
-        if len(row):
-            r = row.iloc[0]
-            ax.errorbar([r["quarter"]], [r["prediction"]], yerr=[[r["prediction"] - r["lower"]],
-                        [r["upper"] - r["prediction"]]], fmt="o", color="tab:red", capsize=3)
-        # Full names, wrapped to the panel's width: the longest (sector 2) has 57 characters.
-        ax.set_title(textwrap.fill(f"{sector}. {SECTORS[sector]}", TITLE_WIDTH), fontsize=8)
-        ticks = list(past["quarter"])[:: max(1, len(past) // 3)]
-        ax.set_xticks(ticks)
-        ax.tick_params(labelsize=6)
-    fig.suptitle("Sector Vitality Score: history and next-quarter forecast" + (f"\n{note}" if note else ""))
-    fig.tight_layout()
-    return fig
-
-
 def forecast_panels(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
     """Per sector: bankruptcies with the next-quarter forecast (80% and 95% intervals), and the score."""
     fig, axes = _plt().subplots(2, 5, figsize=(16, 6), sharey=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -66,22 +65,12 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _set_aside_old_format(path: Path, now: datetime) -> Path | None:
-    """A log written before the count forecasts (score predictions, no 80/95% bounds) is moved aside, not mixed."""
-    if not path.exists() or set(LOG_COLUMNS) <= set(read_parquet(path).columns):
-        return None
-    aside = path.with_name(f"prediction_log.score-era-{now:%Y%m%dT%H%M%S}.parquet")
-    path.rename(aside)
-    return aside
-
-
-def append_to_prediction_log(path: Path, new: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, Path | None]:
-    """Merge ``new`` into the log under an exclusive lock and rewrite it atomically; (log, old log set aside)."""
+def append_to_prediction_log(path: Path, new: pd.DataFrame) -> pd.DataFrame:
+    """Merge ``new`` into the log under an exclusive lock and rewrite it atomically; the merged log."""
     with _locked(path):
-        aside = _set_aside_old_format(path, now)
         merged = merge_prediction_log(read_prediction_log(path), new)
         atomic_write(path, lambda tmp: merged.to_parquet(tmp, index=False))
-    return merged, aside
+    return merged
 
 
 def origin_forecast(backtest: pd.DataFrame, model: str, origin: str) -> pd.DataFrame:

@@ -21,9 +21,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pyarrow.fs import LocalFileSystem
+
+from sector_forecast.domain.jsonable import to_json
 
 _FORMATS = (".parquet", ".json", ".pkl")
 PARTS = "_parts"  # a dict's tables and estimators, beside the JSON files that name them
@@ -51,21 +52,6 @@ def read_parquet(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path, filesystem=LocalFileSystem())
 
 
-def _plain(value: Any) -> Any:
-    """`value` as JSON types (numpy scalars to Python, tuples to lists), or TypeError if it has no JSON form."""
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise TypeError("dict with non-string keys")  # JSON would turn them into strings
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(type(value).__name__)
-
-
 def _write_bundle(base: Path, value: dict) -> Path:
     token = uuid.uuid4().hex[:8]
     doc: dict[str, Any] = {}
@@ -76,7 +62,7 @@ def _write_bundle(base: Path, value: dict) -> Path:
             doc[key] = {"$parquet": f"{name}.parquet"}
             continue
         try:
-            doc[key] = _plain(item)
+            doc[key] = to_json(item, strict=True)
         except TypeError:
             atomic_write(base.parent / f"{name}.pkl", lambda tmp, o=item: tmp.write_bytes(pickle.dumps(o)))
             doc[key] = {"$pickle": f"{name}.pkl"}

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sector_forecast.domain.periods import quarter_index
 from sector_forecast.reports.monitoring import DriftReport
-from sector_forecast.tracking.runs import client_for
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
-def champion_version_info(uri: str, registered_model: str, version: str) -> dict[str, Any]:
+def champion_version_info(client: MlflowClient, registered_model: str, version: str) -> dict[str, Any]:
     """Registry facts about one version of the registered model: model, training origin, run."""
-    client = client_for(uri)
     mv = client.get_model_version(registered_model, version)
     return {"version": str(mv.version), "model": mv.tags.get("model"), "origin": mv.tags.get("origin"),
             "run_id": mv.run_id, "uri": f"models:/{registered_model}/{mv.version}"}
@@ -28,12 +30,12 @@ def champion_name(champion_model: dict) -> str:
     return str(champion_model.get("champion_model") or champion_model["champion"])
 
 
-def champion_in_service(uri: str, registered_model: str, champion_model: dict) -> dict | None:
+def champion_in_service(client: MlflowClient, registered_model: str, champion_model: dict) -> dict | None:
     """Registry facts of the champion in service (its training origin decides whether an alarm asks to retrain)."""
     version = champion_model.get("champion_version")
     if not version:
         return None
-    info = champion_version_info(uri, registered_model, str(version))
+    info = champion_version_info(client, registered_model, str(version))
     info["model"] = info["model"] or champion_name(champion_model)
     info["origin"] = info["origin"] or champion_model.get("origin")
     return info
@@ -51,8 +53,8 @@ class MlflowReportLogger:
     written in one batch per run.
     """
 
-    def __init__(self, uri: str, run_id: str) -> None:
-        self.client, self.run_id = client_for(uri), run_id
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
         self.seen = {k: {(m.step, round(m.value, 12)) for m in self.client.get_metric_history(run_id, k)}
                      for k in METRIC_KEYS}
         self.pending: list = []  # mlflow.entities.Metric, imported where one is made
@@ -62,7 +64,7 @@ class MlflowReportLogger:
 
         for name, path in files.items():
             self.client.log_text(self.run_id, path.read_text(), f"monitoring/drift_report_{report.quarter}.{name}")
-        step = int(report.quarter[:4]) * 4 + int(report.quarter[5]) - 1
+        step = quarter_index(report.quarter)
         values = (report.data.table["p_value"].min(), report.performance.statistic, report.performance.p_value,
                   float(report.alarm))
         now = int(time.time() * 1000)

@@ -37,7 +37,7 @@ def test_dockerfile_pins_its_base_and_runs_unprivileged() -> None:
     assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base.group(1)), base.group(1)
     users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert users and users[-1].split(":")[0] not in ("root", "0"), users
-    assert "--constraint constraints.txt" in text, "the image installs the tested versions"
+    assert "--require-hashes --no-deps --requirement requirements.lock" in text, "the image installs the lock"
 
 
 def test_one_image_for_every_dagster_service_and_mlflow() -> None:
@@ -89,18 +89,20 @@ def test_same_code_location_everywhere() -> None:
     assert module in compose()["services"]["user_code"]["command"]
 
 
-def test_image_constraints_match_the_pinned_dependencies() -> None:
-    """The image installs against deploy/constraints.txt: it must pin what pyproject.toml pins."""
-    pins = dict(
-        re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (DEPLOY / "constraints.txt").read_text(), re.MULTILINE)
-    )
+def test_image_lock_matches_the_pinned_dependencies() -> None:
+    """The image installs deploy/requirements.lock: it must pin what pyproject.toml pins, each with hashes."""
+    text = (DEPLOY / "requirements.lock").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;]+)", text, re.MULTILINE))
+    assert len(re.findall(r"^[A-Za-z0-9_.-]+==", text, re.MULTILINE)) == len(
+        re.findall(r"^[A-Za-z0-9_.-]+==\S+.*\\\n\s+--hash=sha256:", text, re.MULTILINE)), "every pin has hashes"
     pins = {k.lower().replace("_", "-"): v for k, v in pins.items()}
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = [*project["dependencies"], *project["optional-dependencies"]["postgres"]]
     exact = dict(re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", d).groups() for d in deps if "==" in d)
     assert exact, "pyproject.toml pins the Dagster set exactly"
     for name, version in exact.items():
         assert pins.get(name.lower()) == version, (
-            f"{name}: pyproject {version}, constraints {pins.get(name.lower())}"
+            f"{name}: pyproject {version}, lock {pins.get(name.lower())}"
         )
     assert "psycopg2-binary" in pins, "PostgreSQL storage and the MLflow server need psycopg2"
 

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from sector_forecast.contracts.inputs import (
-    FEATURE_SCHEMA,
-    PANEL_SCHEMA,
-    PREDICTIONS_SCHEMA,
-    QUARTER_REGEX,
-    demo14_raw_schema,
-    konk_raw_schema,
-    summarize_failures,
-    validate,
-)
-from sector_forecast.contracts.models import FORECASTS_SCHEMA, GATE_SCHEMA, LEADERBOARD_SCHEMA
+from sector_forecast.contracts.columns import QUARTER_REGEX
+from sector_forecast.contracts.inputs import FEATURE_SCHEMA, PANEL_SCHEMA, demo14_raw_schema, konk_raw_schema
+from sector_forecast.contracts.models import FORECASTS_SCHEMA, GATE_SCHEMA, LEADERBOARD_SCHEMA, PREDICTIONS_SCHEMA
+from sector_forecast.contracts.validation import summarize_failures, validate
 from sector_forecast.domain.features import build_features
 from sector_forecast.domain.models import BACKTEST_COLUMNS
 from sector_forecast.domain.panel import build_panel, quarterly_births
 from sector_forecast.domain.periods import quarter_range
 from sector_forecast.domain.score import panel_scores
 from sector_forecast.domain.sectors import KONK4_BRANCHE_CODES, KONK25_BRANCHE25_CODES
-
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
 
 def konk25(period="2024M01") -> pd.DataFrame:

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.contracts.inputs import FEATURE_SCHEMA, validate
+from sector_forecast.contracts.inputs import FEATURE_SCHEMA
+from sector_forecast.contracts.validation import validate
 from sector_forecast.domain.features import (
     FEATURE_COLUMNS,
     FEATURE_FRAME_COLUMNS,

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.contracts.inputs import PREDICTIONS_SCHEMA, validate
+from sector_forecast.contracts.models import PREDICTIONS_SCHEMA
+from sector_forecast.contracts.validation import validate
 from sector_forecast.domain.features import FEATURE_COLUMNS, build_features
 from sector_forecast.domain.models import (
     BACKTEST_COLUMNS,

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.contracts.inputs import PANEL_SCHEMA, validate
+from sector_forecast.contracts.inputs import PANEL_SCHEMA
+from sector_forecast.contracts.validation import validate
 from sector_forecast.domain.panel import (
     BASE_COLUMNS,
     PANEL_COLUMNS,

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.contracts.inputs import FEATURE_SCHEMA, PANEL_SCHEMA, PREDICTIONS_SCHEMA, validate
+from sector_forecast.contracts.inputs import FEATURE_SCHEMA, PANEL_SCHEMA
+from sector_forecast.contracts.models import PREDICTIONS_SCHEMA
+from sector_forecast.contracts.validation import validate
 from sector_forecast.domain import calibration, models, scorecast
 from sector_forecast.domain.features import build_features
 from sector_forecast.domain.metrics import score_scale

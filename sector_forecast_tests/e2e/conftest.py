@@ -29,15 +29,10 @@ from sector_forecast_tests.deploy.services import (
     stop_instigators,
     wait_until,
 )
+from sector_forecast_tests.e2e.pages import CHROMIUM, VIEWPORT, chromium, location_loaded
 from sector_forecast_tests.statbank_server import ServerHandle, running_statbank_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
-VIEWPORT = {"width": 1600, "height": 1000}
 PRE_MATERIALISED = ["konk4_job", "konk25_job", "demo14_job", "panel_job"]
 
 
@@ -98,38 +93,17 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
             ui = DagsterUI(
                 url=url, home=home, statbank=statbank, graphql=graphql_over_http(f"{url}/graphql"), log=log
             )
-            wait_until(lambda: _location_loaded(ui), "dagster dev", 180, dev, log)
+            wait_until(lambda: location_loaded(ui.query), "dagster dev", 180, dev, log)
             yield ui
-
-
-def _location_loaded(ui: DagsterUI) -> bool:
-    try:
-        data = ui.query(
-            "{ workspaceOrError { ... on Workspace { locationEntries { name "
-            "locationOrLoadError { __typename } } } } }"
-        )
-    except Exception:
-        return False
-    entries = data["workspaceOrError"].get("locationEntries") or []
-    return any(
-        (e.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation" for e in entries
-    )
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's Chromium, headless, with the flags this machine's closed network needs."""
+    """Debian's Chromium, headless (`pages.chromium`), for every test of the module."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright gives every launch a new, empty profile directory of its own and removes it afterwards.
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass

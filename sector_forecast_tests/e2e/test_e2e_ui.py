@@ -20,6 +20,7 @@ from sector_forecast.defs.partitions import monthly_partitions, period_to_month_
 from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.domain.features import FEATURE_LINEAGE
 from sector_forecast.statbank import StatBankClient
+from sector_forecast_tests.e2e.pages import hide_navigation
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +84,7 @@ def test_asset_graph_shows_every_asset(page, shots, dagster_ui) -> None:
     groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
     assert link.group(2).split(",") == [f"global@global:{g}" for g in GROUPS] and set(GROUPS) == groups, groups
     page.goto(link.group(1))
-    page.get_by_role("button", name="Hide navigation").click()
+    hide_navigation(page)
     nodes = page.locator("[class*=AssetNode_minimalAssetNodeBox]")
     expect(nodes).to_have_count(len(in_api), timeout=60_000)
     labels = [t.strip() for t in nodes.all_inner_texts()]

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import math
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.contracts import inputs as contracts
+from sector_forecast.contracts import validation as contracts
 from sector_forecast.contracts.monitoring import BATCH_PREDICTIONS_SCHEMA, MONITOR_TABLE_SCHEMA
 from sector_forecast.domain import drift
 from sector_forecast.domain.periods import quarter_offset, quarter_range
@@ -27,7 +26,6 @@ from sector_forecast.storage.prediction_log import (
     read_prediction_log,
 )
 
-NOW = datetime(2026, 11, 30, 9, tzinfo=UTC)  # when the rows were logged: only names a set-aside file
 SECTORS = np.arange(1, 11)
 
 
@@ -52,7 +50,7 @@ def test_log_rerun_replaces_its_rows_and_new_versions_add_rows() -> None:
 def test_concurrent_appends_keep_every_quarter(tmp_path: Path) -> None:
     path = tmp_path / "monitoring" / "prediction_log.parquet"
     origins = [f"20{y}Q{q}" for y in (21, 22) for q in (1, 2, 3, 4)]
-    threads = [threading.Thread(target=append_to_prediction_log, args=(path, log_rows(o, "1", "t"), NOW))
+    threads = [threading.Thread(target=append_to_prediction_log, args=(path, log_rows(o, "1", "t")))
                for o in origins]
     for t in threads:
         t.start()
@@ -61,16 +59,6 @@ def test_concurrent_appends_keep_every_quarter(tmp_path: Path) -> None:
     log = read_prediction_log(path)
     assert sorted(log["origin"].unique()) == origins and len(log) == 80
     assert not list(path.parent.glob(".prediction_log.parquet.*"))  # no temporary files left behind
-
-
-def test_a_score_era_log_is_set_aside_not_mixed(tmp_path: Path) -> None:
-    path = tmp_path / "monitoring" / "prediction_log.parquet"
-    path.parent.mkdir(parents=True)
-    old = log_rows("2022Q2", "1", "t").drop(columns=["lower80", "upper80", "lower95", "upper95"])
-    old.assign(lower=0.8, upper=0.9).to_parquet(path)
-    log, aside = append_to_prediction_log(path, log_rows("2022Q3", "2", "t"), NOW)
-    assert aside is not None and aside.exists() and "score-era" in aside.name
-    assert set(log["origin"]) == {"2022Q3"} and list(log.columns) == LOG_COLUMNS
 
 
 def test_batch_predictions_contract() -> None:

@@ -118,7 +118,7 @@ def backtest_leaderboard(
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
              "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": runs}
     yield from checked_output(
-        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA, [],
+        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(board)),
             "graded_origins": dg.MetadataValue.text(
@@ -258,6 +258,6 @@ def champion_model(
     context.log.info(f"promotion gate: {gate.reason}; champion is version {info['champion_version']} ({champ})")
     registered = f"models:/{mlflow.registered_model_name}@champion"
     yield from checked_output(
-        "champion_model", info, pd.DataFrame([gate.flat()]), contracts_models.GATE_SCHEMA, [],
+        "champion_model", info, pd.DataFrame([gate.flat()]), contracts_models.GATE_SCHEMA,
         metadata=_gate_metadata(gate, info, registered, statbank.data_label()),
     )

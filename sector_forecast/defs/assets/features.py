@@ -53,7 +53,7 @@ def feature_frame(context: dg.AssetExecutionContext, quarterly_panel: dict[str, 
         quarter_label_to_key(q): part.reset_index(drop=True) for q, part in frame.groupby("quarter", sort=True)
     }
     yield from checked_output(
-        "feature_frame", parts, frame, contracts.FEATURE_SCHEMA, list(parts),
+        "feature_frame", parts, frame, contracts.FEATURE_SCHEMA,
         metadata=frame_metadata(
             frame, **coverage_metadata(frame),
             targets_missing=dg.MetadataValue.int(int(frame["target"].isna().sum())),

@@ -70,7 +70,7 @@ def forecasts(
     source = f"{uri} (version {champion_model.get('champion_version')}, {champion}, origin {origin})"
     context.log.info(f"forecasts for {target} from {source}")
     yield from checked_output(
-        "forecasts", result, result, contracts_models.FORECASTS_SCHEMA, [],
+        "forecasts", result, result, contracts_models.FORECASTS_SCHEMA,
         metadata={
             **frame_metadata(result, preview_rows=10),
             "forecast_quarter": dg.MetadataValue.text(target),

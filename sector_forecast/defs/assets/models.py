@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from sector_forecast.contracts import inputs as contracts
+from sector_forecast.contracts import models as contracts
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import markdown_table, number
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
@@ -120,7 +120,7 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
             context.log.warning(f"{asset_name}: {missing} sector forecasts missing (see missing_forecasts)")
         all_predictions = pd.concat([p["predictions"] for p in parts.values()], ignore_index=True)
         yield from checked_output(
-            asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA, list(parts),
+            asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA,
             metadata={
                 "origins": dg.MetadataValue.text(
                     f"{quarter_key_to_label(min(parts))}..{quarter_key_to_label(max(parts))} ({len(parts)})"),

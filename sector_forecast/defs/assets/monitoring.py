@@ -175,12 +175,9 @@ def batch_predictions(
         })
     frame = pd.concat(parts.values(), ignore_index=True)
     result = yield from require_contract("batch_predictions", frame, BATCH_PREDICTIONS_SCHEMA, list(parts))
-    log, aside = (append_to_prediction_log(log_path, frame, clock.now()) if len(frame)
-                  else (read_prediction_log(log_path), None))
+    log = append_to_prediction_log(log_path, frame) if len(frame) else read_prediction_log(log_path)
     if missing:
         context.log.warning(f"batch_predictions: no leaderboard forecast of {model} at {', '.join(missing)}")
-    if aside:
-        context.log.warning(f"batch_predictions: a score-era prediction log was set aside as {aside}")
     context.log.info(f"batch_predictions: {len(parts) - len(missing)} origin(s) of {model} (version {version}); "
                      f"log has {len(log)} rows")
     yield dg.Output(parts, metadata={
@@ -190,7 +187,6 @@ def batch_predictions(
         "prediction_log": dg.MetadataValue.path(str(log_path)),
         "prediction_log_rows": dg.MetadataValue.int(len(log)),
         "prediction_log_versions": dg.MetadataValue.text(", ".join(sorted(log["model_version"].astype(str).unique()))),
-        **({"score_era_log_set_aside": dg.MetadataValue.path(str(aside))} if aside else {}),
     })
     yield result
 
@@ -238,7 +234,8 @@ def drift_report(
     parquet_io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> Iterator:
     root = parquet_io_manager.root_for(context.instance)
-    champ = champion_in_service(mlflow.uri, mlflow.registered_model_name, champion_model)
+    client = mlflow.get_client()
+    champ = champion_in_service(client, mlflow.registered_model_name, champion_model)
     log = read_prediction_log(prediction_log_path(root))
     predictions = backtest_leaderboard["predictions"]
     rows = predictions[predictions["model"] == champion_name(champion_model)]
@@ -253,7 +250,7 @@ def drift_report(
                                        config.performance_level)
     table = pd.concat([r.sector_table() for r in reports.values()], ignore_index=True)
     contract = yield from require_contract("drift_report", table, MONITOR_TABLE_SCHEMA, list(reports))
-    mlflow_log = MlflowReportLogger(mlflow.uri, champ["run_id"]) if champ and champ.get("run_id") else None
+    mlflow_log = MlflowReportLogger(client, champ["run_id"]) if champ and champ.get("run_id") else None
     drawn = set(list(reports)[-config.plot_quarters:] if config.plot_quarters > 0 else reports)
     for key, report in reports.items():
         images = plots.drift_figures(report) if key in drawn else {}
@@ -324,10 +321,8 @@ def monitor_evaluation(
         f"{k} {v:.3f}" for k, v in figures.items()))
     metadata = {name: dg.MetadataValue.md(text) for name, text in mr.evaluation_tables(ev).items()}
     metadata.update({key: dg.MetadataValue.float(value) for key, value in figures.items()})
-    yield from checked_output("monitor_evaluation", ev.to_value(), ev.grid, MONITOR_EVALUATION_SCHEMA, [],
+    yield from checked_output("monitor_evaluation", ev.to_value(), ev.grid, MONITOR_EVALUATION_SCHEMA,
                               {"dagster/row_count": dg.MetadataValue.int(len(ev.grid)), **metadata})
 
 
 MONITORING_ASSETS: list = [batch_predictions, drift_report, monitor_evaluation]
-# The checks are specs of the assets themselves (one pass computes report, contract and verdicts).
-MONITORING_CHECKS: list = []

@@ -125,7 +125,7 @@ def quarterly_panel(
     if nowcast_quarters:
         context.log.info(f"births nowcast (DEMO14 not yet published) for {nowcast_quarters[0]}..{nowcast_quarters[-1]}")
     yield from checked_output(
-        "quarterly_panel", parts, frame, contracts.PANEL_SCHEMA, list(parts),
+        "quarterly_panel", parts, frame, contracts.PANEL_SCHEMA,
         metadata=frame_metadata(
             frame, **coverage_metadata(frame),
             **column_lineage_metadata(features.PANEL_LINEAGE),

@@ -150,7 +150,7 @@ def _konk_asset(table: str, code_var: str, partitions_def: dg.PartitionsDefiniti
         context.log.info(f"{table}: {len(frame)} rows for {periods[0]}..{periods[-1]} from {client.source}")
         source = source_metadata(client, table, meta)
         yield from checked_output(
-            name, parts, frame, contracts.konk_raw_schema(code_col, codes, periods), keys,
+            name, parts, frame, contracts.konk_raw_schema(code_col, codes, periods),
             metadata=frame_metadata(
                 frame, periods=dg.MetadataValue.text(f"{periods[0]}..{periods[-1]}"),
                 **suppressed_metadata(keys[0], frame), **source,
@@ -209,7 +209,7 @@ def demo14_raw(context: dg.AssetExecutionContext, statbank: StatBankResource) ->
     context.log.info(f"DEMO14: {len(frame)} rows for {years[0]}..{years[-1]} from {client.source}")
     source = source_metadata(client, "DEMO14", meta)
     yield from checked_output(
-        "demo14_raw", parts, frame, contracts.demo14_raw_schema(years), years,
+        "demo14_raw", parts, frame, contracts.demo14_raw_schema(years),
         metadata=frame_metadata(frame, years=dg.MetadataValue.text(f"{years[0]}..{years[-1]}"),
                                 **suppressed_metadata(years[0], frame), **source),
         shared=source, partition_metadata=suppressed_metadata,

@@ -21,6 +21,7 @@ from sector_forecast.defs.partitions import RANGE_END, RANGE_START, quarterly_pa
 from sector_forecast.defs.resources import StatBankResource
 from sector_forecast.defs.sensors.publication import PARTITIONS, TRIGGER_TAG
 from sector_forecast.domain import releases as rel
+from sector_forecast.domain.periods import quarter_month_starts
 from sector_forecast.statbank import StatBankError
 
 QUARTERLY_CRON = "0 9 10 2,5,8,11 *"
@@ -34,8 +35,7 @@ def missing_published(all_keys: Sequence[str], materialised: set[str], latest_ke
 
 def quarter_months_keys(quarter_key: str) -> list[str]:
     """`2026-07-01` -> the three month keys of that quarter."""
-    year, month = int(quarter_key[:4]), int(quarter_key[5:7])
-    return [f"{year}-{m:02d}-01" for m in range(month, month + 3)]
+    return quarter_month_starts(quarter_key)
 
 
 def catch_up_requests(
