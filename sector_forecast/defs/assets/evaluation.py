@@ -216,8 +216,7 @@ def champion_model(
     origin = str(table["origin"].max())
     runs = backtest_leaderboard["runs"]
     fit_run = runs[(runs["model"] == champ) & (runs["origin"] == origin)]["mlflow_run_id"]
-    client = tracking.client_for(mlflow.uri)
-    exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())
+    client, exp_id = mlflow.get_client(), mlflow.experiment_id()
     quantiles, sources = calibration.live_quantiles(calibrated, champ, backtest_leaderboard["validation"])
     decision = "promoted" if gate.promoted else "baseline"
     provenance = statbank.provenance_tags()

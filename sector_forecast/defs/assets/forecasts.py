@@ -50,10 +50,12 @@ def forecasts(
 
     _, rows = newest(feature_frame, "feature_frame")
     origin, target = str(rows["quarter"].iloc[0]), str(rows["target_quarter"].iloc[0])
-    tracking.client_for(mlflow.uri)
     uri = f"models:/{mlflow.registered_model_name}@champion"
+    client = mlflow.get_client()
+    served = client.get_model_version_by_alias(mlflow.registered_model_name, tracking.CHAMPION_ALIAS)
     request = rows[["sector", "target_quarter"]].rename(columns={"target_quarter": "quarter"})
-    result = load_model(uri).predict(request)
+    location = client.get_model_version_download_uri(mlflow.registered_model_name, served.version)
+    result = load_model(location).predict(request)
     champion = str(result["model"].iloc[0])
     panel = pd.concat(quarterly_panel.values(), ignore_index=True)
     mu = dict(zip(result["sector"].astype(int), result["prediction"].astype(float), strict=True))

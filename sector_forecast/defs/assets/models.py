@@ -106,8 +106,7 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
         statbank: StatBankResource,
     ) -> Iterator:
         features = pd.concat(feature_frame.values(), ignore_index=True)
-        client = tracking.client_for(mlflow.uri)
-        exp_id = tracking.experiment_id(client, mlflow.experiment_name, mlflow.artifact_location())
+        client, exp_id = mlflow.get_client(), mlflow.experiment_id()
         provenance = statbank.provenance_tags()
 
         def log(*, key: str, **run) -> str:
