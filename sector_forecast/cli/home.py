@@ -27,8 +27,10 @@ def ensure_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     template = REPO_ROOT / "dagster.yaml"
-    if not config.exists() and template.exists():
-        shutil.copyfile(template, config)
+    if not config.exists() and template.exists():  # atomic: a run starting beside us never reads half a file
+        partial = config.with_name(f".{config.name}.{os.getpid()}")
+        shutil.copyfile(template, partial)
+        partial.replace(config)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -50,14 +52,18 @@ def exclusive_instance(home: Path, echo: Callable[[str], None], wait: bool = Tru
     has its own `$DAGSTER_HOME` and is not held back by it.
     """
     lock = FileLock(home / LOCK_FILE)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if not wait:
-            yield False
-            return
-        echo(f"sector-forecast: waiting for the run in progress on this instance ({holder(home)}) to finish")
-        lock.acquire()
+    told = None
+    while True:
+        try:
+            lock.acquire(timeout=0 if told is None else 1)
+            break
+        except Timeout:
+            if not wait:
+                yield False
+                return
+            if holder(home) != told:  # say it again when another run took the instance first
+                told = holder(home)
+                echo(f"sector-forecast: waiting for the run in progress on this instance ({told}) to finish")
     try:
         record = home / f"{HOLDER_FILE}.{os.getpid()}"
         record.write_text(f"pid {os.getpid()} on {socket.gethostname()}, since "
