@@ -75,7 +75,7 @@ def run(stages: tuple[str, ...]) -> None:
     from sector_forecast.cli.summary import print_summary
     from sector_forecast.defs.definitions import defs
     from sector_forecast.defs.jobs import STAGES
-    from sector_forecast.defs.pipeline import fail_interrupted_runs, run_pipeline
+    from sector_forecast.defs.pipeline import fail_interrupted_runs, remove_partial_writes, run_pipeline
     from sector_forecast.defs.resources import StatBankResource
 
     unknown = [s for s in stages if s not in STAGES]
@@ -96,6 +96,8 @@ def run(stages: tuple[str, ...]) -> None:
     with exclusive_instance(home, echo=click.echo), dg.DagsterInstance.get() as instance:
         for line in fail_interrupted_runs(instance):
             click.echo(f"sector-forecast: {line}")
+        if partial := remove_partial_writes(instance, Path(instance.storage_directory())):
+            click.echo(f"sector-forecast: removed {len(partial)} partial file(s) an interrupted run left in the store")
         try:
             result = run_pipeline(defs, instance, client, jobs=list(stages) or None, echo=click.echo)
         except StatBankError as err:

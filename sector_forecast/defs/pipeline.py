@@ -12,6 +12,7 @@ only watches workers a run launcher started, so every run records the process ex
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import time
@@ -108,6 +109,21 @@ def fail_interrupted_runs(instance: dg.DagsterInstance) -> list[str]:
         instance.report_run_failed(run, message=message)
         lines.append(f"run {run.run_id[:8]} ({run.job_name}) {message}")
     return lines
+
+
+# `storage.values.atomic_write`'s temporaries: `.<name>.<8 random characters>`, renamed over `<name>` when done.
+PARTIAL_WRITE = re.compile(r"^\..+\.(parquet|json|pkl)\.[a-z0-9_]{8}$")
+
+
+def remove_partial_writes(instance: dg.DagsterInstance, storage: Path) -> list[Path]:
+    """Delete the temporaries a killed process left in the store; none while any run of the instance is in
+    progress, since a live run's temporary is about to be renamed into place. Returns what was deleted."""
+    if instance.get_run_records(filters=dg.RunsFilter(statuses=list(IN_PROGRESS)), limit=1):
+        return []
+    partial = [p for p in storage.rglob(".*") if p.is_file() and PARTIAL_WRITE.match(p.name)]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
 
 
 def period_label(partitions_def: dg.PartitionsDefinition | None, key: str) -> str:
