@@ -153,10 +153,12 @@ def supervise(cmd: list[str], cwd: Path, env: dict[str, str], grace: float = STO
     Output that goes to a file or pipe loses its colour codes (`dagster dev` colours whatever its stdout).
     """
     received: list[float] = []
+    proc: subprocess.Popen | None = None
 
     def send(sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
+        if proc is not None:  # a signal before the child exists is forwarded once it does
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
 
     def on_signal(signum: int, _frame: object) -> None:
         received.append(time.monotonic())
@@ -169,6 +171,8 @@ def supervise(cmd: list[str], cwd: Path, env: dict[str, str], grace: float = STO
     streams = [(sys.stdout, "stdout"), (sys.stderr, "stderr")]
     pipes = {name: subprocess.PIPE for stream, name in streams if not stream.isatty()}
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, **pipes)
+    if received:
+        send(signal.SIGTERM)
     pumps = [threading.Thread(target=_pump, args=(getattr(proc, name), stream.buffer, True), daemon=True)
              for stream, name in streams if name in pipes]
     try:

@@ -3,7 +3,8 @@
 Real `sector-forecast run` processes on a fresh instance over the bundled snapshot. The kill lands at a moment
 read from the instance (after the stage's first materialisation), not after a sleep. The whole pipeline under
 ten kills is `benchmarks/crash.py`; these are the cheap cases: one stage of 213 partitions killed half-way, and
-two runs started together.
+two runs started together. That a re-run after a kill completes with the same evidence is
+`test_kill_resume.py` (it resumes a copy of the whole graph).
 """
 
 from __future__ import annotations
@@ -81,18 +82,6 @@ def _status(home: Home, run: dg.DagsterRun) -> dict[str, dg.AssetPartitionStatus
         return dict(instance.get_status_by_partition(dg.AssetKey(KILLED_ASSET), keys, partitions_def))
 
 
-@pytest.mark.parametrize("home", ["sqlite"], indirect=True)  # the re-run itself is the same on PostgreSQL
-def test_a_killed_run_is_marked_failed_by_its_rerun_which_completes(home: Home, tmp_path: Path) -> None:
-    killed, pid, _ = _killed_half_way(home, tmp_path / "killed.log")
-    out = _run(home, KILLED_STAGE, tmp_path / "rerun.log")
-    _marked_failed(home, killed, pid, out)
-    assert set(_status(home, killed).values()) == {dg.AssetPartitionStatus.MATERIALIZED}
-    with home.instance() as instance:
-        runs = instance.get_runs(dg.RunsFilter(job_name=KILLED_STAGE))
-    assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
-
-
-@pytest.mark.parametrize("home", ["postgres"], indirect=True)  # on SQLite, the test above
 def test_a_killed_run_is_marked_failed_by_any_next_run(home: Home, tmp_path: Path) -> None:
     killed, pid, done = _killed_half_way(home, tmp_path / "killed.log")
     _marked_failed(home, killed, pid, _run(home, QUICK_STAGE, tmp_path / "next.log"))
