@@ -84,7 +84,7 @@ def process_token(pid: int) -> str | None:
 
 def process_tags() -> dict[str, str]:
     """Tags naming the process that executes a run in-process, for `fail_interrupted_runs`."""
-    return {HOST_TAG: socket.gethostname(), PROCESS_TAG: process_token(os.getpid()) or str(os.getpid())}
+    return {HOST_TAG: socket.gethostname(), PROCESS_TAG: process_token(os.getpid()) or f"{os.getpid()}:"}
 
 
 def fail_interrupted_runs(instance: dg.DagsterInstance) -> list[str]:
