@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sector_forecast.defs.pipeline import PARTIAL_WRITE
+from sector_forecast.defs.pipeline import PARTIAL_WRITE, remove_partial_writes
 from sector_forecast.statbank.client import ENV_URL
 from sector_forecast_tests.conftest import GraphEnv, copy_graph
 from sector_forecast_tests.deploy.services import VENV_BIN, isolated_env, wait_until
@@ -76,3 +76,17 @@ def test_a_run_killed_in_the_evaluation_stage_resumes_to_the_same_evidence(
     assert list(client.get_registered_model(MODEL).aliases) == ["champion"]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert not instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+
+
+def test_partial_writes_of_a_killed_process_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    # What `atomic_write` leaves when killed between writing its temporary and the rename (mkstemp's names).
+    partial = [tmp_path / "forecasts" / ".value.parquet.k2j4x9q1", tmp_path / "_parts" / ".value.a.1f2e.json.zz_0a9b1"]
+    kept = [tmp_path / "forecasts" / "value.parquet", tmp_path / "monitoring" / "prediction_log.lock",
+            tmp_path / "monitoring" / ".value.parquet.short"]
+    for path in partial + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    with dg.DagsterInstance.ephemeral() as instance:  # no run in progress
+        removed = remove_partial_writes(instance, tmp_path)
+    assert sorted(removed) == sorted(partial)
+    assert [p for p in partial + kept if p.exists()] == kept
