@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/crash.py [--kills 10] [--keep]
 
 First a clean `sector-forecast run` into one fresh `$DAGSTER_HOME` gives the reference: its
-`sector-forecast evaluate --json`, and each stage's duration. Then, on a second fresh home, `sector-forecast
-run` is killed with SIGKILL at a moment inside a stage (a fraction of that stage's clean duration after the
-CLI announces it), spread over raw, panel, fits, evaluation and monitoring; after each kill the run is
-repeated to completion on the same home, so the first kill hits a cold instance and the others hit re-runs.
+`sector-forecast evaluate --json`. Then, on a second fresh home, `sector-forecast run` is killed with SIGKILL
+at a moment inside a stage — once that stage's run has materialised a given share of what it planned, read
+from the instance, so the moment does not drift with the machine's load — spread over raw, panel, fits,
+evaluation and monitoring; after each kill the run is repeated to completion on the same home, so the first
+kill hits a cold instance and the others hit re-runs.
 After every re-run it checks: exit status 0; `evaluate --json` equal to the clean run's; no partial file in the
 store (an `atomic_write` temporary or an unreadable Parquet file); the prediction log with no duplicate
 (origin, model version, sector) and no empty cell; the MLflow registry with exactly one `champion` alias and
@@ -31,7 +32,7 @@ from pathlib import Path
 from _common import CLI, REPO, fresh_home, machine
 
 # (stage, fraction of its clean duration after it starts): ten moments over the whole run.
-# (stage, fraction of its clean duration after it starts): ten moments over the whole run, ordered so that the
+# (stage, share of its planned materialisations done): ten moments over the whole run, ordered so that the
 # first five (`--kills 5`) already hit raw, panel, fits, evaluation and monitoring once each.
 MOMENTS = [("konk25_job", 0.5), ("panel_job", 0.5), ("fits_job", 0.3), ("evaluation_job", 0.5),
            ("monitoring_job", 0.5), ("konk4_job", 0.5), ("demo14_job", 0.5), ("panel_job", 0.9),
@@ -46,34 +47,43 @@ def cli_env(home: Path) -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1", "DAGSTER_HOME": str(home)}
 
 
-def run_streaming(home: Path, kill_at: tuple[str, float] | None = None,
-                  durations: dict[str, float] | None = None) -> tuple[int, str, dict[str, float], str | None]:
-    """`sector-forecast run`: (exit code, output, seconds per stage, stage it was killed in, if it was)."""
+def stage_progress(home: Path, stage: str) -> float:
+    """Share of the materialisations `stage`'s unfinished run planned that it has done (0 when none runs)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name=stage, statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
+        if not runs:
+            return 0.0
+        planned = instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        done = instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    return len(done) / len(planned) if planned else 0.0
+
+
+def run_streaming(home: Path, kill_at: tuple[str, float] | None = None) -> tuple[int, str, str | None]:
+    """`sector-forecast run`: (exit code, output, the stage it was killed in, if it was)."""
     proc = subprocess.Popen([CLI, "run"], cwd=REPO, env=cli_env(home), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
     reader.start()
     seen: list[str] = []
-    current, killed, deadline = None, None, None
+    current, killed = None, None
     while proc.poll() is None or not lines.empty():
         try:
-            line = lines.get(timeout=0.05)
+            line = lines.get(timeout=0.2)
         except queue.Empty:
             line = ""
         seen.append(line)
         if match := STAGE_START.match(line):
             current = match[1]
-            if kill_at and current == kill_at[0]:
-                deadline = time.monotonic() + kill_at[1] * (durations or {}).get(current, 1.0)
-        if deadline is not None and time.monotonic() >= deadline and proc.poll() is None:
+        if (kill_at and killed is None and current == kill_at[0] and proc.poll() is None
+                and stage_progress(home, current) >= kill_at[1]):
             proc.send_signal(signal.SIGKILL)
-            killed, deadline = current, None
+            killed = current
     proc.wait()
     reader.join(timeout=5)
-    out = "".join(seen)
-    seconds = {m[1]: float(m[2]) for m in re.finditer(r"^\s+(\w+_job)\s+\S+\s+ok\s+([\d.]+)s", out, re.M)}
-    return proc.returncode, out, seconds, killed
+    return proc.returncode, "".join(seen), killed
 
 
 def evaluation(home: Path) -> dict:
@@ -139,22 +149,21 @@ def main() -> None:
     print(machine(), flush=True)
     with fresh_home(keep=args.keep) as clean, fresh_home(keep=args.keep) as crashed:
         started = time.monotonic()
-        code, out, durations, _ = run_streaming(clean)
+        code, out, _ = run_streaming(clean)
         if code != 0:
             sys.exit(f"the clean run failed (exit {code}):\n{out[-3000:]}")
         reference, versions = evaluation(clean), model_versions(clean)
-        print(f"clean run: {time.monotonic() - started:.0f}s; stages "
-              + ", ".join(f"{k} {v:.0f}s" for k, v in durations.items()), flush=True)
+        print(f"clean run: {time.monotonic() - started:.0f}s", flush=True)
         tally = {"kills": 0, "rerun rc 0": 0, "clean after re-run": 0}
         for number, moment in enumerate(MOMENTS[:args.kills], start=1):
-            code, out, _, killed = run_streaming(crashed, kill_at=moment, durations=durations)
+            code, out, killed = run_streaming(crashed, kill_at=moment)
             what = f"killed in {killed}" if killed else f"finished before the kill (exit {code})"
-            rerun, rerun_out, _, _ = run_streaming(crashed)
+            rerun, rerun_out, _ = run_streaming(crashed)
             found = problems(crashed, reference, versions) if rerun == 0 else [f"re-run exit {rerun}"]
             tally["kills"] += killed is not None
             tally["rerun rc 0"] += rerun == 0
             tally["clean after re-run"] += not found
-            print(f"{number:2d}. {moment[0]} at {moment[1]:.0%}: {what}; re-run exit {rerun}; "
+            print(f"{number:2d}. {moment[0]} at {moment[1]:.0%} of its materialisations: {what}; re-run exit {rerun}; "
                   f"{'all checks pass' if not found else '; '.join(found)}", flush=True)
             if rerun != 0:
                 print(rerun_out[-2000:], flush=True)
