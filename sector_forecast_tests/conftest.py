@@ -9,17 +9,17 @@ reads a private copy of it. `pytest_collection_modifyitems` groups the tests for
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from filelock import FileLock
 
 from sector_forecast import clock
 from sector_forecast.defs.definitions import build_definitions
@@ -97,17 +97,6 @@ def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    """An advisory lock between this run's processes (xdist workers), released even when the body fails."""
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def built_once(root: Path, build: Callable[[Path], None]) -> Path:
     """`root` once `build(root)` has succeeded in one of this run's processes; the others wait for it.
 
@@ -115,7 +104,7 @@ def built_once(root: Path, build: Callable[[Path], None]) -> Path:
     (and fails with its own error), rather than reading a half-built graph.
     """
     complete = root.with_name(f"{root.name}.complete")
-    with _exclusive(root.with_name(f"{root.name}.lock")):
+    with FileLock(root.with_name(f"{root.name}.lock")):  # between this run's processes (xdist workers)
         if not complete.exists():
             shutil.rmtree(root, ignore_errors=True)
             build(root)
@@ -165,7 +154,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 # `materialised_graph`, so its build starts at once; the next few do not need it.
 SLOW_FIRST = (
     "sector_forecast_tests/automation/test_automation_flow.py",  # builds materialised_graph: ~3 min
-    "sector_forecast_tests/cli/test_cli_exit_status.py",  # three whole `sector-forecast run`s: 3-9 min
+    "sector_forecast_tests/reliability/",  # `sector-forecast run`s killed and raced, SQLite and PostgreSQL: ~3 min
     "sector_forecast_tests/e2e/",  # `sector-forecast run` of the panel, `dagster dev`, a browser: ~3 min
     "sector_forecast_tests/deploy/test_deploy_image.py",  # podman build, the graph in containers: ~4 min
     "sector_forecast_tests/pipeline/test_pipeline_early_quarter.py",  # the whole graph again: ~1 min

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
+from sector_forecast import clock
 from sector_forecast.cli.evaluate import evaluate
-from sector_forecast.cli.home import REPO_ROOT, ensure_dagster_home
+from sector_forecast.cli.home import REPO_ROOT, ensure_dagster_home, exclusive_instance
 from sector_forecast.cli.statbank import statbank
 
 # How long `ui` lets `dagster dev` and everything it started stop after SIGINT/SIGTERM before SIGKILL. Idle,
 # they need a few seconds; `dagster dev` itself allows its webserver and daemon 60 s each.
 STOP_GRACE_SECONDS = 30.0
+DEBUG_ENV = "SECTOR_FORECAST_DEBUG"
+ANSI_CODE = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
 
 # Upstream notices with nothing for a user to act on, filtered (by exact message, through PYTHONWARNINGS so
 # that `dagster dev` and the processes it starts inherit them) instead of shown on every `sector-forecast ui`:
@@ -28,15 +34,35 @@ STOP_GRACE_SECONDS = 30.0
 UI_QUIET = ("ignore:Function `dev_command` is superseded",)
 
 
+class _OneLineErrors(click.Group):
+    """Errors end the command with one line naming the cause; the traceback only with --debug or $DEBUG_ENV."""
 
-@click.group(help=__doc__)
-def main() -> None:
-    pass
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:
+            if ctx.params.get("debug") or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            hint = f"(--debug or {DEBUG_ENV}=1 for the traceback)"
+            raise click.ClickException(f"{type(err).__name__}: {str(err).strip().splitlines()[0]} {hint}") from None
+
+
+@click.group(cls=_OneLineErrors, help=__doc__)
+@click.option("--debug", is_flag=True, help=f"Show the traceback of an unexpected error (also {DEBUG_ENV}=1).")
+def main(debug: bool) -> None:
+    try:  # read before anything imports the partitions, which would fail with a traceback instead
+        clock.override()
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @main.command(help="Materialise the whole graph on the configured source (bundled snapshot unless "
               "SECTOR_FORECAST_STATBANK_URL is set) into the Dagster instance at $DAGSTER_HOME "
-              "(./.dagster_home when unset), then print a summary, the leaderboard and the forecasts.")
+              "(./.dagster_home when unset), then print a summary, the leaderboard and the forecasts. "
+              "One run at a time per instance: a second waits for the first, saying so. Runs left unfinished "
+              "by a process that died are marked failed first.")
 # Stage names are the job names in `defs/jobs.py`, checked once the graph is imported: listing them here
 # would mean importing Dagster for every `--help` (over a second) or keeping a second copy of the list.
 @click.option("--stage", "stages", multiple=True, metavar="JOB",
@@ -49,7 +75,7 @@ def run(stages: tuple[str, ...]) -> None:
     from sector_forecast.cli.summary import print_summary
     from sector_forecast.defs.definitions import defs
     from sector_forecast.defs.jobs import STAGES
-    from sector_forecast.defs.pipeline import run_pipeline
+    from sector_forecast.defs.pipeline import fail_interrupted_runs, remove_partial_writes, run_pipeline
     from sector_forecast.defs.resources import StatBankResource
 
     unknown = [s for s in stages if s not in STAGES]
@@ -67,7 +93,11 @@ def run(stages: tuple[str, ...]) -> None:
         click.echo(f"  cells the models learn from: {provenance_summary(provenance_shares(client.snapshot_dir))}")
     from sector_forecast.statbank import StatBankError
 
-    with dg.DagsterInstance.get() as instance:
+    with exclusive_instance(home, echo=click.echo), dg.DagsterInstance.get() as instance:
+        for line in fail_interrupted_runs(instance):
+            click.echo(f"sector-forecast: {line}")
+        if partial := remove_partial_writes(instance, Path(instance.storage_directory())):
+            click.echo(f"sector-forecast: removed {len(partial)} partial file(s) an interrupted run left in the store")
         try:
             result = run_pipeline(defs, instance, client, jobs=list(stages) or None, echo=click.echo)
         except StatBankError as err:
@@ -82,6 +112,7 @@ def run(stages: tuple[str, ...]) -> None:
 @click.option("--port", default=3000, show_default=True)
 def ui(port: int) -> None:
     home = ensure_dagster_home()
+    _fail_interrupted_runs(home)
     dagster = Path(sys.executable).with_name("dagster")
     cmd = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")]
     click.echo(" ".join(cmd))
@@ -91,108 +122,99 @@ def ui(port: int) -> None:
     raise SystemExit(supervise(cmd, cwd=home, env=env))
 
 
-class _Group:
-    """The process group of a supervised command, and the signals received while it runs."""
+def _fail_interrupted_runs(home: Path) -> None:
+    """Before the UI shows the instance: runs whose process died are failed (unless a live `run` holds it)."""
+    import dagster as dg
 
-    def __init__(self, grace: float) -> None:
-        self.grace = grace
-        self.pgid: int | None = None
-        self.received: list[int] = []
-        self.deadline: float | None = None
+    from sector_forecast.defs.pipeline import fail_interrupted_runs
 
-    def on_signal(self, signum: int, _frame: object) -> None:
-        """First signal: forward it (SIGHUP as SIGTERM) and start the grace period; a second one: SIGKILL."""
-        self.received.append(signum)
-        if len(self.received) == 1:
-            self.deadline = time.monotonic() + self.grace
-            self.send(signal.SIGTERM if signum == signal.SIGHUP else signum)
-        else:
-            self.send(signal.SIGKILL)
-
-    def send(self, sig: int) -> None:
-        if self.pgid is not None:
-            try:
-                os.killpg(self.pgid, sig)
-            except ProcessLookupError:
-                pass
-
-    def alive(self) -> bool:
-        """Whether any process of the group is left; collects those re-parented to us (see `supervise`)."""
-        if self.pgid is None:
-            return False
-        try:
-            while os.waitpid(-self.pgid, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
-            pass
-        try:
-            os.killpg(self.pgid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-    def wait(self, done: Callable[[], bool]) -> bool:
-        """Poll `done` until true; past the deadline SIGKILL the group. False when even that did not help."""
-        killed_at: float | None = None
-        while not done():
-            now = time.monotonic()
-            if self.deadline is not None and now > self.deadline and killed_at is None:
-                click.echo(f"sector-forecast: still running {self.grace:.0f}s after the stop signal: killing",
-                           err=True)
-                self.send(signal.SIGKILL)
-                killed_at = now
-            if killed_at is not None and now > killed_at + 5:
-                return False
-            time.sleep(0.2)
-        return True
+    with exclusive_instance(home, echo=click.echo, wait=False) as held:
+        if held:
+            with dg.DagsterInstance.get() as instance:
+                for line in fail_interrupted_runs(instance):
+                    click.echo(f"sector-forecast: {line}")
 
 
-def _become_subreaper() -> None:
-    """Have orphans of the tree re-parented to this process, not to init, so `_Group.alive` can collect them.
-
-    Without it, a zombie left by a dead `dagster dev` lingers wherever init does not reap (a container whose
-    first process is not an init), and the group never looks empty. Linux only; elsewhere a no-op.
-    """
-    if sys.platform.startswith("linux"):
-        pr_set_child_subreaper = 36
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+def _pump(source: IO[bytes], target: IO[bytes], plain: bool) -> None:
+    """Copy a child's output line by line, without colour codes when `plain`."""
+    for line in iter(source.readline, b""):
+        target.write(ANSI_CODE.sub(b"", line) if plain else line)
+        target.flush()
 
 
 def supervise(cmd: list[str], cwd: Path, env: dict[str, str], grace: float = STOP_GRACE_SECONDS) -> int:
-    """Run `cmd` in a session of its own and return its exit status once no process of its group is left.
+    """Run `cmd` in a process group of its own; return its exit status once no process of the group is left.
 
-    SIGINT, SIGTERM and SIGHUP to this process go to the whole group, as a terminal's Ctrl-C would (Dagster
-    starts its webserver, daemon, code servers and run workers in the group of `dagster dev`); after `grace`
-    seconds, or on a second signal, the group is SIGKILLed. Our handlers are installed before the child
-    starts, so it begins with the default dispositions even when this process was started with SIGINT
-    ignored (a background job of a script): `dagster dev` maps SIGTERM to SIGINT's handler, and would
-    ignore both.
+    SIGINT, SIGTERM and SIGHUP (as SIGTERM) go to the whole group, as a terminal's Ctrl-C would: Dagster starts
+    its webserver, daemon, code servers and run workers in the group of `dagster dev`. After `grace` seconds,
+    or on a second signal, the group is SIGKILLed; what the leader leaves behind when it exits gets the same
+    SIGTERM, then SIGKILL. Our handlers are installed before the child starts, so it begins with the default
+    dispositions even when this process was started with SIGINT ignored (a background job of a script).
+    Output that goes to a file or pipe loses its colour codes (`dagster dev` colours whatever its stdout).
     """
-    group = _Group(grace)
+    received: list[float] = []
+    proc: subprocess.Popen | None = None
+
+    def send(sig: int) -> None:
+        if proc is not None:  # a signal before the child exists is forwarded once it does
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(time.monotonic())
+        send(signal.SIGKILL if len(received) > 1 else signal.SIGTERM if signum == signal.SIGHUP else signum)
+
     handled = [signal.SIGINT, signal.SIGTERM]
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup, a closed terminal is no stop
         handled.append(signal.SIGHUP)
-    previous = {sig: signal.signal(sig, group.on_signal) for sig in handled}
-    _become_subreaper()
-    proc: subprocess.Popen | None = None
+    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
+    streams = [(sys.stdout, "stdout"), (sys.stderr, "stderr")]
+    pipes = {name: subprocess.PIPE for stream, name in streams if not stream.isatty()}
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, **pipes)
+    if received:
+        send(signal.SIGTERM)
+    pumps = [threading.Thread(target=_pump, args=(getattr(proc, name), stream.buffer, True), daemon=True)
+             for stream, name in streams if name in pipes]
     try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
-        group.pgid = proc.pid
-        if group.received:  # a signal arrived while the child was starting
-            group.send(signal.SIGTERM if group.received[0] == signal.SIGHUP else group.received[0])
-        group.wait(lambda: proc.poll() is not None)
-        if group.alive() and not group.received:  # the leader died on its own: stop what it left behind
-            group.deadline = time.monotonic() + grace
-            group.send(signal.SIGTERM)
-        group.wait(lambda: not group.alive())
+        for pump in pumps:
+            pump.start()
+        _wait_for_group(proc, received, send, grace)
     finally:
-        if proc is not None and group.alive():  # an error of ours must not orphan the tree either
-            group.send(signal.SIGKILL)
-            proc.wait()
+        send(signal.SIGKILL)  # whatever is left, also when we fail ourselves
+        proc.wait()
+        for pump in pumps:
+            pump.join(timeout=5)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    code = proc.returncode
-    return code if code >= 0 else 128 - code
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+
+
+def _wait_for_group(proc: subprocess.Popen, received: list[float], send: Callable[[int], None], grace: float) -> None:
+    """Wait for the leader, then for the rest of its group; SIGKILL the group `grace` s after a stop signal."""
+    while proc.poll() is None:
+        if received and time.monotonic() > received[0] + grace:
+            click.echo(f"sector-forecast: still running {grace:.0f}s after the stop signal: killing", err=True)
+            send(signal.SIGKILL)
+            break
+        time.sleep(0.2)
+    proc.wait()
+    if not received:  # the leader stopped on its own: stop what it left behind
+        received.append(time.monotonic())
+        send(signal.SIGTERM)
+    while _group_alive(proc.pid) and time.monotonic() < received[0] + grace:
+        time.sleep(0.2)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group is left (its zombies that are ours are collected first)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-pgid, os.WNOHANG)[0] > 0:
+            pass
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 main.add_command(statbank)

@@ -3,13 +3,22 @@
 Each stage is one Dagster run over a partition range (single-run backfill), so a cold run of hundreds of
 partitions costs a handful of runs, and `dagster dev` on the same `$DAGSTER_HOME` shows the same history.
 Partitions DST has not published yet are left out, and the summary says so.
+
+Runs executed in-process die with their process (kill -9, OOM, power loss) and Dagster's run monitoring
+only watches workers a run launcher started, so every run records the process executing it
+(`process_tags`) and `fail_interrupted_runs` marks those whose process is gone as failed.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
@@ -47,6 +56,75 @@ class PipelineResult:
     @property
     def success(self) -> bool:
         return all(s.success for s in self.stages)
+
+
+LAUNCHED_BY_TAG = "sector_forecast/launched_by"
+HOST_TAG = "sector_forecast/host"
+PROCESS_TAG = "sector_forecast/process"  # "<pid>:<start time>": a recycled pid is another process
+IN_PROGRESS = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+               dg.DagsterRunStatus.CANCELING)
+
+
+def process_token(pid: int) -> str | None:
+    """`pid` with its start time (clock ticks since boot, /proc on Linux); None when no such process exists."""
+    if sys.platform.startswith("linux"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        # Field 22 is the start time; fields are counted after the command name, which may hold spaces.
+        return f"{pid}:{stat.rsplit(')', 1)[1].split()[19]}"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return f"{pid}:"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that executes a run in-process, for `fail_interrupted_runs`."""
+    return {HOST_TAG: socket.gethostname(), PROCESS_TAG: process_token(os.getpid()) or f"{os.getpid()}:"}
+
+
+def fail_interrupted_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed every unfinished run of this host whose executing process is gone; one line per run.
+
+    Only runs tagged by `process_tags` on this host are judged (another host's processes are not visible
+    here); a run whose process still lives is left alone. Callers hold the instance's run lock
+    (`cli.home.exclusive_instance`), so two callers never report the same run.
+    """
+    host = socket.gethostname()
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=list(IN_PROGRESS), tags={HOST_TAG: host}))
+    lines = []
+    for record in records:
+        run = record.dagster_run
+        token = run.tags.get(PROCESS_TAG, "")
+        pid = token.split(":", 1)[0]
+        if not pid.isdigit() or process_token(int(pid)) == token:
+            continue
+        message = (f"interrupted: process {pid} on {host} that executed this run is gone (killed, out of memory "
+                   f"or a power loss); marked failed by sector-forecast, its unfinished partitions are not "
+                   f"materialised")
+        instance.report_run_failed(run, message=message)
+        lines.append(f"run {run.run_id[:8]} ({run.job_name}) {message}")
+    return lines
+
+
+# `storage.values.atomic_write`'s temporaries: `.<name>.<8 random characters>`, renamed over `<name>` when done.
+PARTIAL_WRITE = re.compile(r"^\..+\.(parquet|json|pkl)\.[a-z0-9_]{8}$")
+
+
+def remove_partial_writes(instance: dg.DagsterInstance, storage: Path) -> list[Path]:
+    """Delete the temporaries a killed process left in the store; none while any run of the instance is in
+    progress, since a live run's temporary is about to be renamed into place. Returns what was deleted."""
+    if instance.get_run_records(filters=dg.RunsFilter(statuses=list(IN_PROGRESS)), limit=1):
+        return []
+    partial = [p for p in storage.rglob(".*") if p.is_file() and PARTIAL_WRITE.match(p.name)]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
 
 
 def period_label(partitions_def: dg.PartitionsDefinition | None, key: str) -> str:
@@ -107,7 +185,7 @@ def run_pipeline(
     result = PipelineResult()
     for name in order:
         job = defs.resolve_job_def(name)
-        tags: dict[str, str] = {"sector_forecast/launched_by": "sector-forecast run"}
+        tags: dict[str, str] = {LAUNCHED_BY_TAG: "sector-forecast run", **process_tags()}
         span = "-"
         if name != "evaluation_job":
             window = ranges.get(name)

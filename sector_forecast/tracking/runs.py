@@ -37,10 +37,25 @@ def client_for(uri: str) -> MlflowClient:
 
 @functools.cache
 def _client(uri: str) -> MlflowClient:
+    """One client per URI and process: a new SQLite-backed client re-checks the database schema (~0.5 s each).
+
+    MLflow creates (or migrates) a SQLite store's tables when its first client connects, with no guard
+    against another process doing the same: two `sector-forecast run`s, or a run beside `dagster dev`, on a
+    new store failed with "table ... already exists" or a half-migrated schema. Creating the client, and
+    touching both the tracking and the registry store, under a lock beside the database makes it happen once.
+    """
+    from filelock import FileLock
     from mlflow.tracking import MlflowClient
 
-    # One per URI and process: a new SQLite-backed client re-checks the database schema (~0.5 s each).
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if not uri.startswith("sqlite:///"):  # a server or a database server initialises its own store
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(db.with_name(f"{db.name}.lock")):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+    return client
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:

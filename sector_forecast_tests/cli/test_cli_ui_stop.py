@@ -78,3 +78,6 @@ def test_sigterm_stops_dagster_dev_and_every_process_it_started(tmp_path: Path) 
         print(f"stopped in {stopped_in:.1f}s (grace {STOP_GRACE_SECONDS}s)")
         text = log.read_text(errors="replace")
         assert "will not be used" not in text and "SupersessionWarning" not in text, log_tail(log)
+        # The log is a file, not a terminal: no colour codes (dagster dev colours whatever its output is).
+        assert "\x1b[" not in text, log_tail(log)
+        assert "dagster.daemon" in text and "Serving dagster-webserver" in text, log_tail(log)  # still passed on

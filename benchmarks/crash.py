@@ -1,0 +1,180 @@
+"""A crash at any moment loses nothing: SIGKILL `sector-forecast run` at ten moments, re-run, check everything.
+
+    .venv/bin/python benchmarks/crash.py [--kills 10] [--keep]
+
+First a clean `sector-forecast run` into one fresh `$DAGSTER_HOME` gives the reference: its
+`sector-forecast evaluate --json`. Then, on a second fresh home, `sector-forecast run` is killed with SIGKILL
+at a moment inside a stage — once that stage's run has materialised a given share of what it planned, read
+from the instance, so the moment does not drift with the machine's load — spread over raw, panel, fits,
+evaluation and monitoring; after each kill the run is repeated to completion on the same home, so the first
+kill hits a cold instance and the others hit re-runs.
+After every re-run it checks: exit status 0; `evaluate --json` equal to the clean run's; no partial file in the
+store (an `atomic_write` temporary or an unreadable Parquet file); the prediction log with no duplicate
+(origin, model version, sector) and no empty cell; the MLflow registry with exactly one `champion` alias and
+no more model versions than the clean run registered; no run of the instance left unfinished. Prints one line
+per kill and a tally. Costs about 2 x kills + 1 full runs (an hour or more for ten on two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from _common import CLI, REPO, fresh_home, machine
+
+# (stage, fraction of its clean duration after it starts): ten moments over the whole run.
+# (stage, share of its planned materialisations done): ten moments over the whole run, ordered so that the
+# first five (`--kills 5`) already hit raw, panel, fits, evaluation and monitoring once each.
+MOMENTS = [("konk25_job", 0.5), ("panel_job", 0.5), ("fits_job", 0.3), ("evaluation_job", 0.5),
+           ("monitoring_job", 0.5), ("konk4_job", 0.5), ("demo14_job", 0.5), ("panel_job", 0.9),
+           ("fits_job", 0.8), ("monitoring_job", 0.9)]
+STAGE_START = re.compile(r"^→ (\w+_job)")
+TEMPORARY = re.compile(r"^\..+\.(parquet|json|pkl)\.[A-Za-z0-9_]+$")  # atomic_write's mkstemp names
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    """This environment without the caller's Dagster, StatBank and MLflow settings, with `home` as instance."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_"))}
+    return {**env, "PYTHONUNBUFFERED": "1", "DAGSTER_HOME": str(home)}
+
+
+def stage_progress(home: Path, stage: str) -> float:
+    """Share of the materialisations `stage`'s unfinished run planned that it has done (0 when none runs)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name=stage, statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
+        if not runs:
+            return 0.0
+        planned = instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        done = instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    return len(done) / len(planned) if planned else 0.0
+
+
+def run_streaming(home: Path, kill_at: tuple[str, float] | None = None) -> tuple[int, str, str | None]:
+    """`sector-forecast run`: (exit code, output, the stage it was killed in, if it was)."""
+    proc = subprocess.Popen([CLI, "run"], cwd=REPO, env=cli_env(home), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
+    reader.start()
+    seen: list[str] = []
+    current, killed = None, None
+    while proc.poll() is None or not lines.empty():
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            line = ""
+        seen.append(line)
+        if match := STAGE_START.match(line):
+            current = match[1]
+        if (kill_at and killed is None and current == kill_at[0] and proc.poll() is None
+                and stage_progress(home, current) >= kill_at[1]):
+            proc.send_signal(signal.SIGKILL)
+            killed = current
+    proc.wait()
+    reader.join(timeout=5)
+    return proc.returncode, "".join(seen), killed
+
+
+def evaluation(home: Path) -> dict:
+    reply = subprocess.run([CLI, "evaluate", "--json"], cwd=REPO, env=cli_env(home), capture_output=True,
+                           text=True, check=True)
+    return json.loads(reply.stdout)
+
+
+def problems(home: Path, reference: dict, versions: int) -> list[str]:
+    """What is wrong with `home` after a completed re-run (empty: nothing)."""
+    import dagster as dg
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    found = []
+    if (got := evaluation(home)) != reference:
+        found.append("evaluation differs: " + ", ".join(k for k in reference if got.get(k) != reference[k]))
+    storage = home / "storage"
+    for path in storage.rglob("*"):
+        if path.is_file() and TEMPORARY.match(path.name):
+            found.append(f"partial file {path.relative_to(home)}")
+        elif path.suffix == ".parquet":
+            try:
+                pd.read_parquet(path)
+            except Exception as err:  # noqa: BLE001 — any unreadable file is the finding
+                found.append(f"unreadable {path.relative_to(home)}: {err}")
+    log_path = storage / "monitoring" / "prediction_log.parquet"
+    log = pd.read_parquet(log_path) if log_path.exists() else None
+    if log is None or log.empty:
+        found.append("no prediction log")
+    else:
+        if (dups := int(log.duplicated(["origin", "model_version", "sector"]).sum())):
+            found.append(f"{dups} duplicate prediction-log rows")
+        key_cells = ["origin", "sector", "quarter", "prediction", "model", "model_version", "predicted_at"]
+        if (torn := int(log[key_cells].isna().any(axis=1).sum())):
+            found.append(f"{torn} prediction-log rows with empty cells")
+    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    model = client.get_registered_model("sector-vitality")
+    if list(model.aliases).count("champion") != 1:
+        found.append(f"aliases {model.aliases}")
+    if (n := len(client.search_model_versions("name = 'sector-vitality'"))) > versions:
+        found.append(f"{n} model versions (clean run: {versions})")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        open_runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
+                                                              dg.DagsterRunStatus.STARTING]))
+    if open_runs:
+        found.append(f"{len(open_runs)} runs still STARTED")
+    return found
+
+
+def model_versions(home: Path) -> int:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    return len(client.search_model_versions("name = 'sector-vitality'"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=len(MOMENTS), help="how many of the ten moments (in order)")
+    parser.add_argument("--keep", action="store_true", help="keep the two homes")
+    args = parser.parse_args()
+    print(machine(), flush=True)
+    with fresh_home(keep=args.keep) as clean, fresh_home(keep=args.keep) as crashed:
+        started = time.monotonic()
+        code, out, _ = run_streaming(clean)
+        if code != 0:
+            sys.exit(f"the clean run failed (exit {code}):\n{out[-3000:]}")
+        reference, versions = evaluation(clean), model_versions(clean)
+        print(f"clean run: {time.monotonic() - started:.0f}s", flush=True)
+        tally = {"kills": 0, "rerun rc 0": 0, "clean after re-run": 0}
+        for number, moment in enumerate(MOMENTS[:args.kills], start=1):
+            code, out, killed = run_streaming(crashed, kill_at=moment)
+            what = f"killed in {killed}" if killed else f"finished before the kill (exit {code})"
+            rerun, rerun_out, _ = run_streaming(crashed)
+            found = problems(crashed, reference, versions) if rerun == 0 else [f"re-run exit {rerun}"]
+            tally["kills"] += killed is not None
+            tally["rerun rc 0"] += rerun == 0
+            tally["clean after re-run"] += not found
+            print(f"{number:2d}. {moment[0]} at {moment[1]:.0%} of its materialisations: {what}; re-run exit {rerun}; "
+                  f"{'all checks pass' if not found else '; '.join(found)}", flush=True)
+            if rerun != 0:
+                print(rerun_out[-2000:], flush=True)
+            print(tally_line(tally, number), flush=True)
+
+
+def tally_line(tally: dict[str, int], n: int) -> str:
+    return (f"tally: {tally['kills']}/{n} SIGKILLs landed mid-run, {tally['rerun rc 0']}/{n} re-runs exited 0, "
+            f"{tally['clean after re-run']}/{n} passed every check (evaluation equal to the clean run's, no partial "
+            f"file, prediction log without duplicate or torn rows, one champion alias, no extra model version, no "
+            f"run left STARTED)")
+
+if __name__ == "__main__":
+    main()
