@@ -142,12 +142,6 @@ def test_summary_line():
     )
 
 
-def test_fast_on_the_bundled_snapshot():
-    P._classified.cache_clear()
-    P.provenance_shares(SNAPSHOT, selection="all")
-    P.provenance_shares(SNAPSHOT)
-
-
 def _tiny(target: Path, status: str = "real") -> None:
     data = pd.DataFrame(
         {"BRANCHE25": ["A", "A", "GHI", "GHI"], "VIRKTYP1": ["K02"] * 4, "TID": ["2026M01", "2026M02"] * 2}
