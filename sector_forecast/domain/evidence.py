@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from sector_forecast.domain.jsonable import to_json
 from sector_forecast.domain.models import BASELINES
 
 
@@ -83,17 +84,6 @@ def paired_losses(predictions: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return pd.DataFrame({"a": out[(a, "mean")], "b": out[(b, "mean")], "rows": out[(a, "size")]}).sort_index()
 
 
-def _clean(value: object) -> object:
-    """JSON-able: numpy to Python, NaN to None, recursively."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
 @dataclass(frozen=True)
 class GateDecision:
     """Who serves and why; MASEs are over the origins both models graded, each origin weighted equally."""
@@ -115,7 +105,7 @@ class GateDecision:
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able values (NaN → None), for MLflow tags, asset metadata and reports."""
-        return _clean(asdict(self))
+        return to_json(asdict(self))
 
     def flat(self) -> dict[str, object]:
         """The scalar fields only (the contract's and the UI's one-row table)."""

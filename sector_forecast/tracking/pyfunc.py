@@ -174,11 +174,6 @@ def signature() -> ModelSignature:
     return ModelSignature(inputs=None, outputs=outputs)
 
 
-def string_keyed(table: dict, kind: type = float) -> dict[str, dict[str, Any]]:
-    """{sector: {coverage: value}} with string keys, as JSON holds it (the model's meta, the champion's value)."""
-    return {str(s): {str(c): kind(v) for c, v in by_coverage.items()} for s, by_coverage in table.items()}
-
-
 # The model-code file MLflow runs to build the model (models-from-code), importing it from the logged `code/`.
 MODEL_CODE = ('"""sector-vitality: the MLflow model-code file (written by sector_forecast.tracking.pyfunc)."""\n'
               "import mlflow\n\nfrom sector_forecast.tracking.pyfunc import SectorVitalityModel\n\n"

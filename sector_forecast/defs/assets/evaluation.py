@@ -20,6 +20,7 @@ from sector_forecast.defs.metadata import figure_markdown, markdown_table, numbe
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import calibration, evidence, metrics, models, score, scorecast
+from sector_forecast.domain.jsonable import to_json
 from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
 
@@ -232,8 +233,7 @@ def champion_model(
         texts={"leaderboard.md": backtest_leaderboard["overall"].to_markdown(index=False)},
     )
     info: dict = {"champion": champ, "gate": gate.to_dict(), "decision": decision, "origin": origin,
-                  "gate_run_id": gate_run, "quantiles": serving.string_keyed(quantiles),
-                  "quantile_sources": serving.string_keyed(sources, str)}
+                  "gate_run_id": gate_run, "quantiles": to_json(quantiles), "quantile_sources": to_json(sources)}
     stamp = fingerprint(champ, table)
     unchanged = tracking.same_champion(client, mlflow.registered_model_name, stamp)
     if unchanged is not None:
