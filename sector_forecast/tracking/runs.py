@@ -9,12 +9,13 @@ this one to define the graph, and a code server or run worker that never logs sh
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,24 @@ def _client(uri: str) -> MlflowClient:
         client.search_experiments(max_results=1)
         client.search_registered_models(max_results=1)
     return client
+
+
+@contextlib.contextmanager
+def registry_lock(uri: str) -> Iterator[None]:
+    """Hold while checking "is this content already the champion?" and registering it if not.
+
+    Two processes on one SQLite store (a CLI run beside `dagster dev`'s automation) would otherwise both see
+    no matching version and both register one. A tracking server is reached by runs the deployment's queued
+    run coordinator serialises per job; a lock file cannot span its hosts, so none is taken there.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    with FileLock(db.with_name(f"{db.name}.registry.lock")):
+        yield
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:

@@ -235,22 +235,23 @@ def champion_model(
     info: dict = {"champion": champ, "gate": gate.to_dict(), "decision": decision, "origin": origin,
                   "gate_run_id": gate_run, "quantiles": to_json(quantiles), "quantile_sources": to_json(sources)}
     stamp = fingerprint(champ, table)
-    unchanged = tracking.same_champion(client, mlflow.registered_model_name, stamp)
-    if unchanged is not None:
-        info.update(version=str(unchanged.version), registration="unchanged")
-        context.log.info(f"champion version {unchanged.version} already serves these forecasts: not re-registered")
-    else:
-        model_uri = tracking.log_model_into(
-            gate_run, mlflow.uri,
-            lambda workdir: serving.log_serving_model(
-                table, model=champ, origin=origin, data_source=provenance["data.source"], workdir=workdir),
-        )
-        version = tracking.register_champion(
-            client, mlflow.registered_model_name, model_uri, gate_run,
-            tags={"model": champ, "origin": origin, "gate.decision": decision,
-                  "gate.pvalue_holm": f"{gate.pvalue_holm:.4f}", "fit_fingerprint": stamp, **provenance},
-        )
-        info.update(version=str(version.version), model_uri=model_uri, registration="registered")
+    with tracking.registry_lock(mlflow.uri):
+        unchanged = tracking.same_champion(client, mlflow.registered_model_name, stamp)
+        if unchanged is not None:
+            info.update(version=str(unchanged.version), registration="unchanged")
+            context.log.info(f"champion version {unchanged.version} already serves these forecasts: not registered")
+        else:
+            model_uri = tracking.log_model_into(
+                gate_run, mlflow.uri,
+                lambda workdir: serving.log_serving_model(
+                    table, model=champ, origin=origin, data_source=provenance["data.source"], workdir=workdir),
+            )
+            version = tracking.register_champion(
+                client, mlflow.registered_model_name, model_uri, gate_run,
+                tags={"model": champ, "origin": origin, "gate.decision": decision,
+                      "gate.pvalue_holm": f"{gate.pvalue_holm:.4f}", "fit_fingerprint": stamp, **provenance},
+            )
+            info.update(version=str(version.version), model_uri=model_uri, registration="registered")
     current = tracking.current_champion(client, mlflow.registered_model_name)
     info["champion_version"] = str(current.version) if current else None
     info["champion_model"] = current.tags.get("model") if current else None
