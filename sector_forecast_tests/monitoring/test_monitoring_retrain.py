@@ -118,9 +118,10 @@ def test_warn_checks_show_drift_without_failing_the_run(shifted: ShiftScenario) 
     drifted = check_evaluation(shifted.env, "data_drift")
     assert drifted.passed is False and drifted.severity == dg.AssetCheckSeverity.WARN
     assert drifted.metadata["quarter"].value == SHIFTED and "all sectors" in drifted.description
-    quiet = check_evaluation(shifted.env, "performance_degradation")
-    assert quiet.passed is True and quiet.severity == dg.AssetCheckSeverity.WARN
-    assert "not testable yet" in quiet.description
+    # Performance cannot be ranked yet on this cut snapshot: the check says so as a WARN, never a pass.
+    untestable = check_evaluation(shifted.env, "performance_degradation")
+    assert untestable.passed is False and untestable.severity == dg.AssetCheckSeverity.WARN
+    assert untestable.description.startswith("not applicable") and "not testable yet" in untestable.description
 
 
 def test_sensor_requests_one_retrain_of_the_latest_origin(shifted: ShiftScenario, ticks: Ticks) -> None:
