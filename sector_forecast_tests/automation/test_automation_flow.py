@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from sector_forecast import clock
+from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
 from sector_forecast.defs.partitions import origin_partitions, quarterly_partitions
 from sector_forecast.defs.sensors.publication import TRIGGER_TAG
 from sector_forecast.defs.sensors.schedules import quarterly_safety_net
@@ -31,7 +32,7 @@ from sector_forecast_tests.automation.conftest import (
 from sector_forecast_tests.conftest import GraphEnv
 from sector_forecast_tests.statbank_server import ServerHandle
 
-FITS = ["fit_naive", "fit_seasonal_naive", "fit_glm", "fit_xgboost"]
+FITS = list(FIT_ASSET_NAMES)
 Q2, Q3, Q4 = "2026-04-01", "2026-07-01", "2026-10-01"
 
 
