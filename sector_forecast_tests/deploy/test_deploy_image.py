@@ -24,6 +24,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.pipeline import published_ranges
+from sector_forecast.domain.models import MODELS as MODEL_CATALOGUE
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.deploy.conftest import PgServer, compose_services
 from sector_forecast_tests.deploy.podman import Build, Container, container, project_image
@@ -44,7 +45,7 @@ pytestmark = [
 ]
 
 IMAGE_USER = 10001  # the Dockerfile's `dagster` user and group
-MODELS = ("glm", "naive", "seasonal_naive", "xgboost")
+MODELS = tuple(MODEL_CATALOGUE)  # every fit asset: four baselines, three challengers
 # The graph down to `forecasts`, in dependency order: raw tables side by side, then one stage at a time.
 RAW_STAGES = ("konk4_job", "konk25_job", "demo14_job")
 LATER_STAGES = ("panel_job", "fits_job", "evaluation_job")

@@ -19,6 +19,7 @@ import requests
 from dagster_graphql import DagsterGraphQLClient
 
 from sector_forecast.defs.pipeline import published_ranges
+from sector_forecast.domain.models import MODELS
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.deploy.runs import run_rows, submit, wait_for_runs
 from sector_forecast_tests.deploy.services import graphql_over_http, isolated_env, log_tail, stop_instigators
@@ -181,9 +182,10 @@ def assert_mlflow_in_postgres(pg, origin: str, artifacts: Path) -> None:
     )
     names = sorted(r[0] for r in runs)
     label = f"{origin[:4]}Q{(int(origin[5:7]) - 1) // 3 + 1}"
-    assert names == sorted(f"{m}@{label}" for m in ("glm", "naive", "seasonal_naive", "xgboost")), names
-    # The latest origin's model is logged through the server's artifact proxy into its artifact store.
-    assert any(p.name == "MLmodel" for p in artifacts.rglob("MLmodel")), f"no MLflow model under {artifacts}"
+    assert names == sorted(f"{m}@{label}" for m in MODELS), names
+    # Each fit's predictions are logged through the server's artifact proxy into its artifact store.
+    logged = list(artifacts.rglob("predictions.csv"))
+    assert len(logged) == len(MODELS), f"{len(logged)} predictions.csv under {artifacts}"
 
 
 def _ok(url: str) -> bool:
