@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from sector_forecast.statbank import StatBankClient
-from sector_forecast.statbank.client import ENV_SNAPSHOT, ENV_URL
+from sector_forecast.statbank.client import env_source
 from sector_forecast.tracking.runs import client_for, experiment_id
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ class StatBankResource(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> StatBankResource:
-        return cls(base_url=os.environ.get(ENV_URL) or None, snapshot_dir=os.environ.get(ENV_SNAPSHOT) or None)
+        url, snapshot = env_source()
+        return cls(base_url=url, snapshot_dir=snapshot)
 
     def data_label(self) -> str:
         """What every forecast, plot and report says about where its numbers come from (follows the data)."""

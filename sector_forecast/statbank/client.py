@@ -44,6 +44,11 @@ ENV_SNAPSHOT = "SECTOR_FORECAST_SNAPSHOT_DIR"
 _Reply = requests.Response
 
 
+def env_source() -> tuple[str | None, str | None]:
+    """(StatBank URL, snapshot directory) as the environment sets them: the one place they are read."""
+    return os.environ.get(ENV_URL) or None, os.environ.get(ENV_SNAPSHOT) or None
+
+
 class StatBankClient:
     """Tables, metadata and BULK data from StatBank, with time-outs, retries and strict response checks."""
 
@@ -67,8 +72,7 @@ class StatBankClient:
     def from_env(cls, **kwargs) -> StatBankClient:
         """Live URL from $SECTOR_FORECAST_STATBANK_URL, else the snapshot ($SECTOR_FORECAST_SNAPSHOT_DIR or
         the repository's data/statbank)."""
-        url = os.environ.get(ENV_URL) or None
-        snap = os.environ.get(ENV_SNAPSHOT) or None
+        url, snap = env_source()
         return cls(base_url=url, snapshot_dir=Path(snap) if snap else None, **kwargs)
 
     @property
