@@ -43,5 +43,6 @@ def test_run_against_an_unreachable_server_fails_with_one_line(tmp_path: Path) -
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "SECTOR_FORECAST_STATBANK_URL": "http://127.0.0.1:9/v1"}
     result = _cli("run", env=env, cwd=tmp_path)
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1].startswith("Error: KONK25: no answer from http://127.0.0.1:9/v1")
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "Error: KONK25: StatBank at http://127.0.0.1:9/v1 unreachable")  # one line: the URL and the cause
     assert "Traceback" not in result.stdout + result.stderr
