@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 
 from sector_forecast.statbank.provenance import PROVENANCE_ENDPOINT, SERVED_NOTE
+from sector_forecast.statbank.server.http import write_response
 from sector_forecast.statbank.server.responses import Response, error_response, json_response
 
 FAULT_MODES = ("down", "500", "429", "html", "truncated", "garbage", "slow", "nocolumn")
@@ -133,19 +134,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 return
             time.sleep(injected.delay)
             response = injected.response
-        self._send(response)
-
-    def _send(self, response: Response) -> None:
-        try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        write_response(self, response)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
         self._forward("GET")

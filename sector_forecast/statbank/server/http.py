@@ -21,6 +21,20 @@ from sector_forecast.statbank.server.app import StatBankApp
 from sector_forecast.statbank.server.responses import Response, error_response, json_response
 
 
+def write_response(handler: BaseHTTPRequestHandler, response: Response) -> None:
+    """Send `response` on `handler`'s connection; a client that went away just closes it."""
+    try:
+        handler.send_response(response.status)
+        handler.send_header("Content-Type", response.content_type)
+        handler.send_header("Content-Length", str(len(response.body)))
+        for key, value in response.headers.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(response.body)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: StatBankApp
     verbose = False
@@ -35,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = self._admin(parts[1] if len(parts) > 1 else "", body)
         else:
             response = self.app.handle(method, url.path, dict(parse_qsl(url.query)), body)
-        self._send(response)
+        write_response(self, response)
 
     def _admin(self, op: str, body: bytes | None) -> Response:
         """`/admin/<op>`: the app's table operations, plus a listing of the tables' state."""
@@ -48,18 +62,6 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(payload, dict):
             return error_response("ADMIN-BADREQUEST", f"{op}: the request body is not a JSON object")
         return self.app.admin(op, payload)
-
-    def _send(self, response: Response) -> None:
-        try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
         self._serve("GET")
