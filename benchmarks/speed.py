@@ -315,7 +315,7 @@ def direct_calls() -> dict[str, float]:
 
     import pandas as pd
 
-    from sector_forecast.domain import calibration, drift, evidence, features, metrics, models, panel, score
+    from sector_forecast.domain import calibration, drift, features, forecasters, gate, metrics, panel, score
     from sector_forecast.domain.sectors import KONK4_TO_SECTOR, KONK25_TO_SECTOR
     from sector_forecast.statbank import StatBankClient
 
@@ -340,16 +340,16 @@ def direct_calls() -> dict[str, float]:
     lap("panel + features")
     origins = [q for q in quarters if q >= "2012Q1"]  # FIRST_ORIGIN of defs/partitions.py
     preds, vals = [], []
-    for name in models.MODELS:
+    for name in forecasters.MODELS:
         for origin in origins:
-            model, pred = models.rolling_origin_fit(name, feats, origin)
+            model, pred = forecasters.rolling_origin_fit(name, feats, origin)
             preds.append(pred)
-            vals.append(models.validation_frame(model, origin))
+            vals.append(forecasters.validation_frame(model, origin))
     validation = pd.concat(vals, ignore_index=True)
     calibrated = calibration.calibrate_backtest(pd.concat(preds, ignore_index=True), validation)
-    lap(f"fits ({len(models.MODELS)} models x {len(origins)} origins) + calibration")
+    lap(f"fits ({len(forecasters.MODELS)} models x {len(origins)} origins) + calibration")
     metrics.leaderboard(calibrated, target="bankruptcies")
-    champion = evidence.promotion_gate(calibrated, alpha=0.10).champion  # the champion_model asset's level
+    champion = gate.promotion_gate(calibrated, alpha=0.10).champion  # the champion_model asset's level
     rows = calibrated[calibrated["model"] == champion]
     counts = frame[["sector", "quarter", "bankruptcies"]]
     for quarter in origins:

@@ -22,4 +22,4 @@ prov_stamp  # lru_cache key argument
 # Used only by tests today; their modules' owners decide whether they stay (issue 22 report).
 _.conformal_quantile  # domain/calibration.py: the split-conformal rule the tests pin
 _.balance  # domain/score.py: the one-quarter balance, the tests' reference for the former score's seasons
-_.load_reports  # reports/monitoring.py: reads stored drift reports back (the monitoring tests' reader)
+_.load_reports  # reports/drift_pages.py: reads stored drift reports back (the monitoring tests' reader)

@@ -17,7 +17,7 @@ def evaluate(as_json: bool) -> None:
 
     from sector_forecast.cli.home import ensure_dagster_home
     from sector_forecast.defs.resources import StatBankResource
-    from sector_forecast.reports.evidence import collect, render
+    from sector_forecast.reports.evaluate import collect, render
 
     home = ensure_dagster_home()
     with dg.DagsterInstance.get() as instance:

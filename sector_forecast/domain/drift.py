@@ -31,7 +31,7 @@ that the monitor says "not testable yet" rather than guess.
 
 An alarm in a quarter is either monitor's; by the union bound its nominal rate is at most the sum of the
 levels. Pure pandas/numpy/scipy (the tests themselves: ``hypothesis.py``): the assets gather the inputs,
-``reports/monitoring.py`` renders the result.
+``reports/drift_pages.py`` renders the result.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pandas as pd
 from sector_forecast.domain.sectors import SECTORS
 
 if TYPE_CHECKING:
-    from sector_forecast.reports.monitoring import DriftReport
+    from sector_forecast.reports.drift_pages import DriftReport
 
 
 def _plt():

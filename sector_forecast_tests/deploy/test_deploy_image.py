@@ -24,7 +24,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.pipeline import published_ranges
-from sector_forecast.domain.models import MODELS as MODEL_CATALOGUE
+from sector_forecast.domain.forecasters import MODELS as MODEL_CATALOGUE
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.deploy.conftest import PgServer, compose_services
 from sector_forecast_tests.deploy.podman import Build, Container, container, project_image

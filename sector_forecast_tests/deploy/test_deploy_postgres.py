@@ -19,7 +19,7 @@ import requests
 from dagster_graphql import DagsterGraphQLClient
 
 from sector_forecast.defs.pipeline import published_ranges
-from sector_forecast.domain.models import MODELS
+from sector_forecast.domain.forecasters import MODELS
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.deploy.runs import run_rows, submit, wait_for_runs
 from sector_forecast_tests.deploy.services import graphql_over_http, isolated_env, log_tail, stop_instigators

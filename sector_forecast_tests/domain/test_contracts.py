@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from sector_forecast.contracts.columns import QUARTER_REGEX
+from sector_forecast.contracts.forecasting import FORECASTS_SCHEMA, GATE_SCHEMA, LEADERBOARD_SCHEMA, PREDICTIONS_SCHEMA
 from sector_forecast.contracts.inputs import FEATURE_SCHEMA, PANEL_SCHEMA, demo14_raw_schema, konk_raw_schema
-from sector_forecast.contracts.models import FORECASTS_SCHEMA, GATE_SCHEMA, LEADERBOARD_SCHEMA, PREDICTIONS_SCHEMA
 from sector_forecast.contracts.validation import summarize_failures, validate
 from sector_forecast.domain.features import build_features
-from sector_forecast.domain.models import BACKTEST_COLUMNS
+from sector_forecast.domain.forecasters import BACKTEST_COLUMNS
 from sector_forecast.domain.panel import build_panel, quarterly_births
 from sector_forecast.domain.periods import quarter_range
 from sector_forecast.domain.score import panel_scores

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sector_forecast.domain.evidence import GateDecision, dm_test, paired_losses, promotion_gate
+from sector_forecast.domain.gate import GateDecision, dm_test, paired_losses, promotion_gate
 from sector_forecast.domain.periods import quarter_offset, quarter_range
 
 

@@ -1,4 +1,4 @@
-"""The real-time backtest end to end: features → models.backtest → calibration → score forecasts.
+"""The real-time backtest end to end: features → forecasters.backtest → calibration → score forecasts.
 
 Issue 12 asks that no graded target contain one of our own nowcasts, and that each origin see the data as
 DST had published them on its date. Both are checked by perturbation: change what must not matter and
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sector_forecast.contracts.forecasting import PREDICTIONS_SCHEMA
 from sector_forecast.contracts.inputs import FEATURE_SCHEMA, PANEL_SCHEMA
-from sector_forecast.contracts.models import PREDICTIONS_SCHEMA
 from sector_forecast.contracts.validation import validate
-from sector_forecast.domain import calibration, models, scorecast
+from sector_forecast.domain import calibration, forecasters, scorecast
 from sector_forecast.domain.features import build_features
 from sector_forecast.domain.metrics import score_scale
 from sector_forecast.domain.panel import build_panel, quarterly_births
@@ -65,7 +65,7 @@ class Run:
 
 def run(panel: pd.DataFrame, origins: list[str] = ORIGINS) -> Run:
     features = build_features(panel, QUARTERS)
-    preds, validation = models.backtest(features, origins)
+    preds, validation = forecasters.backtest(features, origins)
     calibrated = calibration.calibrate_backtest(preds, validation)
     return Run(panel, features, calibrated, scorecast.score_backtest(calibrated, panel, validation))
 
@@ -97,7 +97,7 @@ def graded(frame: pd.DataFrame) -> pd.DataFrame:
 def test_the_synthetic_world_is_valid_and_the_perturbation_bites(base, perturbed):
     assert validate(PANEL_SCHEMA, base.panel) == [] and validate(PANEL_SCHEMA, perturbed.panel) == []
     assert validate(FEATURE_SCHEMA, base.features) == []
-    assert validate(PREDICTIONS_SCHEMA, base.calibrated[models.BACKTEST_COLUMNS]) == []
+    assert validate(PREDICTIONS_SCHEMA, base.calibrated[forecasters.BACKTEST_COLUMNS]) == []
     nowcast = base.panel["births_provenance"] == "nowcast"
     assert set(base.panel.loc[nowcast, "quarter"]) == set(quarter_range("2023Q1", "2024Q4"))
     assert (perturbed.panel.loc[nowcast, "births"] == 3 * base.panel.loc[nowcast, "births"]).all()
@@ -113,7 +113,7 @@ def test_the_synthetic_world_is_valid_and_the_perturbation_bites(base, perturbed
 
 def test_graded_bankruptcy_errors_and_actuals_ignore_every_nowcast(base, perturbed):
     a, b = graded(base.calibrated), graded(perturbed.calibrated)
-    n_models = len(models.MODELS)  # seven: four baselines, three challengers
+    n_models = len(forecasters.MODELS)  # seven: four baselines, three challengers
     assert len(a) == n_models * 6 * 10  # every model × six origins with a published target × ten sectors
     pd.testing.assert_frame_equal(a[[*KEYS, "target_quarter", "actual", "error"]],
                                   b[[*KEYS, "target_quarter", "actual", "error"]])

@@ -14,7 +14,7 @@ from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_la
 from sector_forecast.defs.sensors.retrain import drift_retrain_sensor
 from sector_forecast.domain import drift, monitoreval
 from sector_forecast.domain.periods import quarter_range
-from sector_forecast.reports import monitoring as mr
+from sector_forecast.reports import drift_pages
 from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv
 
@@ -27,7 +27,7 @@ def _origin_keys() -> list[str]:
 
 
 def _reports(env: GraphEnv) -> list[dict]:
-    return mr.load_reports(env.storage / "monitoring" / "drift_report")
+    return drift_pages.load_reports(env.storage / "monitoring" / "drift_report")
 
 
 def test_every_quarter_has_a_report_and_files_and_recent_ones_have_plots(materialised_graph: GraphEnv) -> None:

@@ -16,8 +16,7 @@ from sector_forecast.contracts import validation as contracts
 from sector_forecast.contracts.monitoring import BATCH_PREDICTIONS_SCHEMA, MONITOR_TABLE_SCHEMA
 from sector_forecast.domain import drift
 from sector_forecast.domain.periods import quarter_offset, quarter_range
-from sector_forecast.reports import monitoring as mr
-from sector_forecast.reports import plots
+from sector_forecast.reports import drift_pages, plots
 from sector_forecast.storage.prediction_log import (
     LOG_COLUMNS,
     append_to_prediction_log,
@@ -117,27 +116,28 @@ def test_origin_forecast_is_the_champions_backtest_row() -> None:
 def test_judged_forecast_prefers_the_first_logged_version() -> None:
     board = leaderboard_rows()
     log = pd.concat([log_rows("2017Q2", "2", "2017-11-01", shift=3.0), log_rows("2017Q2", "1", "2017-08-01")])
-    forecast, judged = mr.judged_forecast(log, board, "2017Q3")
+    forecast, judged = drift_pages.judged_forecast(log, board, "2017Q3")
     assert (judged.source, judged.model_version, judged.origin) == ("prediction log", "1", "2017Q2")
     assert forecast["prediction"].tolist() == [20.0 + s for s in SECTORS]  # version 1's, not 2's (+3)
-    forecast, judged = mr.judged_forecast(log.iloc[0:0], board, "2017Q3")
+    forecast, judged = drift_pages.judged_forecast(log.iloc[0:0], board, "2017Q3")
     assert judged.source == "backtest" and len(forecast) == 10
-    assert mr.judged_forecast(log.iloc[0:0], board, "2012Q1")[1].source == "none"  # no origin 2011Q4
+    assert drift_pages.judged_forecast(log.iloc[0:0], board, "2012Q1")[1].source == "none"  # no origin 2011Q4
 
 
 def test_retrain_only_for_an_alarm_after_the_champions_origin() -> None:
     champ = {"version": "3", "model": "glm", "origin": "2022Q2"}
-    assert mr.retrain_decision("2022Q3", True, champ)[0] is True
-    flag, reason = mr.retrain_decision("2022Q2", True, champ)
+    assert drift_pages.retrain_decision("2022Q3", True, champ)[0] is True
+    flag, reason = drift_pages.retrain_decision("2022Q2", True, champ)
     assert flag is False and "was trained on" in reason  # a replayed alarm: refitting changes nothing
-    assert mr.retrain_decision("2022Q3", False, champ) == (False, "no alarm")
-    assert mr.retrain_decision("2022Q3", True, None)[0] is False
+    assert drift_pages.retrain_decision("2022Q3", False, champ) == (False, "no alarm")
+    assert drift_pages.retrain_decision("2022Q3", True, None)[0] is False
 
 
-def report(factor: float = 1.0) -> mr.DriftReport:
+def report(factor: float = 1.0) -> drift_pages.DriftReport:
     board = leaderboard_rows(origins=quarter_range("2011Q1", "2018Q3"))
     champ = {"version": "1", "model": "glm", "origin": "2018Q3", "run_id": "r"}
-    return mr.build_report("2018Q4", counts_panel(factor), read_prediction_log(Path("/nonexistent")), board, champ)
+    log = read_prediction_log(Path("/nonexistent"))
+    return drift_pages.build_report("2018Q4", counts_panel(factor), log, board, champ)
 
 
 def test_report_flags_a_tripled_sector_and_asks_to_retrain() -> None:
@@ -172,13 +172,13 @@ def test_report_json_is_strict_html_self_contained_and_summarisable(tmp_path: Pa
     assert body["levels"] == {"data_drift": 0.05, "performance_degradation": 0.05, "nominal_false_alarm_rate": 0.1}
     assert len(body["per_sector"]) == 10 and body["judged_forecast"]["origin"] == "2018Q3"
     images = plots.drift_figures(loud)
-    html = mr.to_html(loud, images)
+    html = drift_pages.to_html(loud, images)
     assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") == 2
     assert "<link" not in html and "<script" not in html and "sector 3" in html
-    markdown = mr.summary_markdown(loud)
+    markdown = drift_pages.summary_markdown(loud)
     assert "DATA DRIFT" in markdown and "nominal false-alarm rate 0.05" in markdown
     (tmp_path / "2018Q4.json").write_text(json.dumps(body))
-    summary = drift.drift_summary(mr.load_reports(tmp_path))
+    summary = drift.drift_summary(drift_pages.load_reports(tmp_path))
     assert summary["alarms"] == ["2018Q4"] and summary["false_alarm_rate_any"] == 1.0
 
 
@@ -187,7 +187,7 @@ def test_sector_table_keeps_ten_sectors_when_a_count_is_suppressed(factor: float
     counts = counts_panel(factor)
     counts.loc[(counts["sector"] == 7) & (counts["quarter"] == "2018Q4"), "bankruptcies"] = pd.NA
     board = leaderboard_rows(origins=quarter_range("2011Q1", "2018Q3"))
-    rep = mr.build_report("2018Q4", counts, read_prediction_log(Path("/nonexistent")), board, None)
+    rep = drift_pages.build_report("2018Q4", counts, read_prediction_log(Path("/nonexistent")), board, None)
     table = rep.sector_table()
     assert len(table) == 10 and contracts.validate(MONITOR_TABLE_SCHEMA, table) == []
     row = table.set_index("sector").loc[7]

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from sector_forecast.defs.resources import StatBankResource
-from sector_forecast.domain.models import BASELINES, CHALLENGERS
-from sector_forecast.reports.evidence import collect, render
+from sector_forecast.domain.forecasters import BASELINES, CHALLENGERS
+from sector_forecast.reports.evaluate import collect, render
 from sector_forecast_tests.conftest import GraphEnv
 
 

@@ -91,7 +91,7 @@ def test_the_model_carries_its_code_without_dagster(logged: tuple[Path, str]) ->
     files = sorted(p.relative_to(code).as_posix() for p in code.rglob("*.py"))
     assert "sector_forecast/tracking/pyfunc.py" in files and "sector_forecast/domain/periods.py" in files
     # The served model is a forecast table: no estimator code, so none of the fitting libraries.
-    assert "sector_forecast/domain/models.py" not in files
+    assert "sector_forecast/domain/forecasters.py" not in files
     assert not [f for f in files if f.startswith(("sector_forecast/defs", "sector_forecast/cli"))], files
     for path in code.rglob("*.py"):
         imported = {alias.name for node in ast.walk(ast.parse(path.read_text()))

@@ -13,13 +13,13 @@ import hashlib
 import dagster as dg
 import pandas as pd
 
-from sector_forecast.contracts import models as contracts_models
+from sector_forecast.contracts import forecasting as contracts
 from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import figure_markdown, markdown_table, number
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
-from sector_forecast.domain import calibration, evidence, metrics, models, score, scorecast
+from sector_forecast.domain import calibration, forecasters, gate, metrics, score, scorecast
 from sector_forecast.domain.jsonable import to_json
 from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
@@ -57,7 +57,7 @@ def _runs(fits: dict[str, dict]) -> pd.DataFrame:
 def _tuning_paths(runs: pd.DataFrame) -> pd.DataFrame:
     """Per challenger: how often the chosen hyper-parameters changed from one origin to the next, and to what."""
     rows = []
-    for name in models.CHALLENGERS:
+    for name in forecasters.CHALLENGERS:
         path = runs[runs["model"] == name]["parameters"]
         if len(path):
             rows.append({"model": name, "origins": len(path), "changes": int((path != path.shift()).sum() - 1),
@@ -106,7 +106,7 @@ def backtest_leaderboard(
     overall, per_sector = metrics.leaderboard(calibrated, target="bankruptcies")
     s_overall, s_per_sector = metrics.leaderboard(scores, target="score")
     board = pd.concat([overall, s_overall], ignore_index=True)
-    board.insert(2, "role", board["model"].map(lambda m: models.MODELS[m].role if m in models.MODELS else ""))
+    board.insert(2, "role", board["model"].map(lambda m: forecasters.MODELS[m].role if m in forecasters.MODELS else ""))
     graded = calibrated.dropna(subset=["actual"])
     origins = sorted(graded["origin"].unique())
     score_origins = sorted(scores.dropna(subset=["actual"])["origin"].unique())
@@ -119,7 +119,7 @@ def backtest_leaderboard(
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
              "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": runs}
     yield from checked_output(
-        "backtest_leaderboard", value, board, contracts_models.LEADERBOARD_SCHEMA,
+        "backtest_leaderboard", value, board, contracts.LEADERBOARD_SCHEMA,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(board)),
             "graded_origins": dg.MetadataValue.text(
@@ -167,19 +167,19 @@ def fingerprint(champion: str, table: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def _gate_metadata(gate: evidence.GateDecision, info: dict, registered: str, label: str) -> dict:
-    flat = pd.DataFrame([gate.flat()]).drop(columns="reason")
-    challengers = pd.DataFrame(list(gate.challengers)) if gate.challengers else pd.DataFrame()
+def _gate_metadata(decision: gate.GateDecision, info: dict, registered: str, label: str) -> dict:
+    flat = pd.DataFrame([decision.flat()]).drop(columns="reason")
+    challengers = pd.DataFrame(list(decision.challengers)) if decision.challengers else pd.DataFrame()
     return {
         "champion": dg.MetadataValue.text(info["champion"]),
         "decision": dg.MetadataValue.text(info["decision"]),
-        "reason": dg.MetadataValue.text(gate.reason),
-        "gate_statistic": number(gate.statistic),
-        "gate_pvalue": number(gate.pvalue),
-        "gate_pvalue_holm": number(gate.pvalue_holm),
+        "reason": dg.MetadataValue.text(decision.reason),
+        "gate_statistic": number(decision.statistic),
+        "gate_pvalue": number(decision.pvalue),
+        "gate_pvalue_holm": number(decision.pvalue_holm),
         "gate": dg.MetadataValue.md(markdown_table(flat)),
         "challengers": dg.MetadataValue.md(markdown_table(challengers) if len(challengers) else "none"),
-        "baselines": dg.MetadataValue.text(", ".join(gate.baselines)),
+        "baselines": dg.MetadataValue.text(", ".join(decision.baselines)),
         "champion_version": dg.MetadataValue.text(str(info["champion_version"])),
         "registered_model": dg.MetadataValue.text(registered),
         "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),
@@ -211,28 +211,29 @@ def champion_model(
     from sector_forecast.tracking import pyfunc as serving
 
     calibrated = backtest_leaderboard["predictions"]
-    gate = evidence.promotion_gate(calibrated, models.BASELINES, alpha=GATE_ALPHA)
-    champ = gate.champion
+    verdict = gate.promotion_gate(calibrated, forecasters.BASELINES, alpha=GATE_ALPHA)
+    champ = verdict.champion
     table = champion_table(calibrated, champ)
     origin = str(table["origin"].max())
     runs = backtest_leaderboard["runs"]
     fit_run = runs[(runs["model"] == champ) & (runs["origin"] == origin)]["mlflow_run_id"]
     client, exp_id = mlflow.get_client(), mlflow.experiment_id()
     quantiles, sources = calibration.live_quantiles(calibrated, champ, backtest_leaderboard["validation"])
-    decision = "promoted" if gate.promoted else "baseline"
+    decision = "promoted" if verdict.promoted else "baseline"
     provenance = statbank.provenance_tags()
     gate_run = tracking.log_run(
         client, exp_id, run_name=f"promotion-gate {champ}@{origin}",
-        params={"candidate": gate.candidate, "baseline": gate.baseline, "origin": origin, "alpha": gate.alpha,
-                "challengers": len(gate.challengers)},
-        metrics={"gate_statistic": gate.statistic, "gate_pvalue": gate.pvalue, "gate_pvalue_holm": gate.pvalue_holm,
-                 "candidate_mase": gate.candidate_mase, "baseline_mase": gate.baseline_mase},
+        params={"candidate": verdict.candidate, "baseline": verdict.baseline, "origin": origin,
+                "alpha": verdict.alpha, "challengers": len(verdict.challengers)},
+        metrics={"gate_statistic": verdict.statistic, "gate_pvalue": verdict.pvalue,
+                 "gate_pvalue_holm": verdict.pvalue_holm,
+                 "candidate_mase": verdict.candidate_mase, "baseline_mase": verdict.baseline_mase},
         tags={"dagster.run_id": context.run.run_id, "dagster.asset_key": "champion_model", "origin": origin,
-              "gate.decision": decision, "gate.reason": gate.reason, "gate.champion": champ,
+              "gate.decision": decision, "gate.reason": verdict.reason, "gate.champion": champ,
               "fit_run_id": fit_run.iloc[0] if len(fit_run) else "", **provenance},
         texts={"leaderboard.md": backtest_leaderboard["overall"].to_markdown(index=False)},
     )
-    info: dict = {"champion": champ, "gate": gate.to_dict(), "decision": decision, "origin": origin,
+    info: dict = {"champion": champ, "gate": verdict.to_dict(), "decision": decision, "origin": origin,
                   "gate_run_id": gate_run, "quantiles": to_json(quantiles), "quantile_sources": to_json(sources)}
     stamp = fingerprint(champ, table)
     with tracking.registry_lock(mlflow.uri):
@@ -249,15 +250,15 @@ def champion_model(
             version = tracking.register_champion(
                 client, mlflow.registered_model_name, model_uri, gate_run,
                 tags={"model": champ, "origin": origin, "gate.decision": decision,
-                      "gate.pvalue_holm": f"{gate.pvalue_holm:.4f}", "fit_fingerprint": stamp, **provenance},
+                      "gate.pvalue_holm": f"{verdict.pvalue_holm:.4f}", "fit_fingerprint": stamp, **provenance},
             )
             info.update(version=str(version.version), model_uri=model_uri, registration="registered")
     current = tracking.current_champion(client, mlflow.registered_model_name)
     info["champion_version"] = str(current.version) if current else None
     info["champion_model"] = current.tags.get("model") if current else None
-    context.log.info(f"promotion gate: {gate.reason}; champion is version {info['champion_version']} ({champ})")
+    context.log.info(f"promotion gate: {verdict.reason}; champion is version {info['champion_version']} ({champ})")
     registered = f"models:/{mlflow.registered_model_name}@champion"
     yield from checked_output(
-        "champion_model", info, pd.DataFrame([gate.flat()]), contracts_models.GATE_SCHEMA,
-        metadata=_gate_metadata(gate, info, registered, statbank.data_label()),
+        "champion_model", info, pd.DataFrame([verdict.flat()]), contracts.GATE_SCHEMA,
+        metadata=_gate_metadata(verdict, info, registered, statbank.data_label()),
     )

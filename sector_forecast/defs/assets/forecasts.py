@@ -8,7 +8,7 @@ carries both uncertainties (`domain.scorecast`).
 import dagster as dg
 import pandas as pd
 
-from sector_forecast.contracts import models as contracts_models
+from sector_forecast.contracts import forecasting as contracts
 from sector_forecast.defs.assets.evaluation import ALL_PRESENT, newest
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import figure_markdown, frame_metadata, markdown_table
@@ -72,7 +72,7 @@ def forecasts(
     source = f"{uri} (version {champion_model.get('champion_version')}, {champion}, origin {origin})"
     context.log.info(f"forecasts for {target} from {source}")
     yield from checked_output(
-        "forecasts", result, result, contracts_models.FORECASTS_SCHEMA,
+        "forecasts", result, result, contracts.FORECASTS_SCHEMA,
         metadata={
             **frame_metadata(result, preview_rows=10),
             "forecast_quarter": dg.MetadataValue.text(target),

@@ -1,6 +1,6 @@
 """One fit asset per model; each quarterly partition is one forecast origin of a rolling-origin backtest.
 
-A fit for origin q trains on the domain's window (`models.TRAIN_WINDOW_QUARTERS` quarters before q, targets known
+A fit for origin q trains on the domain's window (`forecasters.TRAIN_WINDOW_QUARTERS` quarters before q, targets known
 at q) and forecasts q+1 for all ten sectors. The partition mapping only has to deliver that window: the domain
 cuts it, so a partition gives the same fit alone, in a range or in `sector-forecast run`. Backfilling the origins
 is the backtest; the newest origin is the live forecast. Each partition is one MLflow run (parameters, metrics,
@@ -12,16 +12,16 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from sector_forecast.contracts import models as contracts
+from sector_forecast.contracts import forecasting as contracts
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import markdown_table, number
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
-from sector_forecast.domain import models
+from sector_forecast.domain import forecasters
 from sector_forecast.tracking import runs as tracking
 
 MODELS_GROUP = "models"
-MODEL_NAMES: tuple[str, ...] = tuple(models.MODELS)
+MODEL_NAMES: tuple[str, ...] = tuple(forecasters.MODELS)
 FIT_ASSET_NAMES: tuple[str, ...] = tuple(f"fit_{name}" for name in MODEL_NAMES)
 _KINDS = {"rule": "pandas", "series": "statsforecast", "regression": "scikitlearn"}
 
@@ -38,7 +38,7 @@ def fit_tags(context: dg.AssetExecutionContext, asset_name: str, key: str) -> di
 def _fit_origin(model_name: str, features: pd.DataFrame, key: str, log) -> dict:
     """Fit one origin and log its MLflow run: the partition's stored value."""
     origin = quarter_key_to_label(key)
-    fitted, predictions = models.rolling_origin_fit(model_name, features, origin)
+    fitted, predictions = forecasters.rolling_origin_fit(model_name, features, origin)
     known = predictions.dropna(subset=["actual", "prediction"])
     abs_err = (known["prediction"] - known["actual"]).abs()
     run_id = log(
@@ -48,7 +48,7 @@ def _fit_origin(model_name: str, features: pd.DataFrame, key: str, log) -> dict:
                  "missing_sectors": len(fitted.missing)},
         key=key, tables={"predictions.csv": predictions},
     )
-    return {"model": fitted, "predictions": predictions, "validation": models.validation_frame(fitted, origin),
+    return {"model": fitted, "predictions": predictions, "validation": forecasters.validation_frame(fitted, origin),
             "mlflow_run_id": run_id}
 
 
@@ -76,12 +76,12 @@ def _path_table(parts: dict[str, dict]) -> pd.DataFrame:
 
 def _fit_asset(model_name: str) -> dg.AssetsDefinition:
     asset_name = f"fit_{model_name}"
-    spec = models.MODELS[model_name]
+    spec = forecasters.MODELS[model_name]
 
     @dg.asset(
         name=asset_name,
         description=f"{spec.description} ({spec.role})\n\nOne partition = one forecast origin (trained on the "
-        f"{models.TRAIN_WINDOW_QUARTERS} quarters of data known at that quarter, forecasting the next). "
+        f"{forecasters.TRAIN_WINDOW_QUARTERS} quarters of data known at that quarter, forecasting the next). "
         "Stored: fitted model, predictions, validation residuals, MLflow run id.",
         group_name=MODELS_GROUP,
         partitions_def=origin_partitions,
@@ -91,7 +91,7 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
         ins={
             "feature_frame": dg.AssetIn(
                 partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-models.TRAIN_WINDOW_QUARTERS, allow_nonexistent_upstream_partitions=True
+                    start_offset=-forecasters.TRAIN_WINDOW_QUARTERS, allow_nonexistent_upstream_partitions=True
                 ),
                 metadata={"allow_missing_partitions": True},
             )

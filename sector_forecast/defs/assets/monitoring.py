@@ -43,8 +43,7 @@ from sector_forecast.defs.metadata import markdown_table, run_metadata
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource
 from sector_forecast.domain import drift, monitoreval
-from sector_forecast.reports import monitoring as mr
-from sector_forecast.reports import plots
+from sector_forecast.reports import drift_pages, plots
 from sector_forecast.storage.prediction_log import (
     LOG_COLUMNS,
     append_to_prediction_log,
@@ -53,7 +52,7 @@ from sector_forecast.storage.prediction_log import (
     read_prediction_log,
 )
 from sector_forecast.storage.values import atomic_write
-from sector_forecast.tracking.monitoring import MlflowReportLogger, champion_in_service, champion_name
+from sector_forecast.tracking.service import MlflowReportLogger, champion_in_service, champion_name
 
 MONITORING_GROUP = "monitoring"
 DATA_DRIFT_CHECK = "data_drift"
@@ -88,16 +87,18 @@ NO_PLOTS = ("Plots are drawn for the newest quarters of a bulk run only: materia
 def _plots(images: dict[str, str]) -> dict[str, Any]:
     if not images:
         return {"plots": dg.MetadataValue.md(NO_PLOTS)}
-    return {f"{name}_plot": dg.MetadataValue.md(mr.image_markdown(title, images[name]))
+    return {f"{name}_plot": dg.MetadataValue.md(drift_pages.image_markdown(title, images[name]))
             for name, title in _PLOTS.items()}
 
 
-def partition_metadata(report: mr.DriftReport, images: dict[str, str], files: dict[str, Path]) -> dict[str, Any]:
+def partition_metadata(
+    report: drift_pages.DriftReport, images: dict[str, str], files: dict[str, Path]
+) -> dict[str, Any]:
     data, perf = report.data, report.performance
     rejected = data.table.loc[data.table["rejected"], "hypothesis"].tolist()
     return {
         "dagster/row_count": dg.MetadataValue.int(len(report.sector_table())),
-        "report": dg.MetadataValue.md(mr.summary_markdown(report)),
+        "report": dg.MetadataValue.md(drift_pages.summary_markdown(report)),
         **_plots(images),
         "data_drift": dg.MetadataValue.bool(report.data_drift),
         "drifted": dg.MetadataValue.text(", ".join(rejected) or "none"),
@@ -111,14 +112,14 @@ def partition_metadata(report: mr.DriftReport, images: dict[str, str], files: di
         "judged_source": dg.MetadataValue.text(report.judged.source),
         "retrain": dg.MetadataValue.bool(report.retrain),
         "retrain_reason": dg.MetadataValue.text(report.retrain_reason),
-        "judged_forecast": dg.MetadataValue.text(mr.judged_forecast_key(report)),
+        "judged_forecast": dg.MetadataValue.text(drift_pages.judged_forecast_key(report)),
         "champion_version": dg.MetadataValue.text(str((report.champion or {}).get("version", "none"))),
         "report_html": dg.MetadataValue.path(str(files["html"])),
         "report_json": dg.MetadataValue.path(str(files["json"])),
     }
 
 
-def _check(name: str, newest: mr.DriftReport, flagged: list[str], passed: bool, description: str,
+def _check(name: str, newest: drift_pages.DriftReport, flagged: list[str], passed: bool, description: str,
            level: float, testable: bool) -> dg.AssetCheckResult:
     """A monitor's verdict; a monitor that cannot test the quarter says so as a WARN, never a pass."""
     if not testable:
@@ -243,13 +244,13 @@ def drift_report(
     predictions = backtest_leaderboard["predictions"]
     rows = predictions[predictions["model"] == champion_name(champion_model)]
     counts = pd.concat(quarterly_panel.values(), ignore_index=True)[["sector", "quarter", "bankruptcies"]]
-    reports: dict[str, mr.DriftReport] = {}
+    reports: dict[str, drift_pages.DriftReport] = {}
     published = set(counts["quarter"])
     for key in context.partition_keys:
         quarter = quarter_key_to_label(key)
         if quarter not in published:
             raise dg.Failure(f"drift_report {quarter}: quarterly_panel is not materialised for {quarter}")
-        reports[key] = mr.build_report(quarter, counts, log, rows, champ, config.data_drift_level,
+        reports[key] = drift_pages.build_report(quarter, counts, log, rows, champ, config.data_drift_level,
                                        config.performance_level)
     table = pd.concat([r.sector_table() for r in reports.values()], ignore_index=True)
     contract = yield from require_contract("drift_report", table, MONITOR_TABLE_SCHEMA, list(reports))
@@ -261,7 +262,7 @@ def drift_report(
                  "html": report_dir(root) / f"{report.quarter}.html"}
         payload = report.to_dict()
         atomic_write(files["json"], lambda tmp, p=payload: tmp.write_text(json.dumps(p, indent=1)))
-        atomic_write(files["html"], lambda tmp, r=report, i=images: tmp.write_text(mr.to_html(r, i)))
+        atomic_write(files["html"], lambda tmp, r=report, i=images: tmp.write_text(drift_pages.to_html(r, i)))
         if mlflow_log:
             mlflow_log.add(report, files)
         context.add_asset_metadata(partition_key=key, metadata=partition_metadata(report, images, files))
@@ -319,10 +320,10 @@ def monitor_evaluation(
         ev = monitoreval.evaluate_monitors(counts, rows, first)
     except ValueError as err:
         raise dg.Failure(str(err)) from None
-    figures = mr.evaluation_figures(monitoreval.evaluation_summary(ev.to_value()))
+    figures = drift_pages.evaluation_figures(monitoreval.evaluation_summary(ev.to_value()))
     context.log.info(f"monitor_evaluation: {len(ev.grid)} scenarios; " + ", ".join(
         f"{k} {v:.3f}" for k, v in figures.items()))
-    metadata = {name: dg.MetadataValue.md(text) for name, text in mr.evaluation_tables(ev).items()}
+    metadata = {name: dg.MetadataValue.md(text) for name, text in drift_pages.evaluation_tables(ev).items()}
     metadata.update({key: dg.MetadataValue.float(value) for key, value in figures.items()})
     yield from checked_output("monitor_evaluation", ev.to_value(), ev.grid, MONITOR_EVALUATION_SCHEMA,
                               {"dagster/row_count": dg.MetadataValue.int(len(ev.grid)), **metadata})

@@ -9,7 +9,7 @@ the forecasts and the batch predictions are rebuilt, so the new champion (if it 
 enter the prediction log.
 The run key names the judged forecasts, so even a lost cursor cannot launch the same retrain twice (Dagster
 skips a run key a sensor already used). A report asks for a retrain only when a monitor alarms in a quarter
-after the serving champion's training origin (see `reports/monitoring.py`), so once the gate has replaced the
+after the serving champion's training origin (see `reports/drift_pages.py`), so once the gate has replaced the
 judged version the report stops asking, and monitoring and retraining cannot loop.
 """
 

@@ -15,7 +15,7 @@ from sector_forecast.contracts.columns import (
     is_next_quarter,
     nested_intervals,
 )
-from sector_forecast.domain.models import BASELINES
+from sector_forecast.domain.forecasters import BASELINES
 
 _SHARE = pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
 _NONNEG = pa.Column("float64", pa.Check.ge(0), nullable=True)
@@ -23,7 +23,7 @@ _NONNEG = pa.Column("float64", pa.Check.ge(0), nullable=True)
 
 PREDICTIONS_SCHEMA = pa.DataFrameSchema(
     {
-        "model": pa.Column(str, nullable=False, description="model (a baseline or a challenger, domain.models.MODELS)"),
+        "model": pa.Column(str, nullable=False, description="a baseline or a challenger (domain.forecasters.MODELS)"),
         "sector": SECTOR_COLUMN,
         "origin": described(QUARTER_COLUMN, "forecast origin: the quarter the model was fitted at"),
         "target_quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + 1"),

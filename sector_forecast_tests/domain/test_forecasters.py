@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.contracts.models import PREDICTIONS_SCHEMA
+from sector_forecast.contracts.forecasting import PREDICTIONS_SCHEMA
 from sector_forecast.contracts.validation import validate
 from sector_forecast.domain.features import FEATURE_COLUMNS, build_features
-from sector_forecast.domain.models import (
+from sector_forecast.domain.forecasters import (
     BACKTEST_COLUMNS,
     BASELINES,
     CHALLENGERS,

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from sector_forecast.domain.forecasters import BASELINES
 from sector_forecast.domain.jsonable import to_json
-from sector_forecast.domain.models import BASELINES
 
 
 def dm_test(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sector_forecast.domain.periods import quarter_index
-from sector_forecast.reports.monitoring import DriftReport
+from sector_forecast.reports.drift_pages import DriftReport
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
