@@ -31,12 +31,17 @@ def _plt():
     return plt
 
 
-def png_base64(fig, dpi: int = 80, tight: bool = True) -> str:
-    """The figure as a base64 PNG (closed afterwards, so bulk runs do not pile up open figures)."""
+def png_bytes(fig, dpi: int = 80, tight: bool = True) -> bytes:
+    """The figure as PNG bytes (closed afterwards, so bulk runs do not pile up open figures)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
     _plt().close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
+
+
+def png_base64(fig, dpi: int = 80, tight: bool = True) -> str:
+    """The figure as a base64 PNG, as markdown data URIs and the HTML report embed it."""
+    return base64.b64encode(png_bytes(fig, dpi=dpi, tight=tight)).decode()
 
 
 # Characters per title line that fit one of the ten 3-inch panels at 8 pt.
@@ -58,30 +63,69 @@ def errors_by_origin(predictions: pd.DataFrame, note: str = ""):
     return fig
 
 
-def forecast_panels(history: pd.DataFrame, forecast: pd.DataFrame, quarters: int = 20, note: str = ""):
-    """Per sector: bankruptcies with the next-quarter forecast (80% and 95% intervals), and the score."""
-    fig, axes = _plt().subplots(2, 5, figsize=(16, 6), sharey=False)
+RECONSTRUCTED = "reconstructed data"
+
+
+def _horizons(rows: pd.DataFrame) -> pd.DataFrame:
+    """The forecast rows in horizon order (a `horizon` column, else the quarter order: horizon 1, 2, ...)."""
+    return rows.sort_values("horizon" if "horizon" in rows.columns else "quarter", kind="mergesort")
+
+
+def _fan_panel(ax, past: pd.DataFrame, ahead: pd.DataFrame) -> None:
+    """One sector: history, the last published count marked, the forecasts with their 80%/95% fan."""
+    counts = past["bankruptcies"].astype("float64").to_numpy()
+    x_past = np.arange(len(past))
+    ax.plot(x_past, counts, color="tab:blue", linewidth=1)
+    published = np.flatnonzero(np.isfinite(counts))
+    x0, y0 = (x_past[published[-1]], counts[published[-1]]) if len(published) else (len(past) - 1, np.nan)
+    ax.plot([x0], [y0], "o", color="black", markersize=4, zorder=5)
+    if np.isfinite(y0):
+        ax.annotate(f"{past['quarter'].iloc[published[-1]]}: {y0:g}", (x0, y0), textcoords="offset points",
+                    xytext=(-4, 6), ha="right", fontsize=6)
+    if len(ahead):
+        x = np.concatenate([[x0], len(past) + np.arange(len(ahead))])
+        for lo, hi, alpha in (("lower95", "upper95", 0.18), ("lower80", "upper80", 0.35)):
+            ax.fill_between(x, np.concatenate([[y0], ahead[lo].astype(float)]),
+                            np.concatenate([[y0], ahead[hi].astype(float)]), color="tab:red", alpha=alpha,
+                            linewidth=0)
+        ax.plot(x, np.concatenate([[y0], ahead["prediction"].astype(float)]), "--", color="tab:red", linewidth=1)
+        ax.plot(x[1:], ahead["prediction"].astype(float), "o", color="tab:red", markersize=3)
+    labels = [*past["quarter"].astype(str), *ahead["quarter"].astype(str)]
+    ticks = sorted({*range(0, len(past), max(1, len(past) // 3)), len(labels) - 1})
+    ax.set_xticks(ticks, [labels[i] for i in ticks])
+    ax.tick_params(labelsize=6)
+
+
+def fan_figure(history: pd.DataFrame, forecasts: pd.DataFrame, note: str = "", years: int = 5):
+    """Per sector: the last ``years`` of bankruptcies, the last published count marked, the forecasts at horizons
+    1..H with 80% (dark) and 95% (light) bands widening from the last published count; the score in text."""
+    fig, axes = _plt().subplots(2, 5, figsize=(16, 6))
     for ax, sector in zip(axes.ravel(), SECTORS, strict=True):
-        past = history[history["sector"] == sector].sort_values("quarter").tail(quarters)
-        ax.plot(past["quarter"], past["bankruptcies"].astype(float), color="tab:blue", linewidth=1)
-        row = forecast[forecast["sector"] == sector]
-        if len(row):
-            r = row.iloc[0]
-            for lo, hi, width in (("lower95", "upper95", 1), ("lower80", "upper80", 3)):
-                ax.vlines(r["quarter"], r[lo], r[hi], color="tab:red", linewidth=width, alpha=0.6)
-            ax.plot([r["quarter"]], [r["prediction"]], "o", color="tab:red")
-            score = r.get("score_prediction")
-            if pd.notna(score):
-                ax.text(0.02, 0.95, f"score {score:.2f} [{r['score_lower80']:.2f}, {r['score_upper80']:.2f}]",
-                        transform=ax.transAxes, fontsize=7, va="top")
+        past = history[history["sector"] == sector].sort_values("quarter").tail(4 * years)
+        ahead = _horizons(forecasts[forecasts["sector"] == sector])
+        _fan_panel(ax, past, ahead)
+        first = ahead.head(1)
+        if len(first) and pd.notna(first.iloc[0].get("score_prediction")):
+            r = first.iloc[0]
+            ax.text(0.02, 0.95, f"score {r['quarter']} {r['score_prediction']:.2f} "
+                    f"[{r['score_lower80']:.2f}, {r['score_upper80']:.2f}]", transform=ax.transAxes, fontsize=7,
+                    va="top")
         ax.set_title(textwrap.fill(f"{sector}. {SECTORS[sector]}", TITLE_WIDTH), fontsize=7)
-        ticks = list(past["quarter"])[:: max(1, len(past) // 3)]
-        ax.set_xticks(ticks)
-        ax.tick_params(labelsize=6)
-    fig.suptitle("Bankruptcies: history and next-quarter forecast (80% thick, 95% thin); derived score in text"
-                 + (f"\n{note}" if note else ""), fontsize=9)
+    horizons = int(forecasts.groupby("sector").size().max()) if len(forecasts) else 0
+    title = (f"Bankruptcies: last {years} years and the forecast {horizons} quarter(s) ahead (80% dark, 95% light; "
+             "● last published count)")
+    if RECONSTRUCTED in note.lower():
+        fig.text(0.5, 0.45, RECONSTRUCTED, ha="center", va="center", fontsize=48, color="grey", alpha=0.12,
+                 rotation=15)
+    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def fan_chart(history: pd.DataFrame, forecasts: pd.DataFrame, note: str = "", years: int = 5) -> bytes:
+    """`fan_figure` as PNG bytes. ``history``: sector, quarter, bankruptcies; ``forecasts``: sector, quarter,
+    prediction, lower80, upper80, lower95, upper95 (optional horizon, score_prediction, score_lower80/upper80)."""
+    return png_bytes(fan_figure(history, forecasts, note=note, years=years))
 
 
 # ---- drift report figures ---------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_forecast_plot_titles_name_every_sector_in_full() -> None:
         [(s, f"{y}Q{q}", 10.0) for s in SECTORS for y in (2025, 2026) for q in (1, 2, 3)],
         columns=["sector", "quarter", "bankruptcies"],
     )
-    fig = plots.forecast_panels(history, _forecast())
+    fig = plots.fan_figure(history, _forecast())
     try:
         titles = [ax.get_title().replace("\n", " ") for ax in fig.axes]
     finally:
