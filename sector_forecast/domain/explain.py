@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sector_forecast.domain.baselines import RULE_COLUMNS
-from sector_forecast.domain.forecasters import MODELS, FittedModel
+from sector_forecast.domain.forecasters import MODELS, FittedModel, rolling_origin_fit
 from sector_forecast.domain.periods import quarter_offset
 
 EXPLAIN_COLUMNS: list[str] = [
@@ -170,6 +170,22 @@ def explain_change(
         parts = _regression_parts(now, before, cur, prev) if regression else _baseline_parts(now, cur, prev, origin)
         frames.append(_top(parts, k).assign(origin=origin, horizon=horizon))
     return pd.concat(frames, ignore_index=True)[EXPLAIN_COLUMNS]
+
+
+def explain_origin(
+    name: str, features: pd.DataFrame, origin: str, k: int = TOP_K
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`explain_change` of model ``name`` from the origin before ``origin`` to ``origin``, refitted here.
+
+    The fits are the backtest's own (`rolling_origin_fit`: the domain's window and seed), so they equal the stored
+    fit partitions; the refit's predictions at ``origin`` are returned too, for the caller to check that against
+    what serves. Raises ValueError when either origin has no feature rows.
+    """
+    before = quarter_offset(origin, -1)
+    now_model, now_pred = rolling_origin_fit(name, features, origin)
+    before_model, _ = rolling_origin_fit(name, features, before)
+    rows_now, rows_before = (features[features["quarter"] == q] for q in (origin, before))
+    return explain_change(now_model, before_model, rows_now, rows_before, k), now_pred
 
 
 def _signed(value: float) -> str:

@@ -179,3 +179,16 @@ def test_two_different_models_are_refused() -> None:
     rows = _count_rows("2026Q3", bankruptcies=[1.0, 2.0])
     with pytest.raises(ValueError, match="one model at two origins"):
         explain.explain_change(_rule_model("naive"), _rule_model("mean_4q"), rows, rows)
+
+
+def test_explain_origin_refits_the_backtests_fits(features: pd.DataFrame) -> None:
+    # The same model, window and seed as the fit partitions: the refit's forecasts are the backtest's, and its
+    # explanation is explain_change of those two fits.
+    parts, refit = explain.explain_origin("glm_seasonal", features, "2023Q2")
+    now, stored = rolling_origin_fit("glm_seasonal", features, "2023Q2")
+    before, _ = rolling_origin_fit("glm_seasonal", features, "2023Q1")
+    assert refit["prediction"].tolist() == stored["prediction"].tolist()
+    rows_now, rows_before = (features[features["quarter"] == q] for q in ("2023Q2", "2023Q1"))
+    pd.testing.assert_frame_equal(parts, explain.explain_change(now, before, rows_now, rows_before))
+    with pytest.raises(ValueError, match="no feature rows for origin 2024Q1"):
+        explain.explain_origin("glm_seasonal", features, "2024Q1")
