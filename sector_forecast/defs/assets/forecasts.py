@@ -1,9 +1,13 @@
-"""Next-quarter forecasts from the registered champion: bankruptcies with calibrated intervals, and the score.
+"""Forecasts from the registered champion: bankruptcies with calibrated intervals, the score, and why they moved.
 
 The bankruptcy forecast comes from `sector-vitality@champion` itself (the registry serves what the UI shows);
 the score forecast is derived from it by simulation together with the births nowcast, so its interval
-carries both uncertainties (`domain.scorecast`).
+carries both uncertainties (`domain.scorecast`), for the horizons whose births can be nowcast honestly
+(`domain.scoreahead`). Why each forecast moved since the previous origin comes from the champion refitted at
+both origins from `feature_frame` (`domain.explain`): the fit assets' own rule, so the same fits they stored.
 """
+
+import base64
 
 import dagster as dg
 import pandas as pd
@@ -11,22 +15,64 @@ import pandas as pd
 from sector_forecast.contracts import forecasting as contracts
 from sector_forecast.defs.assets.evaluation import ALL_PRESENT, newest
 from sector_forecast.defs.checks import checked_output, contract_spec
-from sector_forecast.defs.metadata import figure_markdown, frame_metadata, markdown_table
+from sector_forecast.defs.metadata import frame_metadata, markdown_table
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
-from sector_forecast.domain import calibration, scorecast
+from sector_forecast.domain import calibration, explain, scoreahead, scorecast
+from sector_forecast.domain.periods import quarter_index, quarter_offset
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
 
 FORECASTS_GROUP = "forecasts"
+_SCORE_COLUMNS = [f"score_{c}" for c in ("prediction", "lower80", "upper80", "lower95", "upper95")]
+
+
+def _interval_frame(result: pd.DataFrame) -> pd.DataFrame:
+    """Sector × horizon: the point forecast and its 80% and 95% intervals, one readable row each."""
+    span = {level: result[f"lower{level}"].round(1).astype(str) + "–" + result[f"upper{level}"].round(1).astype(str)
+            for level in (80, 95)}
+    return pd.DataFrame({"sector": result["sector"], "name": result["sector_name"], "horizon": result["horizon"],
+                         "quarter": result["quarter"], "point": result["prediction"], "80%": span[80],
+                         "95%": span[95]}).sort_values(["sector", "horizon"], ignore_index=True)
+
+
+def _score_markdown(reach: pd.DataFrame, result: pd.DataFrame) -> str:
+    """Per horizon the score's status in one sentence; the derived horizons' scores per sector below it."""
+    lines = [f"- **{r.target_quarter}** ({r.horizon} ahead): {r.why}" for r in reach.itertuples()]
+    derived = result[result["horizon"].isin(reach.loc[reach["derived"], "horizon"])]
+    text = "Sector Vitality Score by horizon:\n\n" + "\n".join(lines)
+    if len(derived):
+        cols = ["sector", "name", "horizon", "quarter", *_SCORE_COLUMNS, "births_basis"]
+        table = derived.rename(columns={"sector_name": "name"})[cols]
+        text += "\n\n" + markdown_table(table, max_rows=40)
+    return text
+
+
+def _why(champion: str, features: pd.DataFrame, origin: str, result: pd.DataFrame, log) -> tuple[pd.DataFrame, str]:
+    """The champion's `why` per (sector, origin, horizon), and the page's markdown of it (or why there is none)."""
+    try:
+        explained, refit = explain.explain_origin(champion, features, origin)
+    except ValueError as err:
+        return pd.DataFrame(columns=explain.TABLE_COLUMNS), f"No explanation: {err}."
+    table = explain.explain_table(explained)
+    served = result.set_index("sector")["prediction"]
+    gap = float((refit.set_index("sector")["prediction"] - served.reindex(refit["sector"])).abs().max())
+    head = (f"What moved each {champion} forecast from origin {quarter_offset(origin, -1)} to {origin}, on the log "
+            "scale of the forecast mean: the largest parts, `refit` being re-estimation on one more quarter (the "
+            f"refit's forecasts equal the served ones{'' if gap < 1e-6 else f' only to within {gap:.3g}'}).")
+    if gap >= 1e-6:
+        log.warning(f"forecasts: the {champion} refit at {origin} differs from the served forecast by {gap:.3g}")
+    shown = table.merge(result[["sector", "sector_name"]], on="sector")[["sector", "sector_name", "horizon", "why"]]
+    return table, head + "\n\n" + markdown_table(shown, max_rows=40)
 
 
 @dg.asset(
     description=(
-        "Next-quarter bankruptcies per sector from the registered champion (`sector-vitality@champion`) with "
-        "80% and 95% intervals calibrated per sector on its real-time backtest, and the Sector Vitality Score "
-        "derived from it and the births nowcast by simulation (median, 80% and 95% intervals). Says which "
-        "model, version and data source produced it."
+        "Bankruptcies per sector from the registered champion (`sector-vitality@champion`) for the quarters ahead "
+        "it serves, with 80% and 95% intervals calibrated per sector on its real-time backtest; the Sector Vitality "
+        "Score derived from it and the births nowcast by simulation (median, 80% and 95% intervals) where the births "
+        "can be nowcast honestly; and per sector the inputs that moved the forecast since the previous origin "
+        "(`why`). Says which model, version and data source produced it."
     ),
     group_name=FORECASTS_GROUP,
     ins={
@@ -39,7 +85,7 @@ FORECASTS_GROUP = "forecasts"
     kinds={"mlflow", "pandas"},
     check_specs=[contract_spec(
         "forecasts", "Pandera contract of the forecasts: nested intervals, counts >= 0, scores in [0, 1].")],
-    code_version="2",
+    code_version="3",
 )
 def forecasts(
     context: dg.AssetExecutionContext, champion_model: dict, backtest_leaderboard: dict, feature_frame: dict,
@@ -57,30 +103,54 @@ def forecasts(
     location = client.get_model_version_download_uri(mlflow.registered_model_name, served.version)
     result = load_model(location).predict(request)
     champion = str(result["model"].iloc[0])
+    result["horizon"] = result["quarter"].map(lambda q: quarter_index(q) - quarter_index(origin)).astype("int64")
     panel = pd.concat(quarterly_panel.values(), ignore_index=True)
-    mu = dict(zip(result["sector"].astype(int), result["prediction"].astype(float), strict=True))
+    first = result[result["horizon"] == 1]  # the score's simulation draws one quarter ahead
+    mu = dict(zip(first["sector"].astype(int), first["prediction"].astype(float), strict=True))
     residuals = calibration.residual_pool(
         backtest_leaderboard["predictions"], champion, origin, backtest_leaderboard["validation"])
     scores = scorecast.score_forecast(origin, mu, residuals, panel)
+    simulated = {1} if len(scores) and scores["score_prediction"].notna().any() else set()
+    reach = scoreahead.score_reach(panel, origin, set(result["horizon"]), simulated)
     if scores.empty:
         scores = pd.DataFrame({"sector": result["sector"], "births_basis": "unavailable"})
-    scores = scores.drop(columns=["target_quarter"], errors="ignore")
-    result = result.merge(scores, on="sector", how="left").merge(
-        scorecast.births_at_origin(panel, origin, target), on="sector", how="left")
+    scores = scores.drop(columns=["target_quarter"], errors="ignore").assign(horizon=1)
+    births = pd.concat([scorecast.births_at_origin(panel, origin, q).assign(quarter=q)
+                        for q in sorted(set(result["quarter"]))], ignore_index=True)
+    result = result.merge(scores, on=["sector", "horizon"], how="left").merge(
+        births, on=["sector", "quarter"], how="left")
+    # A score is kept only where the births it needs can be nowcast honestly (`domain.scoreahead`).
+    result = result.reindex(columns=[*result.columns, *(c for c in _SCORE_COLUMNS if c not in result.columns)])
+    result.loc[~result["horizon"].isin(reach.loc[reach["derived"], "horizon"]), _SCORE_COLUMNS] = float("nan")
     result.insert(1, "sector_name", result["sector"].map(SECTORS))
     result = result.assign(model_version=str(champion_model.get("champion_version") or "none"))
+    features = pd.concat(feature_frame.values(), ignore_index=True)
+    why, why_text = _why(champion, features, origin, result, context.log)
+    result = result.merge(why[["sector", "horizon", "why"]], on=["sector", "horizon"], how="left")
     source = f"{uri} (version {champion_model.get('champion_version')}, {champion}, origin {origin})"
     context.log.info(f"forecasts for {target} from {source}")
     yield from checked_output(
         "forecasts", result, result, contracts.FORECASTS_SCHEMA,
-        metadata={
-            **frame_metadata(result, preview_rows=10),
-            "forecast_quarter": dg.MetadataValue.text(target),
-            "source": dg.MetadataValue.text(source),
-            "gate": dg.MetadataValue.text(champion_model["gate"]["reason"]),
-            "forecasts": dg.MetadataValue.md(markdown_table(result, max_rows=10)),
-            "data": dg.MetadataValue.text(statbank.data_label()),
-            "plot": figure_markdown(
-                plots.forecast_panels(panel, result, note=statbank.data_label()), "History and forecast"),
-        },
+        metadata=_metadata(result, reach, why_text, panel, statbank.data_label(), source, champion_model, target),
     )
+
+
+def _metadata(result: pd.DataFrame, reach: pd.DataFrame, why_text: str, panel: pd.DataFrame, label: str,
+              source: str, champion_model: dict, target: str) -> dict:
+    return {
+        **frame_metadata(result, preview_rows=10),
+        "forecast_quarter": dg.MetadataValue.text(target),
+        "horizons": dg.MetadataValue.text(", ".join(str(h) for h in sorted(set(result["horizon"])))),
+        "source": dg.MetadataValue.text(source),
+        "gate": dg.MetadataValue.text(champion_model["gate"]["reason"]),
+        "forecasts": dg.MetadataValue.md(markdown_table(_interval_frame(result), max_rows=40)),
+        "score": dg.MetadataValue.md(_score_markdown(reach, result)),
+        "why": dg.MetadataValue.md(why_text),
+        "data": dg.MetadataValue.text(label),
+        "plot": _png_markdown(plots.fan_chart(panel, result, note=label), "Fan chart: history and the quarters ahead"),
+    }
+
+
+def _png_markdown(png: bytes, title: str) -> dg.MetadataValue:
+    """PNG bytes as a markdown data URI, the way the UI shows every plot of this project."""
+    return dg.MetadataValue.md(f"### {title}\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
