@@ -10,7 +10,8 @@ exactly into two parts, both evaluated with the fits the backtest made:
 The first part is split per input: for a GLM it is Σ_j β_j·(z_now,j − z_before,j) with z the pipeline's own
 preprocessing (imputation, scaling, one-hot), the one-hot columns summed back to the feature they encode; for
 XGBoost it is the difference of the booster's per-prediction contributions (`pred_contribs=True`, exact
-TreeSHAP on the margin), whose bias term cancels. So the contributions and the refit add up to the change.
+TreeSHAP on the margin), whose bias term cancels; through the trees' interactions an input that did not move (the
+sector) can take a part of what the others did. So the contributions and the refit add up to the change.
 A baseline has no inputs to weigh: it gets one line saying what its rule is and how its input moved.
 
 Feature rows may carry a ``horizon`` column (forecasts 1..4 quarters ahead from one origin); without one, the

@@ -89,11 +89,17 @@ def _fan_panel(ax, past: pd.DataFrame, ahead: pd.DataFrame) -> None:
                             np.concatenate([[y0], ahead[hi].astype(float)]), color="tab:red", alpha=alpha,
                             linewidth=0)
         ax.plot(x, np.concatenate([[y0], ahead["prediction"].astype(float)]), "--", color="tab:red", linewidth=1)
+        # The bands again as bars at each forecast, readable also when one quarter ahead makes the fan a sliver.
+        for lo, hi, width in (("lower95", "upper95", 1), ("lower80", "upper80", 3)):
+            ax.vlines(x[1:], ahead[lo].astype(float), ahead[hi].astype(float), color="tab:red", linewidth=width)
         ax.plot(x[1:], ahead["prediction"].astype(float), "o", color="tab:red", markersize=3)
     labels = [*past["quarter"].astype(str), *ahead["quarter"].astype(str)]
-    ticks = sorted({*range(0, len(past), max(1, len(past) // 3)), len(labels) - 1})
+    last = len(labels) - 1  # the last forecast's quarter; history ticks keep clear of it
+    ticks = [i for i in range(0, len(past), max(1, len(past) // 3)) if last - i >= 4] + [last]
     ax.set_xticks(ticks, [labels[i] for i in ticks])
     ax.tick_params(labelsize=6)
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top + 0.15 * (top - bottom))  # room for the score's line above the series
 
 
 def fan_figure(history: pd.DataFrame, forecasts: pd.DataFrame, note: str = "", years: int = 5):

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection, PolyCollection
 
 from sector_forecast.domain.periods import quarter_offset, quarter_range
 from sector_forecast.domain.sectors import SECTORS
@@ -46,7 +47,7 @@ def figure():
 def _band_tops(ax) -> list[list[float]]:
     """The upper edge of each filled band (95% first, then 80%), left to right."""
     tops = []
-    for band in ax.collections:
+    for band in (c for c in ax.collections if isinstance(c, PolyCollection)):
         vertices = band.get_paths()[0].vertices
         xs = sorted(set(vertices[:, 0]))
         tops.append([float(vertices[vertices[:, 0] == x, 1].max()) for x in xs])
@@ -62,6 +63,12 @@ def test_each_sector_fans_out_from_the_last_published_count(figure, horizons: in
     # 95% band: starts at the last published count (30) and opens to 30 + 4h at horizon h; 80%: to 30 + 2h.
     assert _band_tops(ax) == [[30.0, *(30.0 + 4 * h for h in range(1, horizons + 1))],
                               [30.0, *(30.0 + 2 * h for h in range(1, horizons + 1))]]
+    # The same intervals as bars at the forecast positions 20.. (95% thin, then 80% thick).
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert [[tuple(seg[:, 1]) for seg in bar.get_segments()] for bar in bars] == [
+        [(30.0 - 4 * h, 30.0 + 4 * h) for h in range(1, horizons + 1)],
+        [(30.0 - 2 * h, 30.0 + 2 * h) for h in range(1, horizons + 1)]]
+    assert [float(seg[0, 0]) for seg in bars[0].get_segments()] == [19.0 + h for h in range(1, horizons + 1)]
     # Five years of history (20 quarters), then the forecast quarters; the last tick is the last forecast's.
     assert ax.get_xticklabels()[-1].get_text() == quarter_offset("2026Q3", horizons)
     history_line = ax.lines[0]

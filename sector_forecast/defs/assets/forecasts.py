@@ -57,12 +57,15 @@ def _why(champion: str, features: pd.DataFrame, origin: str, result: pd.DataFram
     table = explain.explain_table(explained)
     served = result.set_index("sector")["prediction"]
     gap = float((refit.set_index("sector")["prediction"] - served.reindex(refit["sector"])).abs().max())
-    head = (f"What moved each {champion} forecast from origin {quarter_offset(origin, -1)} to {origin}, on the log "
-            "scale of the forecast mean: the largest parts, `refit` being re-estimation on one more quarter (the "
-            f"refit's forecasts equal the served ones{'' if gap < 1e-6 else f' only to within {gap:.3g}'}).")
+    moved = f"What moved each {champion} forecast from origin {quarter_offset(origin, -1)} to {origin}"
+    detail = ("its rule and how its input moved" if explained["reason"].astype(bool).all() else
+              "the largest parts on the log scale of the forecast mean; `refit`: re-estimation on one more quarter")
+    head = (f"{moved}: {detail} (refitted here: the forecasts equal the served ones"
+            f"{'' if gap < 1e-6 else f' only to within {gap:.3g}'}).")
     if gap >= 1e-6:
         log.warning(f"forecasts: the {champion} refit at {origin} differs from the served forecast by {gap:.3g}")
-    shown = table.merge(result[["sector", "sector_name"]], on="sector")[["sector", "sector_name", "horizon", "why"]]
+    names = result[["sector", "sector_name"]].drop_duplicates().rename(columns={"sector_name": "name"})
+    shown = table.merge(names, on="sector")[["sector", "name", "horizon", "why"]]
     return table, head + "\n\n" + markdown_table(shown, max_rows=40)
 
 
