@@ -173,20 +173,38 @@ def explain_change(
     return pd.concat(frames, ignore_index=True)[EXPLAIN_COLUMNS]
 
 
-def explain_origin(
-    name: str, features: pd.DataFrame, origin: str, k: int = TOP_K
+def _series_move(parts: pd.DataFrame, now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """A series baseline (Theta) has no per-input parts: its whole move, from the two forecasts, goes in the text."""
+    a = parts["sector"].map(now.set_index("sector")["prediction"]).astype("float64")
+    b = parts["sector"].map(before.set_index("sector")["prediction"]).astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.log(a) - np.log(b)
+    text = [f"; the forecast moved {_count(round(y, 2))} -> {_count(round(x, 2))}" for x, y in zip(a, b, strict=True)]
+    return parts.assign(change=change.where(np.isfinite(change)), reason=parts["reason"] + text)
+
+
+def explain_origins(
+    name: str, features: pd.DataFrame, origins: list[str], k: int = TOP_K
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`explain_change` of model ``name`` from the origin before ``origin`` to ``origin``, refitted here.
+    """`explain_change` of model ``name`` at each of ``origins`` against the origin before it, refitted here.
 
     The fits are the backtest's own (`rolling_origin_fit`: the domain's window and seed), so they equal the stored
-    fit partitions; the refit's predictions at ``origin`` are returned too, for the caller to check that against
-    what serves. Raises ValueError when either origin has no feature rows.
+    fit partitions; each quarter is fitted once, so a run of consecutive origins costs one fit per origin, plus
+    one. Also returns the refits' predictions at ``origins``, for the caller to check against what serves.
+    Raises ValueError when an origin, or the one before it, has no feature rows.
     """
-    before = quarter_offset(origin, -1)
-    now_model, now_pred = rolling_origin_fit(name, features, origin)
-    before_model, _ = rolling_origin_fit(name, features, before)
-    rows_now, rows_before = (features[features["quarter"] == q] for q in (origin, before))
-    return explain_change(now_model, before_model, rows_now, rows_before, k), now_pred
+    wanted = sorted(set(origins))
+    fits = {q: rolling_origin_fit(name, features, q)
+            for q in sorted(set(wanted) | {quarter_offset(o, -1) for o in wanted})}
+    frames = []
+    for origin in wanted:
+        before = quarter_offset(origin, -1)
+        rows_now, rows_before = (features[features["quarter"] == q] for q in (origin, before))
+        parts = explain_change(fits[origin][0], fits[before][0], rows_now, rows_before, k)
+        if MODELS[name].kind == "series":
+            parts = _series_move(parts, fits[origin][1], fits[before][1])
+        frames.append(parts)
+    return pd.concat(frames, ignore_index=True), pd.concat([fits[o][1] for o in wanted], ignore_index=True)
 
 
 def _signed(value: float) -> str:

@@ -181,14 +181,25 @@ def test_two_different_models_are_refused() -> None:
         explain.explain_change(_rule_model("naive"), _rule_model("mean_4q"), rows, rows)
 
 
-def test_explain_origin_refits_the_backtests_fits(features: pd.DataFrame) -> None:
+def test_explain_origins_refits_the_backtests_fits(features: pd.DataFrame) -> None:
     # The same model, window and seed as the fit partitions: the refit's forecasts are the backtest's, and its
-    # explanation is explain_change of those two fits.
-    parts, refit = explain.explain_origin("glm_seasonal", features, "2023Q2")
-    now, stored = rolling_origin_fit("glm_seasonal", features, "2023Q2")
-    before, _ = rolling_origin_fit("glm_seasonal", features, "2023Q1")
-    assert refit["prediction"].tolist() == stored["prediction"].tolist()
-    rows_now, rows_before = (features[features["quarter"] == q] for q in ("2023Q2", "2023Q1"))
-    pd.testing.assert_frame_equal(parts, explain.explain_change(now, before, rows_now, rows_before))
-    with pytest.raises(ValueError, match="no feature rows for origin 2024Q1"):
-        explain.explain_origin("glm_seasonal", features, "2024Q1")
+    # explanation is explain_change of those fits; two consecutive origins share the fit of the middle one.
+    parts, refit = explain.explain_origins("glm_seasonal", features, ["2023Q2", "2023Q1"])
+    fits = {q: rolling_origin_fit("glm_seasonal", features, q) for q in ("2022Q4", "2023Q1", "2023Q2")}
+    assert refit["prediction"].tolist() == [*fits["2023Q1"][1]["prediction"], *fits["2023Q2"][1]["prediction"]]
+    rows = {q: features[features["quarter"] == q] for q in fits}
+    expected = pd.concat([explain.explain_change(fits[o][0], fits[b][0], rows[o], rows[b])
+                          for o, b in (("2023Q1", "2022Q4"), ("2023Q2", "2023Q1"))], ignore_index=True)
+    pd.testing.assert_frame_equal(parts, expected)
+    with pytest.raises(ValueError, match="no feature rows for origin 2023Q4"):  # the features end at 2023Q3
+        explain.explain_origins("glm_seasonal", features, ["2023Q4"])
+
+
+def test_theta_states_how_its_forecast_moved(features: pd.DataFrame) -> None:
+    parts, _ = explain.explain_origins("theta", features, ["2023Q2"])
+    _, now = rolling_origin_fit("theta", features, "2023Q2")
+    _, before = rolling_origin_fit("theta", features, "2023Q1")
+    # The whole move of log μ from the two forecasts, and the same two numbers (2 decimals) in the sentence.
+    a, b = now["prediction"].iloc[0], before["prediction"].iloc[0]
+    assert parts["change"].iloc[0] == pytest.approx(np.log(a / b))
+    assert parts["reason"].iloc[0].endswith(f"; the forecast moved {round(b, 2):g} -> {round(a, 2):g}")

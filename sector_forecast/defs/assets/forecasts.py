@@ -51,7 +51,7 @@ def _score_markdown(reach: pd.DataFrame, result: pd.DataFrame) -> str:
 def _why(champion: str, features: pd.DataFrame, origin: str, result: pd.DataFrame, log) -> tuple[pd.DataFrame, str]:
     """The champion's `why` per (sector, origin, horizon), and the page's markdown of it (or why there is none)."""
     try:
-        explained, refit = explain.explain_origin(champion, features, origin)
+        explained, refit = explain.explain_origins(champion, features, [origin])
     except ValueError as err:
         return pd.DataFrame(columns=explain.TABLE_COLUMNS), f"No explanation: {err}."
     table = explain.explain_table(explained)
