@@ -49,13 +49,13 @@ def _score_markdown(reach: pd.DataFrame, result: pd.DataFrame) -> str:
 
 
 def _why(champion: str, features: pd.DataFrame, origin: str, result: pd.DataFrame, log) -> tuple[pd.DataFrame, str]:
-    """The champion's `why` per (sector, origin, horizon), and the page's markdown of it (or why there is none)."""
+    """`result` with the champion's `why` per (sector, horizon), and the page's markdown of it (or why not)."""
     try:
         explained, refit = explain.explain_origins(champion, features, [origin])
     except ValueError as err:
-        return pd.DataFrame(columns=explain.TABLE_COLUMNS), f"No explanation: {err}."
+        return result.assign(why=None), f"No explanation: {err}."
     table = explain.explain_table(explained)
-    served = result.set_index("sector")["prediction"]
+    served = result[result["horizon"] == 1].set_index("sector")["prediction"]
     gap = float((refit.set_index("sector")["prediction"] - served.reindex(refit["sector"])).abs().max())
     moved = f"What moved each {champion} forecast from origin {quarter_offset(origin, -1)} to {origin}"
     detail = ("its rule and how its input moved" if explained["reason"].astype(bool).all() else
@@ -66,7 +66,8 @@ def _why(champion: str, features: pd.DataFrame, origin: str, result: pd.DataFram
         log.warning(f"forecasts: the {champion} refit at {origin} differs from the served forecast by {gap:.3g}")
     names = result[["sector", "sector_name"]].drop_duplicates().rename(columns={"sector_name": "name"})
     shown = table.merge(names, on="sector")[["sector", "name", "horizon", "why"]]
-    return table, head + "\n\n" + markdown_table(shown, max_rows=40)
+    merged = result.merge(table[["sector", "horizon", "why"]], on=["sector", "horizon"], how="left")
+    return merged, head + "\n\n" + markdown_table(shown, max_rows=40)
 
 
 @dg.asset(
@@ -128,8 +129,7 @@ def forecasts(
     result.insert(1, "sector_name", result["sector"].map(SECTORS))
     result = result.assign(model_version=str(champion_model.get("champion_version") or "none"))
     features = pd.concat(feature_frame.values(), ignore_index=True)
-    why, why_text = _why(champion, features, origin, result, context.log)
-    result = result.merge(why[["sector", "horizon", "why"]], on=["sector", "horizon"], how="left")
+    result, why_text = _why(champion, features, origin, result, context.log)
     source = f"{uri} (version {champion_model.get('champion_version')}, {champion}, origin {origin})"
     context.log.info(f"forecasts for {target} from {source}")
     yield from checked_output(
