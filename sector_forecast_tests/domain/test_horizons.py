@@ -14,7 +14,7 @@ from sector_forecast.contracts.forecasting import PREDICTIONS_SCHEMA
 from sector_forecast.contracts.validation import validate
 from sector_forecast.domain import calibration, forecasters, gate, horizons
 from sector_forecast.domain.features import build_features, horizon_frame
-from sector_forecast.domain.periods import quarter_of_year, quarter_offset, quarter_range
+from sector_forecast.domain.periods import quarter_offset, quarter_range
 from sector_forecast_tests.domain.test_forecasters import make_panel
 
 ORIGIN = "2021Q2"
