@@ -180,7 +180,16 @@ def fingerprint(champion: str, table: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def _gate_metadata(decision: gate.GateDecision, info: dict, registered: str, label: str) -> dict:
+def _gate_metrics(verdict: gate.GateDecision, verdicts: dict[int, gate.GateDecision]) -> dict[str, float]:
+    """The gate run's MLflow metrics: horizon 1's statistics (the decision) and each later horizon's Holm p."""
+    return {"gate_statistic": verdict.statistic, "gate_pvalue": verdict.pvalue, "gate_pvalue_holm": verdict.pvalue_holm,
+            "candidate_mase": verdict.candidate_mase, "baseline_mase": verdict.baseline_mase,
+            **{f"gate_pvalue_holm_h{h}": v.pvalue_holm for h, v in verdicts.items() if h > 1}}
+
+
+def _gate_metadata(
+    decision: gate.GateDecision, info: dict, registered: str, label: str, verdicts: dict[int, gate.GateDecision]
+) -> dict:
     flat = pd.DataFrame([decision.flat()]).drop(columns="reason")
     challengers = pd.DataFrame(list(decision.challengers)) if decision.challengers else pd.DataFrame()
     return {
@@ -198,6 +207,7 @@ def _gate_metadata(decision: gate.GateDecision, info: dict, registered: str, lab
         "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),
         "gate_run_id": dg.MetadataValue.text(info["gate_run_id"]),
         "data": dg.MetadataValue.text(label),
+        "gate_by_horizon": dg.MetadataValue.md(markdown_table(_gates_table(verdicts))),
     }
 
 
@@ -249,10 +259,7 @@ def champion_model(
         client, exp_id, run_name=f"promotion-gate {champ}@{origin}",
         params={"candidate": verdict.candidate, "baseline": verdict.baseline, "origin": origin,
                 "alpha": verdict.alpha, "challengers": len(verdict.challengers)},
-        metrics={"gate_statistic": verdict.statistic, "gate_pvalue": verdict.pvalue,
-                 "gate_pvalue_holm": verdict.pvalue_holm,
-                 "candidate_mase": verdict.candidate_mase, "baseline_mase": verdict.baseline_mase,
-                 **{f"gate_pvalue_holm_h{h}": v.pvalue_holm for h, v in verdicts.items() if h > 1}},
+        metrics=_gate_metrics(verdict, verdicts),
         tags={"dagster.run_id": context.run.run_id, "dagster.asset_key": "champion_model", "origin": origin,
               "gate.decision": decision, "gate.reason": verdict.reason, "gate.champion": champ,
               "fit_run_id": fit_run.iloc[0] if len(fit_run) else "", **provenance},
@@ -286,6 +293,5 @@ def champion_model(
     registered = f"models:/{mlflow.registered_model_name}@champion"
     yield from checked_output(
         "champion_model", info, pd.DataFrame([verdict.flat()]), contracts.GATE_SCHEMA,
-        metadata={**_gate_metadata(verdict, info, registered, statbank.data_label()),
-                  "gate_by_horizon": dg.MetadataValue.md(markdown_table(_gates_table(verdicts)))},
+        metadata=_gate_metadata(verdict, info, registered, statbank.data_label(), verdicts),
     )
