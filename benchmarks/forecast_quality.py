@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/forecast_quality.py [--readme] [--keep]
 
 Prints `sector-forecast evaluate` (text), then `sector-forecast evaluate --json`. Every figure is read from what
-the assets stored: the backtest and the gate (`backtest_leaderboard`, `champion_model`), the monitors'
+the assets stored: the backtest and the gate (`backtest_leaderboard`, `champion_model`) at horizon 1 and, in the
+*horizons* section and `by_horizon`, at each horizon 1–4 (MASE per model, the champion's coverage overall and per
+sector, each horizon's gate; docs/horizons.md), the monitors'
 false-alarm rates per monitor on the bundled data (`drift_report`), on simulated null panels and their detection
 grid (`monitor_evaluation`). With `--readme` the text replaces README's block between `<!-- evidence:start -->`
 and `<!-- evidence:end -->`. A cold run costs ~3–5 min on two cores.

@@ -23,3 +23,4 @@ prov_stamp  # lru_cache key argument
 _.conformal_quantile  # domain/calibration.py: the split-conformal rule the tests pin
 _.balance  # domain/score.py: the one-quarter balance, the tests' reference for the former score's seasons
 _.load_reports  # reports/drift_pages.py: reads stored drift reports back (the monitoring tests' reader)
+_.graded_log  # storage/prediction_log.py: per-horizon grading of the log, for drift_report (issue 24 report)

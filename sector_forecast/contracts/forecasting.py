@@ -6,6 +6,7 @@ lower bound is 0 by support, a score's bounds lie in (0, 1) by definition.
 
 from __future__ import annotations
 
+import pandas as pd
 import pandera.pandas as pa
 
 from sector_forecast.contracts.columns import (
@@ -15,7 +16,28 @@ from sector_forecast.contracts.columns import (
     is_next_quarter,
     nested_intervals,
 )
+from sector_forecast.domain.features import HORIZONS
 from sector_forecast.domain.forecasters import BASELINES
+from sector_forecast.domain.periods import quarter_offset
+
+
+def _target_is_origin_plus_horizon(d: pd.DataFrame) -> pd.Series:
+    """target_quarter = origin + horizon on each row (a frame without ``horizon`` is one step ahead)."""
+    if "horizon" not in d.columns:
+        return is_next_quarter(d, "origin", "target_quarter")
+    ok = pd.Series(False, index=d.index)
+    for h, rows in d.groupby("horizon"):
+        shifted = rows["origin"].map({o: _offset(o, int(h)) for o in rows["origin"].unique()})
+        ok.loc[rows.index] = rows["target_quarter"] == shifted
+    return ok
+
+
+def _offset(quarter: object, steps: int) -> str | None:
+    try:
+        return quarter_offset(str(quarter), steps)
+    except ValueError:  # a malformed label: the column's regex check reports it
+        return None
+
 
 _SHARE = pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
 _NONNEG = pa.Column("float64", pa.Check.ge(0), nullable=True)
@@ -26,7 +48,9 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
         "model": pa.Column(str, nullable=False, description="a baseline or a challenger (domain.forecasters.MODELS)"),
         "sector": SECTOR_COLUMN,
         "origin": described(QUARTER_COLUMN, "forecast origin: the quarter the model was fitted at"),
-        "target_quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + 1"),
+        "target_quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + horizon"),
+        "horizon": pa.Column("int64", pa.Check.isin(list(HORIZONS)), nullable=False, required=False,
+                             description="quarters ahead of the origin (1–4; absent: one-step frames, horizon 1)"),
         # NaN: the model could not forecast this sector at this origin (a baseline's input unknown): reported,
         # never filled in.
         "prediction": pa.Column("float64", pa.Check.ge(0), nullable=True,
@@ -37,10 +61,10 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
                            description="MASE scale: in-sample seasonal-naive MAE known at the origin"),
     },
     checks=[
-        pa.Check(lambda d: is_next_quarter(d, "origin", "target_quarter"), name="target_is_next_quarter",
-                 error="target_quarter must be origin + 1"),
+        pa.Check(_target_is_origin_plus_horizon, name="target_is_origin_plus_horizon",
+                 error="target_quarter must be origin + horizon (origin + 1 without a horizon column)"),
     ],
-    unique=["model", "sector", "origin"],
+    unique=["model", "sector", "origin", "horizon"],
     name="predictions",
 )
 

@@ -36,11 +36,12 @@ def rule_forecast(name: str, rows: pd.DataFrame) -> tuple[np.ndarray, list[str |
     return values, reasons
 
 
-def theta_forecast(series: np.ndarray) -> tuple[float, np.ndarray, str | None, str | None]:
-    """(one-step forecast, in-sample one-step fitted values, chosen variant, reason if missing) of one series.
+def theta_forecast(series: np.ndarray, steps: int = 1) -> tuple[np.ndarray, np.ndarray, str | None, str | None]:
+    """(forecasts 1..``steps`` ahead, in-sample one-step fitted values, chosen variant, reason if missing).
 
     ``series`` holds the sector's quarterly counts in time order ending at the origin; NaN (suppressed) values
-    end it early: Theta needs a gap-free series, so only the values after the last gap are used.
+    end it early: Theta needs a gap-free series, so only the values after the last gap are used. One fit gives
+    every horizon (Theta's own multi-step path); its first step is the one-step forecast exactly.
     """
     from statsforecast.models import AutoTheta
 
@@ -48,14 +49,15 @@ def theta_forecast(series: np.ndarray) -> tuple[float, np.ndarray, str | None, s
     gaps = np.flatnonzero(~np.isfinite(y))
     if len(gaps):
         y = y[gaps[-1] + 1:]
+    missing = np.full(steps, np.nan)
     if len(y) < MIN_SERIES:
-        return np.nan, np.full(len(y), np.nan), None, f"series too short for Theta ({len(y)} < {MIN_SERIES} quarters)"
+        return missing, np.full(len(y), np.nan), None, f"series too short for Theta ({len(y)} < {MIN_SERIES} quarters)"
     if np.all(y == y[0]):
-        return np.nan, np.full(len(y), np.nan), None, "series constant: Theta cannot be fitted"
+        return missing, np.full(len(y), np.nan), None, "series constant: Theta cannot be fitted"
     model = AutoTheta(season_length=SEASON).fit(y)
-    mean = float(model.predict(h=1)["mean"][0])
+    means = np.asarray(model.predict(h=steps)["mean"], dtype="float64")
     fitted = np.asarray(model.predict_in_sample()["fitted"], dtype="float64")
-    return max(mean, 0.0), fitted, str(model.model_["modeltype"]), None
+    return np.maximum(means, 0.0), fitted, str(model.model_["modeltype"]), None
 
 
 def sector_series(train: pd.DataFrame, current: pd.DataFrame) -> dict[int, np.ndarray]:

@@ -198,6 +198,25 @@ def calibrate_backtest(predictions: pd.DataFrame, validation: pd.DataFrame | Non
     return out
 
 
+def calibrate_horizons(predictions: pd.DataFrame, validation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``calibrate_backtest`` per forecast horizon (Mondrian by sector *and* horizon), rows in input order.
+
+    A horizon-h row is calibrated only with residuals at horizon h (an h-step error is wider than a one-step
+    one) whose target quarter <= its origin: an h-step error becomes known h quarters after its origin, which
+    the target <= origin rule already enforces. ``validation`` rows are matched on their ``horizon`` too.
+    Without a ``horizon`` column this is ``calibrate_backtest``.
+    """
+    if "horizon" not in predictions.columns:
+        return calibrate_backtest(predictions, validation)
+    parts = []
+    for h, rows in predictions.groupby("horizon", sort=True):
+        val = validation
+        if validation is not None and "horizon" in validation.columns:
+            val = validation[validation["horizon"] == h]
+        parts.append(calibrate_backtest(rows, val))
+    return pd.concat(parts).loc[predictions.index]
+
+
 def _nest(q: dict) -> None:
     """Make the wider coverage's quantile at least the narrower's, in place.
 

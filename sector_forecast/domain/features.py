@@ -136,3 +136,40 @@ def build_features(panel_window: pd.DataFrame, quarters: list[str]) -> pd.DataFr
     out = out.merge(src[KEY_COLUMNS], on=KEY_COLUMNS, how="inner")
     out["sector"] = out["sector"].astype("int64")
     return out[FEATURE_FRAME_COLUMNS].sort_values(["quarter", "sector"], ignore_index=True)
+
+
+HORIZONS: tuple[int, ...] = (1, 2, 3, 4)  # quarters ahead forecast from each origin (issue 24)
+
+
+def horizon_frame(features: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """``features`` re-targeted ``horizon`` quarters ahead (direct forecasting): same origin rows, later target.
+
+    Row (s, q) keeps its origin features; ``target_quarter`` = q+h, ``target`` = s's count of q+h (read by label
+    from the frame's own ``bankruptcies``, NaN when the frame does not hold q+h), ``quarter_of_year`` that of
+    q+h, and ``bankruptcies_lag3`` (the seasonal-naive input) = the count of q+h−4, the target quarter a year
+    earlier. Horizon 1 returns ``features`` unchanged, so one-step fits stay exactly as they were.
+    """
+    if horizon not in HORIZONS:
+        raise ValueError(f"horizon must be one of {HORIZONS}, got {horizon}")
+    if horizon == 1:
+        return features
+    counts = features.set_index(KEY_COLUMNS)["bankruptcies"].astype("float64")
+    counts = counts[~counts.index.duplicated()]
+    out = features.copy()
+    quarter = out["quarter"].astype(str)
+    labels = quarter.unique()  # each label once: parsing ~500 rows one by one cost 0.1 s a fit
+
+    def shifted(k: int) -> pd.Series:
+        return quarter.map({q: quarter_offset(q, k) for q in labels})
+
+    out["target_quarter"] = shifted(horizon)
+    out["quarter_of_year"] = out["target_quarter"].map(
+        {q: quarter_of_year(q) for q in out["target_quarter"].unique()}).astype("int64")
+
+    def count_at(labels: pd.Series) -> np.ndarray:
+        keys = pd.MultiIndex.from_arrays([out["sector"].astype("int64"), labels])
+        return counts.reindex(keys).to_numpy(dtype="float64")
+
+    out[TARGET_COLUMN] = count_at(out["target_quarter"])
+    out["bankruptcies_lag3"] = count_at(shifted(horizon - 4))
+    return out

@@ -136,9 +136,14 @@ def _fit_estimator(spec: ModelSpec, params: dict[str, Any], rows: pd.DataFrame, 
     return estimator
 
 
-def training_window(features: pd.DataFrame, origin: str) -> pd.DataFrame:
-    """Usable training rows for ``origin``: quarters origin-TRAIN_WINDOW_QUARTERS .. origin-1, known target."""
-    first, last = quarter_offset(origin, -TRAIN_WINDOW_QUARTERS), quarter_offset(origin, -1)
+def training_window(features: pd.DataFrame, origin: str, horizon: int = 1) -> pd.DataFrame:
+    """Usable training rows for ``origin``: quarters origin-TRAIN_WINDOW_QUARTERS .. origin-horizon, known target.
+
+    A row of quarter q targets q+horizon, published by the origin only when q <= origin-horizon: the same
+    40-quarter window, cut where a horizon's targets stop being known (``features`` re-targeted by
+    ``features.horizon_frame``).
+    """
+    first, last = quarter_offset(origin, -TRAIN_WINDOW_QUARTERS), quarter_offset(origin, -horizon)
     q = features["quarter"].astype(str)
     rows = features[(q >= first) & (q <= last) & features[TARGET_COLUMN].notna() & features["bankruptcies"].notna()]
     return rows.sort_values(["quarter", "sector"], kind="mergesort", ignore_index=True)
@@ -151,14 +156,19 @@ def _cv_blocks(quarters: list[str]) -> list[list[str]]:
     return [tail[i:i + CV_FOLD_QUARTERS] for i in range(0, n, CV_FOLD_QUARTERS)]
 
 
-def _cross_validate(spec: ModelSpec, rows: pd.DataFrame, scales: dict[int, float], seed: int):
-    """Rolling-origin CV of every grid point: (tuning table, best params, best CV rows with predictions)."""
+def _cross_validate(spec: ModelSpec, rows: pd.DataFrame, scales: dict[int, float], seed: int,
+                    grid: list[dict[str, Any]], horizon: int = 1):
+    """Rolling-origin CV of every grid point: (tuning table, best params, best CV rows with predictions).
+
+    A block starting at quarter b is predicted by a fit on rows whose target was known at b: quarters <= b-horizon.
+    """
     blocks = _cv_blocks(sorted(rows["quarter"].unique()))
     tuning, best = [], None
-    for params in spec.grid:
+    for params in grid:
         preds = []
         for block in blocks:
-            fit_part, val_part = rows[rows["quarter"] < block[0]], rows[rows["quarter"].isin(block)]
+            known = rows["quarter"] <= quarter_offset(block[0], -horizon)
+            fit_part, val_part = rows[known], rows[rows["quarter"].isin(block)]
             if spec.kind == "rule":
                 pred, _ = baselines.rule_forecast(spec.name, val_part)
             else:
@@ -172,8 +182,15 @@ def _cross_validate(spec: ModelSpec, rows: pd.DataFrame, scales: dict[int, float
     return tuning, best[0], best[1], [q for b in blocks for q in b]
 
 
-def fit_model(name: str, train: pd.DataFrame, seed: int = 0) -> FittedModel:
-    """Tune by rolling CV inside ``train`` (already the window), keep the CV residuals, refit on all of it."""
+def fit_model(
+    name: str, train: pd.DataFrame, seed: int = 0, horizon: int = 1,
+    params: dict[str, Any] | None = None, scales: dict[int, float] | None = None,
+) -> FittedModel:
+    """Tune by rolling CV inside ``train`` (already the window), keep the CV residuals, refit on all of it.
+
+    ``params`` fixes the hyper-parameters (CV then only yields validation residuals) and ``scales`` the MASE
+    scales: horizons > 1 reuse the one-step fit's (see ``domain.horizons``).
+    """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     spec = MODELS[name]
@@ -184,8 +201,9 @@ def fit_model(name: str, train: pd.DataFrame, seed: int = 0) -> FittedModel:
     quarters = sorted(rows["quarter"].unique())
     if len(quarters) < 2:
         raise ValueError(f"{name}: need targets in at least 2 quarters to tune, got {quarters}")
-    scales = mase_scales(rows)
-    tuning, best, cv, cv_quarters = _cross_validate(spec, rows, scales, seed)
+    scales = mase_scales(rows) if scales is None else scales
+    grid = spec.grid if params is None else [params]
+    tuning, best, cv, cv_quarters = _cross_validate(spec, rows, scales, seed, grid, horizon)
     estimator = None if spec.kind == "rule" else _fit_estimator(spec, best["params"], rows, seed)
     graded = cv.dropna(subset=["prediction"])
     residuals = pearson_residual(graded[TARGET_COLUMN].to_numpy(float), graded["prediction"].to_numpy(float))
@@ -197,19 +215,21 @@ def fit_model(name: str, train: pd.DataFrame, seed: int = 0) -> FittedModel:
     )
 
 
-def _fit_series(name: str, train: pd.DataFrame, current: pd.DataFrame, seed: int) -> tuple[FittedModel, np.ndarray]:
-    """Theta per sector on the window's counts up to the origin; validation = the last in-sample one-step errors.
+def fit_series(
+    name: str, train: pd.DataFrame, current: pd.DataFrame, seed: int, steps: int = 1
+) -> tuple[FittedModel, np.ndarray]:
+    """Theta per sector on the window's counts up to the origin: (model, forecasts sectors × ``steps``).
 
-    In-sample one-step errors (parameters fitted on the same window) are slightly optimistic; they only
-    calibrate the first origins, until graded backtest residuals exist.
+    Validation = the last in-sample one-step errors: slightly optimistic (parameters fitted on the same window),
+    and for horizons > 1 more so; they only calibrate the first origins, until graded residuals exist.
     """
     series = baselines.sector_series(train, current)
     scales = mase_scales(train)
     preds, variants, missing, residuals, scaled = [], {}, {}, [], []
     for sector in current["sector"].astype(int):
         y = series.get(int(sector), np.array([]))
-        mean, fitted, variant, reason = baselines.theta_forecast(y)
-        preds.append(mean)
+        means, fitted, variant, reason = baselines.theta_forecast(y, steps)
+        preds.append(means)
         if reason:
             missing[int(sector)] = reason
             continue
@@ -224,7 +244,41 @@ def _fit_series(name: str, train: pd.DataFrame, current: pd.DataFrame, seed: int
         validation_mae=float(np.nanmean(scaled)) if scaled else float("nan"), tuning=[], seed=seed, scales=scales,
         validation_residuals=residuals, missing=missing,
     )
-    return model, np.asarray(preds, dtype="float64")
+    return model, np.asarray(preds, dtype="float64").reshape(len(current), steps)
+
+
+def origin_rows(features: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """The feature rows of quarter == ``origin`` (the forecast inputs), one per sector."""
+    current = features[features["quarter"] == origin].sort_values("sector", ignore_index=True)
+    if current.empty:
+        raise ValueError(f"no feature rows for origin {origin}")
+    return current
+
+
+def prediction_rows(
+    model: FittedModel, current: pd.DataFrame, values: np.ndarray, origin: str, horizon: int = 1
+) -> pd.DataFrame:
+    """The backtest rows of one fit: ``values`` forecast ``horizon`` quarters after ``origin`` per sector.
+
+    ``actual`` is the rows' ``target`` (NaN where the frame does not hold it: the caller grades it later).
+    """
+    pred = current[["sector", "quarter"]].assign(prediction=values)
+    pred["model"] = model.name
+    pred["origin"] = origin
+    pred["target_quarter"] = quarter_offset(origin, horizon)
+    pred["actual"] = current[TARGET_COLUMN].astype("float64").to_numpy()
+    pred["current"] = current["bankruptcies"].astype("float64").to_numpy()
+    pred["scale"] = pred["sector"].map(model.scales).astype("float64")
+    return pred[BACKTEST_COLUMNS]
+
+
+def table_fit(name: str, train: pd.DataFrame, current: pd.DataFrame, seed: int = 0, **fixed: Any) -> FittedModel:
+    """``fit_model`` plus, for a rule baseline, why a sector has no forecast at the origin."""
+    model = fit_model(name, train, seed=seed, **fixed)
+    if MODELS[name].kind == "rule":
+        _, reasons = baselines.rule_forecast(name, current)
+        model.missing = {int(s): r for s, r in zip(current["sector"], reasons, strict=True) if r}
+    return model
 
 
 def rolling_origin_fit(
@@ -234,30 +288,18 @@ def rolling_origin_fit(
 
     Training rows are quarters origin-TRAIN_WINDOW_QUARTERS .. origin-1 (their targets, counts up to origin,
     are known at origin), whatever else ``features`` holds: the same origin gives the same fit whether it is
-    materialised alone or in a range. The rows of quarter == origin are only forecast inputs.
+    materialised alone or in a range. The rows of quarter == origin are only forecast inputs. Horizons 2–4:
+    ``domain.horizons.fit_horizons``.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     train = training_window(features, origin)
-    current = features[features["quarter"] == origin].sort_values("sector", ignore_index=True)
-    if current.empty:
-        raise ValueError(f"no feature rows for origin {origin}")
+    current = origin_rows(features, origin)
     if MODELS[name].kind == "series":
-        model, values = _fit_series(name, train, current, seed)
-        pred = current[["sector", "quarter"]].assign(prediction=values)
-    else:
-        model = fit_model(name, train, seed=seed)
-        pred = model.predict(current)
-        if MODELS[name].kind == "rule":
-            _, reasons = baselines.rule_forecast(name, current)
-            model.missing = {int(s): r for s, r in zip(current["sector"], reasons, strict=True) if r}
-    pred["model"] = name
-    pred["origin"] = origin
-    pred["target_quarter"] = quarter_offset(origin, 1)
-    pred["actual"] = current[TARGET_COLUMN].astype("float64").to_numpy()
-    pred["current"] = current["bankruptcies"].astype("float64").to_numpy()
-    pred["scale"] = pred["sector"].map(model.scales).astype("float64")
-    return model, pred[BACKTEST_COLUMNS]
+        model, values = fit_series(name, train, current, seed)
+        return model, prediction_rows(model, current, values[:, 0], origin)
+    model = table_fit(name, train, current, seed)
+    return model, prediction_rows(model, current, model.predict(current)["prediction"].to_numpy(), origin)
 
 
 def validation_frame(model: FittedModel, origin: str) -> pd.DataFrame:
@@ -265,15 +307,3 @@ def validation_frame(model: FittedModel, origin: str) -> pd.DataFrame:
     rows = pd.DataFrame(model.validation_residuals, columns=["sector", "residual"])
     return rows.assign(model=model.name, origin=origin)[["model", "origin", "sector", "residual"]]
 
-
-def backtest(
-    features: pd.DataFrame, origins: list[str], names: list[str] | None = None, seed: int = 0
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin predictions and validation residuals of several models (for tests and benchmarks)."""
-    preds, vals = [], []
-    for name in names or list(MODELS):
-        for origin in origins:
-            model, pred = rolling_origin_fit(name, features, origin, seed=seed)
-            preds.append(pred)
-            vals.append(validation_frame(model, origin))
-    return pd.concat(preds, ignore_index=True), pd.concat(vals, ignore_index=True)

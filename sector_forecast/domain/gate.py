@@ -112,14 +112,18 @@ class GateDecision:
         return {k: v for k, v in asdict(self).items() if k not in ("baselines", "challengers")}
 
 
-def _challenger_tests(predictions: pd.DataFrame, names: list[str], baseline: str) -> list[dict]:
-    """One-sided DM/HLN of each challenger against ``baseline`` on their common origins, Holm-adjusted."""
+def _challenger_tests(predictions: pd.DataFrame, names: list[str], baseline: str, horizon: int = 1) -> list[dict]:
+    """One-sided DM/HLN of each challenger against ``baseline`` on their common origins, Holm-adjusted.
+
+    At horizon h consecutive origins' errors overlap by h−1 quarters of shocks: ``dm_test`` counts h−1
+    autocovariances and HLN's small-sample factor for that h.
+    """
     from statsmodels.stats.multitest import multipletests
 
     tests = []
     for name in names:
         pairs = paired_losses(predictions, name, baseline)
-        statistic, pvalue = dm_test(pairs["a"], pairs["b"])
+        statistic, pvalue = dm_test(pairs["a"], pairs["b"], h=horizon)
         tests.append({"model": name, "mase": float(pairs["a"].mean()) if len(pairs) else math.nan,
                       "baseline_mase": float(pairs["b"].mean()) if len(pairs) else math.nan,
                       "origins": len(pairs), "rows": int(pairs["rows"].sum()), "statistic": statistic,
@@ -148,15 +152,15 @@ def _reason(candidate: str, baseline: str, test: dict, alpha: float, m: int, pro
 
 
 def promotion_gate(
-    predictions: pd.DataFrame, baselines: tuple[str, ...] = BASELINES, alpha: float = 0.10
+    predictions: pd.DataFrame, baselines: tuple[str, ...] = BASELINES, alpha: float = 0.10, horizon: int = 1
 ) -> GateDecision:
     """Champion = the best challenger if it beats the best baseline significantly after Holm, else that baseline.
 
     Best baseline / candidate = lowest MASE over all their graded rows (ties: name order); every model not in
     ``baselines`` is a challenger. Each challenger is DM-tested against the best baseline on the (origin, sector)
     pairs both graded; the p-values are Holm-adjusted over the challengers tested. The candidate is promoted iff
-    its MASE on the common origins is lower AND its Holm-adjusted p < ``alpha``. Raises ValueError when no
-    baseline has a graded forecast.
+    its MASE on the common origins is lower AND its Holm-adjusted p < ``alpha``. ``predictions`` hold one
+    ``horizon``'s forecasts (the DM test's h). Raises ValueError when no baseline has a graded forecast.
     """
     graded = _graded(predictions)
     mase = graded.groupby(graded["model"].astype(str))["loss"].mean().dropna()
@@ -171,7 +175,7 @@ def promotion_gate(
             baseline, None, baseline, math.nan, float(mase[baseline]), math.nan, math.nan, 0, False,
             f"No challenger has graded forecasts; serving the best baseline {baseline} (MASE {mase[baseline]:.3f}).",
             alpha, baselines=listed)
-    tests = _challenger_tests(graded, challengers, baseline)
+    tests = _challenger_tests(graded, challengers, baseline, horizon)
     test = tests[0]  # challengers are ranked by MASE: the first is the candidate
     m = sum(not math.isnan(t["pvalue"]) for t in tests)
     promoted = bool(test["mase"] < test["baseline_mase"] and test["pvalue_holm"] < alpha)

@@ -83,7 +83,48 @@ def collect(storage_dir: Path, data_shares: dict[str, dict[str, float]]) -> dict
         "score_distribution": [{k: to_json(v) for k, v in row.items()}
                                for row in board.get("score_distribution", pd.DataFrame()).to_dict("records")],
         "data_by_table": data_shares,
+        "by_horizon": by_horizon(board, champion),
     }
+
+
+def _gate_json(gate: dict) -> dict[str, Any]:
+    return {"winner": gate["champion"], "baseline": gate["baseline"], "candidate": gate["candidate"],
+            "statistic": to_json(gate["statistic"]), "pvalue": to_json(gate["pvalue"]),
+            "pvalue_holm": to_json(gate.get("pvalue_holm")), "promoted": bool(gate["promoted"]),
+            "reason": gate["reason"],
+            "challengers": {c["model"]: {k: to_json(c[k]) for k in ("mase", "pvalue", "pvalue_holm", "origins")}
+                            for c in gate.get("challengers") or []}}
+
+
+def by_horizon(board: dict, champion: dict) -> dict[str, dict[str, Any]]:
+    """Per horizon ("1"–"4"): graded origins, per-model bankruptcy metrics, the champion's coverage, the gate.
+
+    The champion is the one chosen on horizon 1 (what serves); each horizon's gate says whether a challenger
+    would beat that horizon's best baseline. Empty for an instance written before horizons existed.
+    """
+    overall, per_sector = board.get("overall_by_horizon"), board.get("per_sector_by_horizon")
+    predictions, gates = board.get("predictions_by_horizon"), champion.get("gate_by_horizon") or {}
+    if overall is None or per_sector is None or predictions is None:
+        return {}
+    champ, out = champion["champion"], {}
+    for h in sorted(int(h) for h in overall["horizon"].unique()):
+        rows, graded = overall[overall["horizon"] == h], predictions[predictions["horizon"] == h].dropna(
+            subset=["actual"])
+        mine = per_sector[(per_sector["horizon"] == h) & (per_sector["model"] == champ)]
+        own = rows[rows["model"] == champ]
+        out[str(h)] = {
+            "origins": int(graded["origin"].nunique()),
+            "first_origin": str(graded["origin"].min()) if len(graded) else None,
+            "last_origin": str(graded["origin"].max()) if len(graded) else None,
+            "models": {r["model"]: {m: to_json(r[m]) for m in METRICS} for r in rows.to_dict("records")},
+            "coverage": {"model": champ,
+                         **{c: to_json(own[c].iloc[0]) if len(own) else None for c in ("coverage80", "coverage95")},
+                         **{f"per_sector_{c}": {str(int(s)): to_json(v) for s, v in zip(mine["sector"], mine[c],
+                                                                                        strict=True)}
+                            for c in ("coverage80", "coverage95")}},
+            "gate": _gate_json(gates[str(h)]) if str(h) in gates else None,
+        }
+    return out
 
 
 def _indent(text: str) -> str:
@@ -122,6 +163,7 @@ def render(evidence: dict[str, Any]) -> str:
     cov = evidence["per_sector_coverage80"]
     lines += ["", "== 80% coverage of the champion's bankruptcy intervals per sector (nominal 0.80):"]
     lines += [f"   {_named(s):<62} {v:.2f}" for s, v in cov.items() if v is not None]
+    lines += horizon_lines(evidence.get("by_horizon") or {})
     lines += ["", *monitoring_lines(evidence["drift"])]
     if evidence.get("score_season_pvalue") is not None:
         means = ", ".join(f"{q} {m:.2f}" for q, m in evidence["score_season_means"].items() if m is not None)
@@ -164,3 +206,34 @@ def monitoring_lines(d: dict[str, Any]) -> list[str]:
         lines += [f"   detected within two quarters ({det['scenarios']} shifts from {quarters[0]}..{quarters[-1]}, "
                   "only alarms on what was shifted): one sector " + one + "; all sectors " + every]
     return lines
+
+
+def horizon_lines(by_h: dict[str, dict[str, Any]]) -> list[str]:
+    """Horizons 1–4: MASE per model, the champion's coverage (overall and per-sector range), each horizon's gate."""
+    if not by_h:
+        return []
+    mase = pd.DataFrame({f"h{h}": {m: v["mase"] for m, v in e["models"].items()} for h, e in by_h.items()})
+    mase = mase.sort_values(mase.columns[0])
+    champ = next(iter(by_h.values()))["coverage"]["model"]
+    lines = ["", f"== horizons 1–{max(map(int, by_h))}: each origin forecasts the next four quarters (direct, one "
+             "fit per horizon); graded origins " + ", ".join(f"h{h} {e['origins']}" for h, e in by_h.items()),
+             "   bankruptcy MASE per horizon:", _indent(mase.to_string(float_format=lambda v: f"{v:.3f}"))]
+    lines.append(f"   coverage of the champion's ({champ}) intervals per horizon (nominal 0.80/0.95; per-sector 80% "
+                 "range):")
+    for h, e in by_h.items():
+        cov, sectors = e["coverage"], [v for v in e["coverage"]["per_sector_coverage80"].values() if v is not None]
+        span = f"{min(sectors):.2f}..{max(sectors):.2f}" if sectors else "-"
+        lines.append(f"     h{h}: 80% {_fmt(cov['coverage80'])}, 95% {_fmt(cov['coverage95'])}; per sector 80% {span}")
+    lines.append("   promotion gate per horizon (best challenger vs that horizon's best baseline, DM/HLN with h-1 "
+                 f"autocovariances, Holm over the challengers; the champion, {champ}, is chosen on h1):")
+    for h, e in by_h.items():
+        g = e["gate"]
+        if g:
+            verdict = f"{g['candidate']} passes" if g["promoted"] else f"{g['baseline']} holds"
+            lines.append(f"     h{h}: {g['candidate']} vs {g['baseline']}: p = {_fmt(g['pvalue'])}, Holm "
+                         f"{_fmt(g['pvalue_holm'])} → {verdict}")
+    return lines
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else _pvalue_format(value)

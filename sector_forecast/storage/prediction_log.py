@@ -7,6 +7,10 @@ monitoring needs it — a quarter is judged on the forecast made before it was k
 (origin, model version): re-running a quarter with the same version replaces its rows (idempotent), a new
 version adds rows beside the old ones, every row carries `predicted_at`. It is rewritten atomically under a
 file lock, so concurrent runs of different quarters never lose each other's rows.
+
+Each row keeps its ``horizon`` (quarters between origin and forecast quarter, 1–4; a log written before horizons
+reads as horizon 1), so a quarter's forecasts made one, two, three and four quarters earlier can each be graded
+once the quarter is published (``graded_log``) and performance read per horizon.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sector_forecast.storage.values import atomic_write, read_parquet
 
-FORECAST_COLUMNS: list[str] = ["sector", "quarter", "prediction", "lower80", "upper80", "lower95", "upper95",
+FORECAST_COLUMNS: list[str] = ["sector", "quarter", "horizon", "prediction", "lower80", "upper80", "lower95", "upper95",
                                "calibration80", "calibration95", "model", "model_origin"]
 LOG_COLUMNS: list[str] = ["origin", *FORECAST_COLUMNS, "model_version", "predicted_at", "dagster_run_id"]
 LOG_KEY: list[str] = ["origin", "model_version"]
+GRADED_COLUMNS: list[str] = ["origin", "horizon", "quarter", "sector", "model", "model_version", "prediction",
+                             "actual", "residual", "inside80", "inside95"]
 _FLOATS = ("prediction", "lower80", "upper80", "lower95", "upper95")
 
 
@@ -35,12 +42,15 @@ def prediction_log_path(root: Path) -> Path:
 def empty_log() -> pd.DataFrame:
     """A log with no rows and the right column types (before the first batch prediction)."""
     return pd.DataFrame({c: pd.Series(dtype="float64" if c in _FLOATS else "object")
-                         for c in LOG_COLUMNS}).astype({"sector": "int64"})
+                         for c in LOG_COLUMNS}).astype({"sector": "int64", "horizon": "int64"})
 
 
 def read_prediction_log(path: Path) -> pd.DataFrame:
-    """The whole log (empty, with its columns, before the first batch prediction)."""
-    return read_parquet(path) if path.exists() else empty_log()
+    """The whole log (empty, with its columns, before the first batch prediction); old rows are horizon 1."""
+    if not path.exists():
+        return empty_log()
+    log = read_parquet(path)
+    return log if "horizon" in log.columns else log.assign(horizon=1)[LOG_COLUMNS]
 
 
 def merge_prediction_log(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +61,7 @@ def merge_prediction_log(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFr
         existing = existing[~replaced]
     frames = [f for f in (existing[LOG_COLUMNS], new[LOG_COLUMNS]) if len(f)]
     merged = pd.concat(frames, ignore_index=True) if frames else empty_log()
-    return merged.sort_values(["origin", "model_version", "sector"], ignore_index=True)
+    return merged.sort_values(["origin", "model_version", "horizon", "sector"], ignore_index=True)
 
 
 @contextmanager
@@ -74,8 +84,32 @@ def append_to_prediction_log(path: Path, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def origin_forecast(backtest: pd.DataFrame, model: str, origin: str) -> pd.DataFrame:
-    """``model``'s calibrated forecast made at ``origin`` (one row per sector), in the log's columns."""
+    """``model``'s calibrated forecasts made at ``origin`` (one row per sector and horizon), in the log's columns.
+
+    A backtest without a ``horizon`` column (the leaderboard's one-step ``predictions``) gives horizon 1 only;
+    its ``predictions_by_horizon`` gives every horizon.
+    """
     rows = backtest[(backtest["model"] == model) & (backtest["origin"].astype(str) == origin)]
+    if "horizon" not in rows.columns:
+        rows = rows.assign(horizon=1)
     out = rows.assign(quarter=rows["target_quarter"].astype(str), model_origin=origin,
-                      sector=rows["sector"].astype("int64"))
-    return out[FORECAST_COLUMNS].sort_values("sector", ignore_index=True)
+                      sector=rows["sector"].astype("int64"), horizon=rows["horizon"].astype("int64"))
+    return out[FORECAST_COLUMNS].sort_values(["horizon", "sector"], ignore_index=True)
+
+
+def graded_log(log: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """Every logged forecast whose quarter DST has published, graded: actual, Pearson residual, inside 80/95 %.
+
+    ``counts``: sector, quarter, bankruptcies (the panel). A quarter's forecasts at horizons 1–4 were made at
+    four origins and each is graded once the quarter is out; group by ``horizon`` to read performance per horizon.
+    """
+    published = counts.dropna(subset=["bankruptcies"]).assign(
+        sector=lambda d: d["sector"].astype("int64"), quarter=lambda d: d["quarter"].astype(str))
+    rows = log.assign(sector=log["sector"].astype("int64"), quarter=log["quarter"].astype(str)).merge(
+        published[["sector", "quarter", "bankruptcies"]], on=["sector", "quarter"], how="inner")
+    actual = rows["bankruptcies"].astype("float64")
+    mu = rows["prediction"].astype("float64")
+    out = rows.assign(actual=actual, residual=(actual - mu) / np.sqrt(mu + 1.0),
+                      inside80=(actual >= rows["lower80"]) & (actual <= rows["upper80"]),
+                      inside95=(actual >= rows["lower95"]) & (actual <= rows["upper95"]))
+    return out[GRADED_COLUMNS].sort_values(["quarter", "horizon", "sector"], ignore_index=True)

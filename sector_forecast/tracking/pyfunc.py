@@ -6,11 +6,13 @@ residuals graded before it). Asking for a past quarter returns the forecast that
 since — never an in-sample fit of a later model. Nothing is refitted or re-predicted when serving, so the served
 forecast equals the `forecasts` asset and the leaderboard row for the same quarter and model version.
 
-Input columns: `sector` (int 1–10, required) and `quarter` (the forecast quarter, e.g. `2026Q4`; optional, default
-the quarter after the newest origin). Output: one row per input row with `sector, quarter, prediction` (expected
-bankruptcies), `lower80, upper80, lower95, upper95, model, model_origin` (the origin the forecast was made at),
-`data_source`. Bad requests (unknown or misspelt fields, a missing or non-integer `sector`, an unknown code, a
-`quarter` that is not a string like `2026Q4` or has no forecast) raise an `MlflowException(INVALID_PARAMETER_VALUE)`
+Input columns: `sector` (int 1–10, required), `horizon` (int 1–4, optional, default 1: how many quarters after its
+origin the forecast was made) and `quarter` (the forecast quarter, e.g. `2026Q4`; optional, default the quarter
+`horizon` quarters after the newest origin). Output: one row per input row with `sector, quarter, horizon,
+prediction` (expected bankruptcies), `lower80, upper80, lower95, upper95` (calibrated at that horizon), `model,
+model_origin` (the origin the forecast was made at: quarter − horizon), `data_source`. Bad requests (unknown or
+misspelt fields, a missing or non-integer `sector`, an unknown code, a `horizon` outside 1–4, a `quarter` that is not
+a string like `2026Q4`, or a quarter/horizon pair with no forecast) raise an `MlflowException(INVALID_PARAMETER_VALUE)`
 whose message starts with the problem: HTTP 400, no stack trace. Nothing is coerced: MLflow's input-schema
 enforcement is off on purpose (see `signature`).
 
@@ -42,9 +44,11 @@ from sector_forecast.domain.sectors import SECTOR_CODES
 from sector_forecast.tracking.packaging import import_closure, serving_requirements, stage_code
 
 INTERVAL_COLUMNS = ["lower80", "upper80", "lower95", "upper95"]
-OUTPUT_COLUMNS = ["sector", "quarter", "prediction", *INTERVAL_COLUMNS, "model", "model_origin", "data_source"]
-TABLE_COLUMNS = ["sector", "origin", "quarter", "prediction", *INTERVAL_COLUMNS]
-_ALLOWED_INPUTS = {"sector", "quarter"}
+OUTPUT_COLUMNS = ["sector", "quarter", "horizon", "prediction", *INTERVAL_COLUMNS, "model", "model_origin",
+                  "data_source"]
+TABLE_COLUMNS = ["sector", "origin", "horizon", "quarter", "prediction", *INTERVAL_COLUMNS]
+HORIZONS = (1, 2, 3, 4)  # as domain.features.HORIZONS; the served code imports no more of the domain than it needs
+_ALLOWED_INPUTS = {"sector", "quarter", "horizon"}
 _QUARTER_RE = re.compile(rf"^{QUARTER_PATTERN}$")
 _NUMBER = (int, np.integer, float, np.floating)
 _log = logging.getLogger(__name__)
@@ -94,12 +98,28 @@ def _show(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def _quarters(request: pd.DataFrame, default: str) -> list[str]:
-    """`quarter` per row: a string like '2026Q4'; absent or null means the default quarter (documented)."""
-    if "quarter" not in request.columns:
-        return [default] * len(request)
+def _horizons(request: pd.DataFrame) -> list[int]:
+    """`horizon` per row: an integer 1–4 (an integral float counts; text, bools do not); absent or null is 1."""
+    if "horizon" not in request.columns:
+        return [1] * len(request)
     out = []
-    for value in request["quarter"]:
+    for value in request["horizon"]:
+        if _missing(value):
+            out.append(1)
+        elif (isinstance(value, bool | np.bool_) or not isinstance(value, _NUMBER) or float(value) != int(value)
+              or int(value) not in HORIZONS):
+            raise _bad_request(f"'horizon' must be an integer 1–4 (quarters after the origin), got {_show(value)}")
+        else:
+            out.append(int(value))
+    return out
+
+
+def _quarters(request: pd.DataFrame, defaults: list[str]) -> list[str]:
+    """`quarter` per row: a string like '2026Q4'; absent or null means the row's default quarter (documented)."""
+    if "quarter" not in request.columns:
+        return list(defaults)
+    out = []
+    for value, default in zip(request["quarter"], defaults, strict=True):
         if _missing(value):
             out.append(default)
         elif not isinstance(value, str) or not _QUARTER_RE.match(value):
@@ -114,30 +134,36 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         table = pd.read_parquet(context.artifacts["forecasts"], filesystem=LocalFileSystem())
-        self.table = table.set_index(["sector", "quarter"]).sort_index()
+        if "horizon" not in table.columns:  # a model logged before horizons: every forecast is one step ahead
+            table = table.assign(horizon=1)
+        self.table = table.astype({"horizon": "int64"}).set_index(["sector", "quarter", "horizon"]).sort_index()
+        self.spans = {int(h): (str(g.min()), str(g.max())) for h, g in table.groupby("horizon")["quarter"]}
         self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
 
-    def _keys(self, request: pd.DataFrame) -> list[tuple[int, str]]:
+    def _keys(self, request: pd.DataFrame) -> list[tuple[int, str, int]]:
         unknown = sorted(set(map(str, request.columns)) - _ALLOWED_INPUTS)
         if unknown:
             raise _bad_request(f"unknown field(s) {unknown}: send 'sector' (1–10) and optionally 'quarter' "
-                               "(like '2026Q4')")
+                               "(like '2026Q4') and 'horizon' (1–4)")
         if "sector" not in request.columns:
             raise _bad_request("missing required field 'sector' (an integer 1–10)")
         sectors = _sector_codes(request["sector"])
-        quarters = _quarters(request, quarter_offset(self.meta["origin"], 1))
-        first, last = self.meta["first_quarter"], quarter_offset(self.meta["origin"], 1)
-        keys = list(zip(sectors, quarters, strict=True))
-        for sector, quarter in keys:
-            if (sector, quarter) not in self.table.index:
-                raise _bad_request(f"quarter {quarter} is outside the data: this model has real-time forecasts "
-                                   f"for {first}..{last}")
-            if not np.isfinite(self.table.loc[(sector, quarter), "prediction"]):
-                raise _bad_request(f"{self.meta['model']} made no forecast for sector {sector} in {quarter}: "
-                                   f"{self.table.loc[(sector, quarter), 'missing_reason'] or 'input unknown'}")
+        steps = _horizons(request)
+        quarters = _quarters(request, [quarter_offset(self.meta["origin"], h) for h in steps])
+        keys = list(zip(sectors, quarters, steps, strict=True))
+        for key in keys:
+            sector, quarter, horizon = key
+            at, ahead = ("", "") if horizon == 1 else (f" at horizon {horizon}", f" {horizon}-quarter-ahead")
+            if key not in self.table.index:
+                first, last = self.spans.get(horizon, ("none", "none"))
+                raise _bad_request(f"quarter {quarter} is outside the data{at}: this model has real-time{ahead} "
+                                   f"forecasts for {first}..{last}")
+            if not np.isfinite(self.table.loc[key, "prediction"]):
+                raise _bad_request(f"{self.meta['model']} made no forecast for sector {sector} in {quarter}{at}: "
+                                   f"{self.table.loc[key, 'missing_reason'] or 'input unknown'}")
         return keys
 
-    def _lookup(self, keys: list[tuple[int, str]]) -> pd.DataFrame:
+    def _lookup(self, keys: list[tuple[int, str, int]]) -> pd.DataFrame:
         return self.table.loc[keys].reset_index()
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
@@ -156,7 +182,7 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
             raise ProblemFirst(f"scoring failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR) from None
         out = rows.rename(columns={"origin": "model_origin"}).assign(
             model=self.meta["model"], data_source=self.meta["data_source"])
-        return out.astype({"sector": "int64"})[OUTPUT_COLUMNS]
+        return out.astype({"sector": "int64", "horizon": "int64"})[OUTPUT_COLUMNS]
 
 
 def signature() -> ModelSignature:
@@ -167,7 +193,8 @@ def signature() -> ModelSignature:
     The input example (logged with the model) documents the request.
     """
     outputs = Schema(
-        [ColSpec("long", "sector"), ColSpec("string", "quarter"), ColSpec("double", "prediction"),
+        [ColSpec("long", "sector"), ColSpec("string", "quarter"), ColSpec("long", "horizon"),
+         ColSpec("double", "prediction"),
          *[ColSpec("double", c) for c in INTERVAL_COLUMNS], ColSpec("string", "model"),
          ColSpec("string", "model_origin"), ColSpec("string", "data_source")]
     )
@@ -185,12 +212,15 @@ def log_serving_model(
 ) -> Any:
     """Log the pyfunc into the active MLflow run as models-from-code, with its code and pinned requirements.
 
-    ``forecasts``: the champion's calibrated predictions (columns of `TABLE_COLUMNS`, `missing_reason` optional),
-    one row per sector and forecast quarter; ``origin`` is the newest.
+    ``forecasts``: the champion's calibrated predictions (columns of `TABLE_COLUMNS`, `horizon` and `missing_reason`
+    optional), one row per sector, forecast quarter and horizon; ``origin`` is the newest.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     table = forecasts.assign(missing_reason=forecasts.get("missing_reason", pd.Series(dtype="object")))
-    table = table[[*TABLE_COLUMNS, "missing_reason"]].astype({"sector": "int64", "missing_reason": "object"})
+    if "horizon" not in table.columns:
+        table = table.assign(horizon=1)
+    table = table[[*TABLE_COLUMNS, "missing_reason"]].astype(
+        {"sector": "int64", "horizon": "int64", "missing_reason": "object"})
     table.to_parquet(workdir / "forecasts.parquet", index=False)
     meta = {"model": model, "origin": origin, "data_source": data_source,
             "first_quarter": str(table["quarter"].min())}
@@ -202,7 +232,7 @@ def log_serving_model(
         python_model=str(workdir / "model_code.py"),  # a path, not an object: nothing is cloudpickled
         artifacts={"forecasts": str(workdir / "forecasts.parquet"), "meta": str(workdir / "meta.json")},
         signature=signature(),
-        input_example=pd.DataFrame({"sector": [1, 4], "quarter": [quarter_offset(origin, 1)] * 2}),
+        input_example=pd.DataFrame({"sector": [1, 4], "quarter": [quarter_offset(origin, 1)] * 2, "horizon": [1, 1]}),
         # None (the default) would leave the model importable only where `sector_forecast` is installed, and
         # `infer_code_paths` only sees code under the current directory: the closure is computed instead.
         code_paths=[str(stage_code(modules, workdir / "code"))],

@@ -212,7 +212,7 @@ def test_prediction_schema_rejects_bad_rows():
     p.loc[1, "prediction"] = -0.5  # a count's mean cannot be negative
     p.loc[1, "scale"] = 0.0  # MASE would divide by it
     assert {(f["check"], f["index"]) for f in validate(PREDICTIONS_SCHEMA, p)} == {
-        ("target_is_next_quarter", 0),
+        ("target_is_origin_plus_horizon", 0),
         ("greater_than_or_equal_to(0)", 1),
         ("greater_than(0)", 1),
     }

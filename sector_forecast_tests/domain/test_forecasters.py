@@ -21,12 +21,12 @@ from sector_forecast.domain.forecasters import (
     MIN_SCALE,
     MODELS,
     TRAIN_WINDOW_QUARTERS,
-    backtest,
     fit_model,
     mase_scales,
     rolling_origin_fit,
     training_window,
 )
+from sector_forecast.domain.horizons import backtest
 from sector_forecast.domain.periods import quarter_of_year, quarter_offset, quarter_range, quarter_year
 
 TABLE_MODELS = [n for n in MODELS if MODELS[n].kind != "series"]  # fitted by fit_model, predicted row by row
@@ -266,11 +266,11 @@ def test_rolling_origin_never_sees_the_later_panel(panel, features, name):
 
 def test_backtest_covers_models_and_origins(features):
     origins = ["2021Q4", "2022Q2"]
-    preds, vals = backtest(features, origins, names=["naive", "glm"])
+    preds, vals = backtest(features, origins, names=["naive", "glm"], horizons=(1,))
     assert validate(PREDICTIONS_SCHEMA, preds) == []
     assert sorted(preds.groupby(["model", "origin"]).size().items()) == [
         (("glm", "2021Q4"), 10), (("glm", "2022Q2"), 10), (("naive", "2021Q4"), 10), (("naive", "2022Q2"), 10)]
-    assert list(vals.columns) == ["model", "origin", "sector", "residual"]
+    assert list(vals.columns) == ["model", "origin", "sector", "residual", "horizon"]
     assert vals.groupby(["model", "origin"]).size().eq(80).all()  # 8 cross-validation quarters × 10 sectors
 
 

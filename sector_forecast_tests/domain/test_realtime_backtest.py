@@ -16,7 +16,7 @@ import pytest
 from sector_forecast.contracts.forecasting import PREDICTIONS_SCHEMA
 from sector_forecast.contracts.inputs import FEATURE_SCHEMA, PANEL_SCHEMA
 from sector_forecast.contracts.validation import validate
-from sector_forecast.domain import calibration, forecasters, scorecast
+from sector_forecast.domain import calibration, forecasters, horizons, scorecast
 from sector_forecast.domain.features import build_features
 from sector_forecast.domain.metrics import score_scale
 from sector_forecast.domain.panel import build_panel, quarterly_births
@@ -61,13 +61,15 @@ class Run:
     features: pd.DataFrame
     calibrated: pd.DataFrame
     scores: pd.DataFrame
+    by_horizon: pd.DataFrame
 
 
 def run(panel: pd.DataFrame, origins: list[str] = ORIGINS) -> Run:
     features = build_features(panel, QUARTERS)
-    preds, validation = forecasters.backtest(features, origins)
-    calibrated = calibration.calibrate_backtest(preds, validation)
-    return Run(panel, features, calibrated, scorecast.score_backtest(calibrated, panel, validation))
+    preds, validation = horizons.backtest(features, origins)
+    by_horizon = calibration.calibrate_horizons(horizons.attach_actuals(preds, panel), validation)
+    calibrated, validation = horizons.one_step(by_horizon), horizons.one_step(validation)
+    return Run(panel, features, calibrated, scorecast.score_backtest(calibrated, panel, validation), by_horizon)
 
 
 def perturb_nowcasts(panel: pd.DataFrame) -> pd.DataFrame:
@@ -203,3 +205,16 @@ def test_score_scale_is_a_hindsight_normaliser_not_a_forecast_input(base):
     unreleased = noisy["quarter"].map(lambda q: demo14_release_date(quarter_year(q)) > made)
     noisy.loc[unreleased & noisy["births"].notna(), "births"] *= 5
     assert not score_scale(base.panel, origin).equals(score_scale(panel_scores(noisy), origin))
+
+
+def test_every_horizon_is_graded_on_published_counts_and_ignores_nowcasts(base, perturbed):
+    keys = [*KEYS, "horizon"]
+    a = base.by_horizon[base.by_horizon["actual"].notna()].sort_values(keys, ignore_index=True)
+    counts = base.panel.set_index(["sector", "quarter"])["bankruptcies"].astype("float64")
+    expected = counts.reindex(pd.MultiIndex.from_frame(a[["sector", "target_quarter"]])).to_numpy()
+    np.testing.assert_array_equal(a["actual"].to_numpy(), expected)
+    # the panel ends 2024Q4: from origin 2024Q3 only horizon 1 is graded, from 2024Q4 none
+    graded_h = a[a["origin"] == "2024Q3"]["horizon"].unique().tolist()
+    assert graded_h == [1] and a[a["origin"] == "2024Q4"].empty
+    assert sorted(a["horizon"].unique()) == [1, 2, 3, 4]
+    pd.testing.assert_frame_equal(base.by_horizon, perturbed.by_horizon)

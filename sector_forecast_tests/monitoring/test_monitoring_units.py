@@ -31,7 +31,7 @@ SECTORS = np.arange(1, 11)
 def log_rows(origin: str, version: str, at: str, shift: float = 0.0) -> pd.DataFrame:
     pred = 20.0 + shift + SECTORS
     return pd.DataFrame({
-        "origin": origin, "sector": SECTORS, "quarter": quarter_offset(origin, 1), "prediction": pred,
+        "origin": origin, "sector": SECTORS, "quarter": quarter_offset(origin, 1), "horizon": 1, "prediction": pred,
         "lower80": pred - 5, "upper80": pred + 5, "lower95": pred - 8, "upper95": pred + 8,
         "calibration80": "sector", "calibration95": "pooled", "model": "glm", "model_origin": origin,
         "model_version": version, "predicted_at": at, "dagster_run_id": "run",

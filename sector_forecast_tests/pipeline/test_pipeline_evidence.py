@@ -79,3 +79,23 @@ def test_the_text_report_names_each_figure(evidence: dict) -> None:
     text = render(evidence)
     assert f"{evidence['origins']} graded origins" in text
     assert "promotion gate" in text and "false-alarm rate" in text and "synthetic" in text
+
+
+def test_every_horizon_has_its_metrics_coverage_and_gate_and_horizon_one_is_the_top_level(evidence: dict) -> None:
+    by_h = evidence["by_horizon"]
+    assert list(by_h) == ["1", "2", "3", "4"]
+    for h, e in by_h.items():
+        assert set(e["models"]) == set(BASELINES) | set(CHALLENGERS)
+        metrics = {"mae", "mase", "coverage80", "coverage95", "interval_score"}
+        assert all(set(m) == metrics for m in e["models"].values())
+        assert e["coverage"]["model"] == evidence["champion"]["model"]
+        assert len(e["coverage"]["per_sector_coverage80"]) == 10
+        assert e["gate"]["baseline"] in BASELINES and set(e["gate"]["challengers"]) == set(CHALLENGERS)
+        # a horizon-h forecast from the last origin with a published target: 2026Q2 + 1 − h
+        assert e["last_origin"] == {"1": "2026Q2", "2": "2026Q1", "3": "2025Q4", "4": "2025Q3"}[h]
+    one = by_h["1"]
+    assert one["models"] == {m: v["bankruptcies"] for m, v in evidence["models"].items()}
+    assert one["coverage"]["per_sector_coverage80"] == evidence["per_sector_coverage80"]
+    assert (one["gate"]["pvalue"], one["gate"]["winner"]) == (evidence["champion"]["pvalue"],
+                                                               evidence["champion"]["model"])
+    assert "== horizons 1–4" in render(evidence)

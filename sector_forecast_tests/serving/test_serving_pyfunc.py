@@ -19,17 +19,20 @@ ORIGIN = "2022Q2"  # the newest origin: its forecast is for 2022Q3
 
 
 def synthetic_table() -> pd.DataFrame:
-    """A champion's real-time forecasts from origins 2019Q1..2022Q2, intervals as calibrated at each origin."""
+    """A champion's real-time forecasts from origins 2019Q1..2022Q2 at horizons 1–4, intervals as calibrated at each
+    origin and horizon."""
     rng = np.random.default_rng(7)
     rows = []
     for origin in quarter_range("2019Q1", ORIGIN):
-        for s in range(1, 11):
-            mu, w = float(rng.uniform(5, 40)), float(rng.uniform(1, 3))  # w: this origin's own interval width
-            rows.append({"sector": s, "origin": origin, "quarter": quarter_offset(origin, 1), "prediction": mu,
-                         "lower80": max(mu - w, 0.0), "upper80": mu + w, "lower95": max(mu - 2 * w, 0.0),
-                         "upper95": mu + 2 * w})
+        for h in (1, 2, 3, 4):
+            for s in range(1, 11):
+                mu, w = float(rng.uniform(5, 40)), float(rng.uniform(1, 3))  # w: this origin's own interval width
+                rows.append({"sector": s, "origin": origin, "horizon": h, "quarter": quarter_offset(origin, h),
+                             "prediction": mu, "lower80": max(mu - w, 0.0), "upper80": mu + w,
+                             "lower95": max(mu - 2 * w, 0.0), "upper95": mu + 2 * w})
     table = pd.DataFrame(rows)
-    table.loc[(table["sector"] == 9) & (table["origin"] == "2020Q1"), [*serving.TABLE_COLUMNS[3:]]] = np.nan
+    gap = (table["sector"] == 9) & (table["origin"] == "2020Q1")
+    table.loc[gap, ["prediction", *serving.INTERVAL_COLUMNS]] = np.nan
     return table.assign(missing_reason=np.where(table["prediction"].isna(), "bankruptcies_lag3 unknown", None))
 
 
@@ -58,7 +61,7 @@ def test_sector_alone_serves_the_newest_origins_forecast(pyfunc) -> None:
     assert out["quarter"].tolist() == ["2022Q3", "2022Q3"] and out["sector"].tolist() == [3, 1]
     assert (out["model_origin"] == ORIGIN).all() and (out["data_source"] == "test data").all()
     assert (out["model"] == "mean_4q").all()
-    expected = table[table["origin"] == ORIGIN].set_index("sector").loc[[3, 1]]
+    expected = table[(table["origin"] == ORIGIN) & (table["horizon"] == 1)].set_index("sector").loc[[3, 1]]
     np.testing.assert_array_equal(out["prediction"], expected["prediction"])
     np.testing.assert_array_equal(out["upper95"], expected["upper95"])
 
@@ -67,10 +70,22 @@ def test_a_past_quarter_is_the_forecast_made_for_it_then(pyfunc) -> None:
     """2021Q1 was forecast at origin 2020Q4, with the interval calibrated then: served as it was graded."""
     model, table = pyfunc
     out = model.predict(pd.DataFrame({"sector": [5], "quarter": ["2021Q1"]}))
-    then = table[(table["origin"] == "2020Q4") & (table["sector"] == 5)].iloc[0]
+    then = table[(table["origin"] == "2020Q4") & (table["sector"] == 5) & (table["horizon"] == 1)].iloc[0]
     assert out["model_origin"].item() == "2020Q4" and out["quarter"].item() == "2021Q1"
     for column in ("prediction", "lower80", "upper80", "lower95", "upper95"):
         assert out[column].item() == then[column]
+
+
+def test_a_horizon_serves_the_forecast_made_that_many_quarters_before(pyfunc) -> None:
+    """2021Q1 at horizon 3 was forecast at origin 2021Q1 − 3 = 2020Q2; no quarter means newest origin + horizon."""
+    model, table = pyfunc
+    out = model.predict(pd.DataFrame({"sector": [5, 5, 2], "quarter": ["2021Q1", "2021Q1", None],
+                                      "horizon": [3, None, 4]}))
+    assert out["horizon"].tolist() == [3, 1, 4] and out["quarter"].tolist() == ["2021Q1", "2021Q1", "2023Q2"]
+    assert out["model_origin"].tolist() == ["2020Q2", "2020Q4", ORIGIN]
+    then = table[(table["origin"] == "2020Q2") & (table["sector"] == 5) & (table["horizon"] == 3)].iloc[0]
+    assert out["prediction"].iloc[0] == then["prediction"] and out["upper95"].iloc[0] == then["upper95"]
+    assert out["prediction"].iloc[0] != out["prediction"].iloc[1]  # another origin's forecast of the same quarter
 
 
 @pytest.mark.parametrize(
@@ -86,6 +101,15 @@ def test_a_past_quarter_is_the_forecast_made_for_it_then(pyfunc) -> None:
         (pd.DataFrame({"sector": [9], "quarter": ["2020Q2"]}),
          "mean_4q made no forecast for sector 9 in 2020Q2: bankruptcies_lag3 unknown"),
         (pd.DataFrame({"sector": [1], "quarter": ["22Q3"]}), "'quarter' must be a string like '2026Q4'"),
+        (pd.DataFrame({"sector": [1], "horizon": [5]}), "'horizon' must be an integer 1–4 (quarters after the "
+                                                         "origin), got 5 (int)"),
+        (pd.DataFrame({"sector": [1], "horizon": [0]}), "'horizon' must be an integer 1–4"),
+        (pd.DataFrame({"sector": [1], "horizon": ["2"]}), "'horizon' must be an integer 1–4"),
+        (pd.DataFrame({"sector": [1], "horizon": [1.5]}), "'horizon' must be an integer 1–4"),
+        # 2022Q4 at horizon 3 would come from origin 2022Q1 (exists); 2023Q3 at horizon 3 from 2022Q4 (beyond)
+        (pd.DataFrame({"sector": [1], "quarter": ["2023Q3"], "horizon": [3]}),
+         "quarter 2023Q3 is outside the data at horizon 3: this model has real-time 3-quarter-ahead forecasts for "
+         "2019Q4..2023Q1"),
         (pd.DataFrame({"sector": [1], "Sector": [1]}), "unknown field(s) ['Sector']"),
         (pd.DataFrame({"sector": [1], "log_lag0": [0.9]}), "unknown field(s) ['log_lag0']"),
         (pd.DataFrame(), "empty request"),

@@ -19,7 +19,7 @@ from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import figure_markdown, markdown_table, number
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
-from sector_forecast.domain import calibration, forecasters, gate, metrics, score, scorecast
+from sector_forecast.domain import calibration, forecasters, gate, horizons, metrics, score, scorecast
 from sector_forecast.domain.jsonable import to_json
 from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
@@ -65,6 +65,11 @@ def _tuning_paths(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _horizon_table(overall: pd.DataFrame) -> pd.DataFrame:
+    """The per-horizon leaderboard as the asset page shows it: horizon, rank, model and the headline scores."""
+    return overall[["horizon", "rank", "model", "n", "mase", "mae", "coverage80", "coverage95", "interval_score"]]
+
+
 def _missing(calibrated: pd.DataFrame) -> pd.DataFrame:
     """Sector forecasts a model could not make (a baseline's input unknown), per model and sector."""
     gaps = calibrated[calibrated["prediction"].isna()]
@@ -92,16 +97,19 @@ def _missing(calibrated: pd.DataFrame) -> pd.DataFrame:
     io_manager_key="parquet_io_manager",
     kinds={"pandas"},
     check_specs=[contract_spec("backtest_leaderboard", "Pandera contract of the leaderboard rows.")],
-    code_version="3",
+    code_version="4",
 )
 def backtest_leaderboard(
     context: dg.AssetExecutionContext, statbank: StatBankResource, quarterly_panel: dict, **fits: dict
 ):
     parts = [part for fit in fits.values() for part in fit.values()]
-    predictions = pd.concat([p["predictions"] for p in parts], ignore_index=True)
-    validation = pd.concat([p["validation"] for p in parts], ignore_index=True)
-    calibrated = calibration.calibrate_backtest(predictions, validation)
     panel = pd.concat(quarterly_panel.values(), ignore_index=True)
+    predictions = horizons.attach_actuals(pd.concat([p["predictions"] for p in parts], ignore_index=True), panel)
+    all_validation = pd.concat([p["validation"] for p in parts], ignore_index=True)
+    by_horizon = calibration.calibrate_horizons(predictions, all_validation)
+    # Horizon 1 is today's backtest, frame for frame: scores, plots, the forecasts and monitoring read it.
+    calibrated, validation = horizons.one_step(by_horizon), horizons.one_step(all_validation)
+    h_overall, h_per_sector = horizons.leaderboards(by_horizon)
     scores = scorecast.score_backtest(calibrated, panel, validation)
     overall, per_sector = metrics.leaderboard(calibrated, target="bankruptcies")
     s_overall, s_per_sector = metrics.leaderboard(scores, target="score")
@@ -117,7 +125,9 @@ def backtest_leaderboard(
     runs, missing = _runs(fits), _missing(calibrated)
     value = {"score_distribution": distribution, "score_season": season, "score_drivers": drivers, "overall": board,
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
-             "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": runs}
+             "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": runs,
+             "predictions_by_horizon": by_horizon, "validation_by_horizon": all_validation,
+             "overall_by_horizon": h_overall, "per_sector_by_horizon": h_per_sector}
     yield from checked_output(
         "backtest_leaderboard", value, board, contracts.LEADERBOARD_SCHEMA,
         metadata={
@@ -127,6 +137,7 @@ def backtest_leaderboard(
             "graded_score_origins": dg.MetadataValue.text(
                 f"{score_origins[0]}..{score_origins[-1]} ({len(score_origins)})" if score_origins else "none"),
             "leaderboard": dg.MetadataValue.md(markdown_table(board)),
+            "leaderboard_by_horizon": dg.MetadataValue.md(markdown_table(_horizon_table(h_overall), max_rows=40)),
             "per_sector_coverage": dg.MetadataValue.md(markdown_table(_coverage_table(per_sector), max_rows=80)),
             "missing_forecasts": dg.MetadataValue.md(
                 markdown_table(missing) if len(missing) else "Every model forecast every sector at every origin."),
@@ -153,11 +164,13 @@ def _season_markdown(season: dict, drivers: dict) -> str:
 
 
 def champion_table(calibrated: pd.DataFrame, champion: str) -> pd.DataFrame:
-    """The champion's calibrated forecasts at every origin: what the registered model serves."""
+    """The champion's calibrated forecasts at every origin and horizon: what the registered model serves."""
     rows = calibrated[calibrated["model"] == champion]
-    table = rows.rename(columns={"target_quarter": "quarter"})
-    return table[["sector", "origin", "quarter", "prediction", "lower80", "upper80", "lower95", "upper95"]] \
-        .sort_values(["origin", "sector"], ignore_index=True)
+    if "horizon" not in rows.columns:
+        rows = rows.assign(horizon=1)
+    table = rows.rename(columns={"target_quarter": "quarter"}).astype({"horizon": "int64"})
+    return table[["sector", "origin", "horizon", "quarter", "prediction", "lower80", "upper80", "lower95",
+                  "upper95"]].sort_values(["origin", "horizon", "sector"], ignore_index=True)
 
 
 def fingerprint(champion: str, table: pd.DataFrame) -> str:
@@ -167,7 +180,16 @@ def fingerprint(champion: str, table: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def _gate_metadata(decision: gate.GateDecision, info: dict, registered: str, label: str) -> dict:
+def _gate_metrics(verdict: gate.GateDecision, verdicts: dict[int, gate.GateDecision]) -> dict[str, float]:
+    """The gate run's MLflow metrics: horizon 1's statistics (the decision) and each later horizon's Holm p."""
+    return {"gate_statistic": verdict.statistic, "gate_pvalue": verdict.pvalue, "gate_pvalue_holm": verdict.pvalue_holm,
+            "candidate_mase": verdict.candidate_mase, "baseline_mase": verdict.baseline_mase,
+            **{f"gate_pvalue_holm_h{h}": v.pvalue_holm for h, v in verdicts.items() if h > 1}}
+
+
+def _gate_metadata(
+    decision: gate.GateDecision, info: dict, registered: str, label: str, verdicts: dict[int, gate.GateDecision]
+) -> dict:
     flat = pd.DataFrame([decision.flat()]).drop(columns="reason")
     challengers = pd.DataFrame(list(decision.challengers)) if decision.challengers else pd.DataFrame()
     return {
@@ -185,7 +207,15 @@ def _gate_metadata(decision: gate.GateDecision, info: dict, registered: str, lab
         "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),
         "gate_run_id": dg.MetadataValue.text(info["gate_run_id"]),
         "data": dg.MetadataValue.text(label),
+        "gate_by_horizon": dg.MetadataValue.md(markdown_table(_gates_table(verdicts))),
     }
+
+
+def _gates_table(verdicts: dict[int, gate.GateDecision]) -> pd.DataFrame:
+    """One row per horizon: best challenger vs best baseline, DM/HLN p-values (h−1 autocovariances), verdict."""
+    return pd.DataFrame([{"horizon": h, "winner": v.champion, "candidate": v.candidate, "baseline": v.baseline,
+                          "candidate_mase": v.candidate_mase, "baseline_mase": v.baseline_mase, "pvalue": v.pvalue,
+                          "pvalue_holm": v.pvalue_holm, "promoted": v.promoted} for h, v in verdicts.items()])
 
 
 @dg.asset(
@@ -201,7 +231,7 @@ def _gate_metadata(decision: gate.GateDecision, info: dict, registered: str, lab
     io_manager_key="parquet_io_manager",
     kinds={"mlflow"},
     check_specs=[contract_spec("champion_model", "Pandera contract of the gate's decision.")],
-    code_version="3",
+    code_version="4",
 )
 def champion_model(
     context: dg.AssetExecutionContext, backtest_leaderboard: dict, mlflow: MlflowResource,
@@ -212,8 +242,12 @@ def champion_model(
 
     calibrated = backtest_leaderboard["predictions"]
     verdict = gate.promotion_gate(calibrated, forecasters.BASELINES, alpha=GATE_ALPHA)
+    by_horizon = backtest_leaderboard.get("predictions_by_horizon", calibrated)
+    # The champion is chosen on horizon 1 (the forecast the graph publishes); the other horizons' gates are
+    # reported beside it, each against its own best baseline.
+    verdicts = horizons.gates(by_horizon, forecasters.BASELINES, alpha=GATE_ALPHA)
     champ = verdict.champion
-    table = champion_table(calibrated, champ)
+    table = champion_table(by_horizon, champ)
     origin = str(table["origin"].max())
     runs = backtest_leaderboard["runs"]
     fit_run = runs[(runs["model"] == champ) & (runs["origin"] == origin)]["mlflow_run_id"]
@@ -225,15 +259,14 @@ def champion_model(
         client, exp_id, run_name=f"promotion-gate {champ}@{origin}",
         params={"candidate": verdict.candidate, "baseline": verdict.baseline, "origin": origin,
                 "alpha": verdict.alpha, "challengers": len(verdict.challengers)},
-        metrics={"gate_statistic": verdict.statistic, "gate_pvalue": verdict.pvalue,
-                 "gate_pvalue_holm": verdict.pvalue_holm,
-                 "candidate_mase": verdict.candidate_mase, "baseline_mase": verdict.baseline_mase},
+        metrics=_gate_metrics(verdict, verdicts),
         tags={"dagster.run_id": context.run.run_id, "dagster.asset_key": "champion_model", "origin": origin,
               "gate.decision": decision, "gate.reason": verdict.reason, "gate.champion": champ,
               "fit_run_id": fit_run.iloc[0] if len(fit_run) else "", **provenance},
         texts={"leaderboard.md": backtest_leaderboard["overall"].to_markdown(index=False)},
     )
     info: dict = {"champion": champ, "gate": verdict.to_dict(), "decision": decision, "origin": origin,
+                  "gate_by_horizon": {str(h): v.to_dict() for h, v in verdicts.items()},
                   "gate_run_id": gate_run, "quantiles": to_json(quantiles), "quantile_sources": to_json(sources)}
     stamp = fingerprint(champ, table)
     with tracking.registry_lock(mlflow.uri):
@@ -260,5 +293,5 @@ def champion_model(
     registered = f"models:/{mlflow.registered_model_name}@champion"
     yield from checked_output(
         "champion_model", info, pd.DataFrame([verdict.flat()]), contracts.GATE_SCHEMA,
-        metadata=_gate_metadata(verdict, info, registered, statbank.data_label()),
+        metadata=_gate_metadata(verdict, info, registered, statbank.data_label(), verdicts),
     )
