@@ -56,6 +56,20 @@ def test_served_from_its_own_env_equals_the_forecasts_asset(served_champion: Sco
                                       check_dtype=False)
 
 
+def test_every_horizon_served_from_its_own_env_is_the_backtests_forecast(served_champion: ScoringServer) -> None:
+    """`horizon` 1–4, no quarter: the newest origin's forecasts h quarters ahead, as the backtest calibrated them."""
+    board = read_stored(served_champion.env.storage, "backtest_leaderboard")["predictions_by_horizon"]
+    meta = json.loads((served_champion.model_env.model_dir / "artifacts" / "meta.json").read_text())
+    origin, model = meta["origin"], meta["model"]
+    reply = served_champion.invoke({"dataframe_records": [{"sector": 4, "horizon": h} for h in (1, 2, 3, 4)]})
+    assert reply.status_code == 200, reply.text
+    answer = pd.DataFrame(reply.json()["predictions"])
+    assert answer["quarter"].tolist() == [quarter_offset(origin, h) for h in (1, 2, 3, 4)]
+    rows = board[(board["model"] == model) & (board["origin"] == origin) & (board["sector"] == 4)]
+    expected = rows.sort_values("horizon")[["prediction", "lower80", "upper80", "lower95", "upper95"]]
+    pd.testing.assert_frame_equal(answer[expected.columns], expected.reset_index(drop=True), check_dtype=False)
+
+
 @pytest.mark.parametrize(
     ("records", "problem"),
     [
@@ -64,6 +78,9 @@ def test_served_from_its_own_env_equals_the_forecasts_asset(served_champion: Sco
         ([{"sector": 2, "quarter": "1999Q1"}], "quarter 1999Q1 is outside the data"),
         ([{"sector": 2, "region": "Hovedstaden"}], "unknown field(s) ['region']"),
         ([{"sector": 3, "log_lag0": "many"}], "unknown field(s) ['log_lag0']"),
+        ([{"sector": 3, "horizon": 5}], "'horizon' must be an integer 1–4 (quarters after the origin), got 5 (int)"),
+        ([{"sector": 3, "horizon": "2"}], "'horizon' must be an integer 1–4"),
+        ([{"sector": 3, "quarter": "2040Q1", "horizon": 4}], "quarter 2040Q1 is outside the data at horizon 4"),
     ],
 )
 def test_bad_requests_name_the_problem_first(served_champion: ScoringServer, records: list, problem: str) -> None:
