@@ -18,6 +18,7 @@ from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import frame_metadata, markdown_table
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import calibration, explain, scoreahead, scorecast
+from sector_forecast.domain.features import HORIZONS
 from sector_forecast.domain.periods import quarter_index, quarter_offset
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.reports import plots
@@ -103,11 +104,16 @@ def forecasts(
     uri = f"models:/{mlflow.registered_model_name}@champion"
     client = mlflow.get_client()
     served = client.get_model_version_by_alias(mlflow.registered_model_name, tracking.CHAMPION_ALIAS)
-    request = rows[["sector", "target_quarter"]].rename(columns={"target_quarter": "quarter"})
+    # Every sector at every horizon the registry serves, from the newest origin (the quarters after `origin`).
+    request = pd.DataFrame([(s, h) for s in sorted(rows["sector"].astype(int)) for h in HORIZONS],
+                           columns=["sector", "horizon"])
     location = client.get_model_version_download_uri(mlflow.registered_model_name, served.version)
     result = load_model(location).predict(request)
     champion = str(result["model"].iloc[0])
-    result["horizon"] = result["quarter"].map(lambda q: quarter_index(q) - quarter_index(origin)).astype("int64")
+    stale = result[result["quarter"].map(quarter_index) - quarter_index(origin) != result["horizon"]]
+    if len(stale):  # the registered table must be the newest origin's; a stale version would shift every quarter
+        raise dg.Failure(f"forecasts: the champion version serves origin {stale['model_origin'].iloc[0]}, "
+                         f"not the newest features' origin {origin}; re-materialise champion_model")
     panel = pd.concat(quarterly_panel.values(), ignore_index=True)
     first = result[result["horizon"] == 1]  # the score's simulation draws one quarter ahead
     mu = dict(zip(first["sector"].astype(int), first["prediction"].astype(float), strict=True))
