@@ -10,7 +10,9 @@ Input columns: `sector` (int 1–10, required), `horizon` (int 1–4, optional, 
 origin the forecast was made) and `quarter` (the forecast quarter, e.g. `2026Q4`; optional, default the quarter
 `horizon` quarters after the newest origin). Output: one row per input row with `sector, quarter, horizon,
 prediction` (expected bankruptcies), `lower80, upper80, lower95, upper95` (calibrated at that horizon), `model,
-model_origin` (the origin the forecast was made at: quarter − horizon), `data_source`. Bad requests (unknown or
+model_origin` (the origin the forecast was made at: quarter − horizon), `data_source`; with the parameter
+`explain: true`, also `why` (what moved the newest origin's forecast since the origin before, from `domain.explain`;
+other rows say no explanation was registered). Bad requests (unknown or
 misspelt fields, a missing or non-integer `sector`, an unknown code, a `horizon` outside 1–4, a `quarter` that is not
 a string like `2026Q4`, or a quarter/horizon pair with no forecast) raise an `MlflowException(INVALID_PARAMETER_VALUE)`
 whose message starts with the problem: HTTP 400, no stack trace. Nothing is coerced: MLflow's input-schema
@@ -36,7 +38,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
-from mlflow.types.schema import ColSpec, Schema
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 from pyarrow.fs import LocalFileSystem
 
 from sector_forecast.domain.periods import QUARTER_PATTERN, quarter_offset
@@ -49,6 +51,7 @@ OUTPUT_COLUMNS = ["sector", "quarter", "horizon", "prediction", *INTERVAL_COLUMN
 TABLE_COLUMNS = ["sector", "origin", "horizon", "quarter", "prediction", *INTERVAL_COLUMNS]
 HORIZONS = (1, 2, 3, 4)  # as domain.features.HORIZONS; the served code imports no more of the domain than it needs
 _ALLOWED_INPUTS = {"sector", "quarter", "horizon"}
+NO_WHY = "no explanation was registered for this forecast"
 _QUARTER_RE = re.compile(rf"^{QUARTER_PATTERN}$")
 _NUMBER = (int, np.integer, float, np.floating)
 _log = logging.getLogger(__name__)
@@ -166,6 +169,14 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
     def _lookup(self, keys: list[tuple[int, str, int]]) -> pd.DataFrame:
         return self.table.loc[keys].reset_index()
 
+    @staticmethod
+    def _explain(params: dict | None) -> bool:
+        """`params={"explain": true}` adds the `why` column (the signature's ParamSpec has MLflow check the type)."""
+        value = (params or {}).get("explain", False)
+        if not isinstance(value, bool | np.bool_):
+            raise _bad_request(f"'explain' must be true or false, got {_show(value)}")
+        return bool(value)
+
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if not isinstance(model_input, pd.DataFrame):
             try:
@@ -175,6 +186,7 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
         if model_input.empty:
             raise _bad_request("empty request: send at least one row with a 'sector'")
         keys = self._keys(model_input)
+        explain = self._explain(params)
         try:
             rows = self._lookup(keys)
         except Exception as err:  # a bug, not a bad request: one line to the caller, the trace to the log
@@ -182,7 +194,9 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
             raise ProblemFirst(f"scoring failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR) from None
         out = rows.rename(columns={"origin": "model_origin"}).assign(
             model=self.meta["model"], data_source=self.meta["data_source"])
-        return out.astype({"sector": "int64", "horizon": "int64"})[OUTPUT_COLUMNS]
+        if explain:  # what moved the newest origin's forecast; older origins and other horizons say there is none
+            out["why"] = out["why"].fillna(NO_WHY) if "why" in out.columns else NO_WHY
+        return out.astype({"sector": "int64", "horizon": "int64"})[[*OUTPUT_COLUMNS, *(["why"] if explain else [])]]
 
 
 def signature() -> ModelSignature:
@@ -196,9 +210,10 @@ def signature() -> ModelSignature:
         [ColSpec("long", "sector"), ColSpec("string", "quarter"), ColSpec("long", "horizon"),
          ColSpec("double", "prediction"),
          *[ColSpec("double", c) for c in INTERVAL_COLUMNS], ColSpec("string", "model"),
-         ColSpec("string", "model_origin"), ColSpec("string", "data_source")]
+         ColSpec("string", "model_origin"), ColSpec("string", "data_source"),
+         ColSpec("string", "why", required=False)]
     )
-    return ModelSignature(inputs=None, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs, params=ParamSchema([ParamSpec("explain", "boolean", False)]))
 
 
 # The model-code file MLflow runs to build the model (models-from-code), importing it from the logged `code/`.
@@ -219,7 +234,7 @@ def log_serving_model(
     table = forecasts.assign(missing_reason=forecasts.get("missing_reason", pd.Series(dtype="object")))
     if "horizon" not in table.columns:
         table = table.assign(horizon=1)
-    table = table[[*TABLE_COLUMNS, "missing_reason"]].astype(
+    table = table[[*TABLE_COLUMNS, "missing_reason", *(["why"] if "why" in table.columns else [])]].astype(
         {"sector": "int64", "horizon": "int64", "missing_reason": "object"})
     table.to_parquet(workdir / "forecasts.parquet", index=False)
     meta = {"model": model, "origin": origin, "data_source": data_source,

@@ -33,7 +33,9 @@ def synthetic_table() -> pd.DataFrame:
     table = pd.DataFrame(rows)
     gap = (table["sector"] == 9) & (table["origin"] == "2020Q1")
     table.loc[gap, ["prediction", *serving.INTERVAL_COLUMNS]] = np.nan
-    return table.assign(missing_reason=np.where(table["prediction"].isna(), "bankruptcies_lag3 unknown", None))
+    newest = (table["origin"] == ORIGIN) & (table["horizon"] == 1)  # champion_model explains only these rows
+    why = np.where(newest, "log mean +0.10: log_lag0 +0.08, sector " + table["sector"].astype(str), None)
+    return table.assign(missing_reason=np.where(table["prediction"].isna(), "bankruptcies_lag3 unknown", None), why=why)
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +136,22 @@ def test_a_scoring_bug_is_a_one_line_internal_error(pyfunc, monkeypatch: pytest.
         model.predict(pd.DataFrame({"sector": [1]}))
     assert err.value.message == "scoring failed: ZeroDivisionError: boom"
     assert error_code(err.value) == INTERNAL_ERROR
+
+
+def test_explain_adds_why_for_the_newest_forecast_and_says_when_there_is_none(pyfunc) -> None:
+    model, _ = pyfunc
+    request = pd.DataFrame({"sector": [3, 3], "horizon": [1, 2]})
+    plain = model.predict(request)
+    assert list(plain.columns) == serving.OUTPUT_COLUMNS  # no `why` unless asked for
+    out = model.predict(request, params={"explain": True})
+    assert list(out.columns) == [*serving.OUTPUT_COLUMNS, "why"]
+    # horizon 1 from the newest origin has the registered sentence; horizon 2 has none registered
+    assert out["why"].tolist() == ["log mean +0.10: log_lag0 +0.08, sector 3", serving.NO_WHY]
+    pd.testing.assert_frame_equal(out[serving.OUTPUT_COLUMNS], plain)
+
+
+def test_explain_must_be_a_boolean(pyfunc) -> None:
+    model, _ = pyfunc
+    with pytest.raises(MlflowException) as err:
+        model.predict(pd.DataFrame({"sector": [3]}), params={"explain": "yes"})
+    assert error_code(err.value) == INVALID_PARAMETER_VALUE and "explain" in err.value.message

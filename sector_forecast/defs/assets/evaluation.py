@@ -19,7 +19,7 @@ from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import figure_markdown, markdown_table, number
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
-from sector_forecast.domain import calibration, forecasters, gate, horizons, metrics, score, scorecast
+from sector_forecast.domain import calibration, explain, forecasters, gate, horizons, metrics, score, scorecast
 from sector_forecast.domain.jsonable import to_json
 from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
@@ -218,6 +218,20 @@ def _gates_table(verdicts: dict[int, gate.GateDecision]) -> pd.DataFrame:
                           "pvalue_holm": v.pvalue_holm, "promoted": v.promoted} for h, v in verdicts.items()])
 
 
+def _with_why(table: pd.DataFrame, champion: str, feature_frame: dict, origin: str, log) -> pd.DataFrame:
+    """The served table with `why` at the newest origin's horizon 1: what moved the forecast since the origin before.
+
+    Only the newest origin: the service explains the forecast in use (a refit at two origins, about a second),
+    not every backtest origin (one refit each).
+    """
+    try:
+        explained, _ = explain.explain_origins(champion, pd.concat(feature_frame.values(), ignore_index=True), [origin])
+    except ValueError as err:
+        log.info(f"champion_model: no explanation registered: {err}")
+        return table
+    return table.merge(explain.explain_table(explained), on=["sector", "origin", "horizon"], how="left")
+
+
 @dg.asset(
     description=(
         "Promotion gate: the challenger with the lowest bankruptcy MASE is promoted only if it beats the best "
@@ -227,14 +241,15 @@ def _gates_table(verdicts: dict[int, gate.GateDecision]) -> pd.DataFrame:
         "real-time forecasts at every origin, with the intervals calibrated at each, are registered as "
         "`sector-vitality` with alias `champion` — a new version only when they change."
     ),
+    ins={"backtest_leaderboard": dg.AssetIn(), "feature_frame": dg.AssetIn(**ALL_PRESENT)},
     group_name=EVALUATION_GROUP,
     io_manager_key="parquet_io_manager",
     kinds={"mlflow"},
     check_specs=[contract_spec("champion_model", "Pandera contract of the gate's decision.")],
-    code_version="4",
+    code_version="5",
 )
 def champion_model(
-    context: dg.AssetExecutionContext, backtest_leaderboard: dict, mlflow: MlflowResource,
+    context: dg.AssetExecutionContext, backtest_leaderboard: dict, feature_frame: dict, mlflow: MlflowResource,
     statbank: StatBankResource,
 ):
     # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
@@ -249,6 +264,7 @@ def champion_model(
     champ = verdict.champion
     table = champion_table(by_horizon, champ)
     origin = str(table["origin"].max())
+    table = _with_why(table, champ, feature_frame, origin, context.log)
     runs = backtest_leaderboard["runs"]
     fit_run = runs[(runs["model"] == champ) & (runs["origin"] == origin)]["mlflow_run_id"]
     client, exp_id = mlflow.get_client(), mlflow.experiment_id()
