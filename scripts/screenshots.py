@@ -30,8 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sector_forecast.domain.periods import quarter_of_start, quarter_offset, quarter_start  # noqa: E402
-from sector_forecast_tests.deploy.services import (  # noqa: E402
+from scripts.processes import (  # noqa: E402
     background,
     descendants,
     free_port,
@@ -40,6 +39,7 @@ from sector_forecast_tests.deploy.services import (  # noqa: E402
     log_tail,
     wait_until,
 )
+from sector_forecast.domain.periods import quarter_of_start, quarter_offset, quarter_start  # noqa: E402
 from sector_forecast_tests.e2e.pages import VIEWPORT, chromium, hide_navigation, location_loaded  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -18,17 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sector_forecast_tests.deploy.services import (
-    REPO,
-    VENV_BIN,
-    background,
-    free_port,
-    graphql_over_http,
-    isolated_env,
-    log_tail,
-    stop_instigators,
-    wait_until,
-)
+from scripts.processes import REPO, VENV_BIN, background, free_port, graphql_over_http, log_tail, wait_until
+from sector_forecast_tests.deploy.services import isolated_env, stop_instigators
 from sector_forecast_tests.e2e.pages import CHROMIUM, VIEWPORT, chromium, location_loaded
 from sector_forecast_tests.statbank_server import ServerHandle, running_statbank_server
 
