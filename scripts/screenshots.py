@@ -29,32 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python scripts/screenshots.py`
 
-from scripts.processes import (  # noqa: E402
-    REPO,
-    VENV_BIN,
-    background,
-    descendants,
-    free_port,
-    graphql_over_http,
-    killing_tree,
-    log_tail,
-    wait_until,
-)
-from scripts.ui_pages import (  # noqa: E402
-    VIEWPORT,
-    chromium,
-    graph_menu,
-    hide_navigation,
-    location_loaded,
-    materialize_dialog,
-    metadata_row,
-    open_check,
-    settle,
-    ui_page,
-)
+from scripts import processes, ui_pages  # noqa: E402
 from sector_forecast.domain.periods import quarter_of_start, quarter_offset, quarter_start  # noqa: E402
 
-OUT = REPO / "docs" / "screenshots"
+OUT = processes.REPO / "docs" / "screenshots"
 TIMEOUT_MS = 60_000
 PAD = 24  # around the lineage graph
 FULL_NODE_SCALE = 0.62  # the lineage's zoom from which it draws nodes in full (status, checks, partitions)
@@ -158,13 +136,13 @@ class Shooter:
 
     def fit(self, locator, pad: int) -> dict:
         """The element's box once the window is tall enough to show it whole (the UI scrolls inside panels)."""
-        settle(self.page, TIMEOUT_MS)
+        ui_pages.settle(self.page, TIMEOUT_MS)
         box, size = self.box(locator), self.page.viewport_size
         if box["y"] + box["height"] + pad + 40 > size["height"]:
             height = int(box["y"] + box["height"] + pad + 40)
             self.page.set_viewport_size({"width": size["width"], "height": height})
             self.page.wait_for_function("h => window.innerHeight >= h", arg=height)
-            settle(self.page, TIMEOUT_MS)
+            ui_pages.settle(self.page, TIMEOUT_MS)
         return self.box(locator)
 
     def save_box(self, name: str, locator) -> None:
@@ -181,7 +159,7 @@ class Shooter:
 
     def save_markdown(self, name: str, key: str) -> None:
         """Open the `[Show Markdown]` of metadata entry `key`, photograph the dialog, close it."""
-        metadata_row(self.page, key).get_by_text("[Show Markdown]").click()
+        ui_pages.metadata_row(self.page, key).get_by_text("[Show Markdown]").click()
         dialog = self.page.get_by_role("dialog")
         dialog.get_by_role("button", name="Close").wait_for()
         for image in dialog.locator("img").all():  # plots are PNG data URIs: wait until decoded
@@ -195,10 +173,10 @@ def shot_lineage(s: Shooter, asset_count: int) -> None:
     """The global asset lineage, every group expanded, vertical, every node drawn in full."""
     page = s.page
     page.goto("/asset-groups")
-    hide_navigation(page)
+    ui_pages.hide_navigation(page)
     page.locator("#zoom-slider-container").wait_for()  # groups start collapsed: no node to wait for yet
-    graph_menu(page, "Expand all groups")
-    graph_menu(page, "Change graph to vertical orientation")
+    ui_pages.graph_menu(page, "Expand all groups")
+    ui_pages.graph_menu(page, "Change graph to vertical orientation")
     page.set_viewport_size(LINEAGE_WINDOW)
     page.reload()  # the graph fits itself into the window on load, too small to draw nodes in full
     page.locator("[class*=AssetNode_]").first.wait_for()
@@ -218,7 +196,7 @@ def shot_lineage(s: Shooter, asset_count: int) -> None:
         page.mouse.wheel(left - target[0], top - target[1])
     full = page.locator("svg foreignObject").filter(has_text="Latest event")
     assert full.count() >= asset_count, f"{full.count()} nodes drawn in full of {asset_count}: enlarge LINEAGE_WINDOW"
-    settle(page, TIMEOUT_MS)
+    ui_pages.settle(page, TIMEOUT_MS)
     left, top, right, bottom = steady(lambda: page.evaluate(GRAPH_BOX_JS), "the lineage graph")
     s.save("asset-graph", {"x": left - PAD, "y": top - PAD, "width": right - left + 2 * PAD,
                            "height": bottom - top + 2 * PAD})
@@ -226,7 +204,7 @@ def shot_lineage(s: Shooter, asset_count: int) -> None:
 
 def shot_check(s: Shooter, asset: str, check: str, name: str) -> None:
     """An asset's Checks tab with one check opened: blocking or not, latest result, partition, metadata."""
-    open_check(s.page, asset, check)
+    ui_pages.open_check(s.page, asset, check)
     s.page.get_by_text("Latest execution", exact=True).wait_for()
     s.page.get_by_text("Evaluation result", exact=True).wait_for()
     s.save_page(name, s.page.get_by_text("Metadata", exact=True).last.locator("xpath=following-sibling::*[1]"))
@@ -238,19 +216,20 @@ def shot_metadata(s: Shooter, path: str, name: str, needs: list[str], dialogs: d
     (default: the whole table), then its markdown entries `dialogs` ({key: picture}), each in its dialog."""
     s.page.goto(path)
     for key in needs:
-        metadata_row(s.page, key).wait_for()
+        ui_pages.metadata_row(s.page, key).wait_for()
     if until:
-        s.save_page(name, metadata_row(s.page, until), pad=1)
+        s.save_page(name, ui_pages.metadata_row(s.page, until), pad=1)
     else:
-        s.save_page(name, s.page.locator("table").filter(has=metadata_row(s.page, needs[0])).last)
+        s.save_page(name, s.page.locator("table").filter(has=ui_pages.metadata_row(s.page, needs[0])).last)
     for key, picture in (dialogs or {}).items():
         s.save_markdown(picture, key)
-    s.page.set_viewport_size(VIEWPORT)  # for a next picture in the same window
+    s.page.set_viewport_size(ui_pages.VIEWPORT)  # for a next picture in the same window
 
 
 def shot_backfill_dialog(s: Shooter, job: str, first: str, last: str) -> None:
     """The launch dialog of a backfill over two quarters, cancelled without launching."""
-    dialog = materialize_dialog(s.page, f"/locations/sector_forecast/jobs/{job}/partitions", f"[{first}...{last}]")
+    path = f"/locations/sector_forecast/jobs/{job}/partitions"
+    dialog = ui_pages.materialize_dialog(s.page, path, f"[{first}...{last}]")
     dialog.get_by_text("2 partitions", exact=True).wait_for()
     s.save_box("backfill-dialog", dialog)
     dialog.get_by_role("button", name="Cancel", exact=True).click()
@@ -301,15 +280,15 @@ def take_all(url: str, query: Query, out: Path, only: set[str]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     failed: list[str] = []
-    with chromium() as browser:
+    with ui_pages.chromium() as browser:
         for label, take in todo.items():
             if only and label not in only:
                 continue
             # The lineage is drawn at 1.5x so that its small node text stays legible; pages at 1x.
-            with ui_page(browser, url, TIMEOUT_MS, scale=1.5 if label == "asset-graph" else 1) as page:
+            with ui_pages.ui_page(browser, url, TIMEOUT_MS, scale=1.5 if label == "asset-graph" else 1) as page:
                 try:
                     page.goto("/")
-                    hide_navigation(page)
+                    ui_pages.hide_navigation(page)
                     take(Shooter(page, out, written))
                 except Exception as err:  # keep going: report every page that failed, with its last screen
                     debug = Path(tempfile.gettempdir()) / f"screenshots-{label}-failed.png"
@@ -328,33 +307,33 @@ def take_all(url: str, query: Query, out: Path, only: set[str]) -> list[Path]:
 def run_pipeline(env: dict[str, str], log: Path) -> None:
     print(f"screenshots: sector-forecast run into {env['DAGSTER_HOME']} (log {log})", flush=True)
     with log.open("wb") as out:
-        code = subprocess.call([str(VENV_BIN / "sector-forecast"), "run"], cwd=REPO, env=env,
+        code = subprocess.call([str(processes.VENV_BIN / "sector-forecast"), "run"], cwd=processes.REPO, env=env,
                                stdout=out, stderr=subprocess.STDOUT)
     if code != 0:
-        raise SystemExit(f"sector-forecast run exited with {code}:\n{log_tail(log)}")
+        raise SystemExit(f"sector-forecast run exited with {code}:\n{processes.log_tail(log)}")
 
 
 def with_ui(home: Path, env: dict[str, str], workdir: Path, out: Path, only: set[str]) -> list[Path]:
     """Start `sector-forecast ui` on a free port, take the screenshots, stop it and everything it started."""
-    port, log = free_port(), workdir / "ui.log"
+    port, log = processes.free_port(), workdir / "ui.log"
     url = f"http://127.0.0.1:{port}"
-    graphql = graphql_over_http(f"{url}/graphql")
+    graphql = processes.graphql_over_http(f"{url}/graphql")
 
     def query(document: str, **variables: object) -> dict:
         return graphql(document, variables)
 
     print(f"screenshots: sector-forecast ui --port {port} on {home} (log {log})", flush=True)
-    cmd = [str(VENV_BIN / "sector-forecast"), "ui", "--port", str(port)]
+    cmd = [str(processes.VENV_BIN / "sector-forecast"), "ui", "--port", str(port)]
     # `background` stops the group of `sector-forecast ui`; `dagster dev` runs in a session of its own, which
     # `ui` stops on SIGTERM and waits for, and which `killing_tree` SIGKILLs should anything be left.
-    with background(cmd, log, env) as ui, killing_tree(ui) as tree:
+    with processes.background(cmd, log, env) as ui, processes.killing_tree(ui) as tree:
         try:
-            wait_until(lambda: location_loaded(query), "sector-forecast ui", 300, ui, log)
-            tree.update(descendants(ui.pid))
+            processes.wait_until(lambda: ui_pages.location_loaded(query), "sector-forecast ui", 300, ui, log)
+            tree.update(processes.descendants(ui.pid))
             wait_for_idle_instance(query)
             return take_all(url, query, out, only)
         finally:
-            tree.update(descendants(ui.pid))
+            tree.update(processes.descendants(ui.pid))
             if ui.poll() is None:
                 ui.send_signal(signal.SIGTERM)
                 try:
