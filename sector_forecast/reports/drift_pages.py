@@ -19,6 +19,7 @@ from sector_forecast import clock
 from sector_forecast.domain import drift
 from sector_forecast.domain.jsonable import to_json
 from sector_forecast.domain.periods import quarter_offset
+from sector_forecast.storage.values import atomic_write
 
 SECTOR_TABLE_COLUMNS = ["quarter", "sector", "bankruptcies", "relative_log", "n_history", "t_stat", "p_value",
                         "drift_rejected", "prediction", "residual", "residual_scale", "z"]
@@ -158,9 +159,36 @@ def build_report(
     return DriftReport(quarter, data, performance, judged, champion, retrain, reason, counts=now)
 
 
+def report_dir(root: Path) -> Path:
+    """Where the reports of the store at `root` are kept: `<quarter>.json` and `<quarter>.html`."""
+    return root / "monitoring" / "drift_report"
+
+
+def write_report(report: DriftReport, images: dict[str, str], directory: Path) -> dict[str, Path]:
+    """Store the report as JSON and as self-contained HTML in `directory`; return both paths by kind."""
+    files = {"json": directory / f"{report.quarter}.json", "html": directory / f"{report.quarter}.html"}
+    payload = report.to_dict()
+    atomic_write(files["json"], lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
+    atomic_write(files["html"], lambda tmp: tmp.write_text(to_html(report, images)))
+    return files
+
+
 def load_reports(directory: Path) -> list[dict[str, Any]]:
     """The stored JSON reports (``<store>/monitoring/drift_report/*.json``), oldest quarter first."""
     return [json.loads(p.read_text()) for p in sorted(Path(directory).glob("*.json"))]
+
+
+def drifted(report: DriftReport) -> list[str]:
+    """The data-drift hypotheses the report rejects (sectors and the median), in test order."""
+    table = report.data.table
+    return table.loc[table["rejected"], "hypothesis"].tolist()
+
+
+def run_table(reports: list[DriftReport]) -> pd.DataFrame:
+    """One row per quarter of a run: both verdicts and the retrain flag (the run's summary in the UI)."""
+    return pd.DataFrame([{"quarter": r.quarter, "data_drift": r.data_drift, "drifted": ", ".join(drifted(r)),
+                          "performance_p": r.performance.p_value, "degraded": r.degraded, "retrain": r.retrain}
+                         for r in reports])
 
 
 # ---- text ---------------------------------------------------------------------------------------------------

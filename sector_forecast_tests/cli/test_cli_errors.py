@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from sector_forecast_tests.deploy.services import VENV_BIN, isolated_env
+from scripts.processes import VENV_BIN
+from sector_forecast_tests.deploy.services import isolated_env
 
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -13,19 +13,18 @@ from pathlib import Path
 
 import requests
 
-from sector_forecast.cli.main import STOP_GRACE_SECONDS
-from sector_forecast_tests.deploy.services import (
+from scripts.processes import (
     VENV_BIN,
     ProcessInfo,
     background,
     descendants,
     free_port,
-    isolated_env,
     killing_tree,
     log_tail,
-    port_is_free,
     wait_until,
 )
+from sector_forecast.cli.main import STOP_GRACE_SECONDS
+from sector_forecast_tests.deploy.services import isolated_env, port_is_free
 
 # What `dagster dev` runs, by a fragment of each command line.
 PARTS = {

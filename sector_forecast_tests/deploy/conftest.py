@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sector_forecast_tests.deploy.services import REPO, VENV_BIN, Service, background, free_port, wait_until
+from scripts.processes import REPO, VENV_BIN, background, free_port, wait_until
+from sector_forecast_tests.deploy.services import Service
 
 DEPLOY = REPO / "deploy"
 INSTALLER = REPO / "scripts" / "install-system-deps.sh"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from sector_forecast_tests.deploy.services import REPO, background, wait_until
+from scripts.processes import REPO, background, wait_until
 
 INSTALLER = REPO / "scripts" / "install-system-deps.sh"
 BASE_IMAGE = "localhost/bookworm-python:3.11"

@@ -15,7 +15,7 @@ import tomllib
 
 import yaml
 
-from sector_forecast_tests.deploy.services import REPO
+from scripts.processes import REPO
 
 DEPLOY = REPO / "deploy"
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")

@@ -22,6 +22,7 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
+from scripts.processes import REPO, graphql_over_http, log_tail
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.domain.forecasters import MODELS as MODEL_CATALOGUE
@@ -29,13 +30,7 @@ from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.deploy.conftest import PgServer, compose_services
 from sector_forecast_tests.deploy.podman import Build, Container, container, project_image
 from sector_forecast_tests.deploy.runs import submit, wait_for_runs
-from sector_forecast_tests.deploy.services import (
-    REPO,
-    REPOSITORY,
-    graphql_over_http,
-    log_tail,
-    stop_instigators,
-)
+from sector_forecast_tests.deploy.services import REPOSITORY, stop_instigators
 
 # dagster_graphql's client calls gql with arguments gql has deprecated; not ours to fix.
 pytestmark = [

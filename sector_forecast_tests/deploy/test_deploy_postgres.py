@@ -18,11 +18,12 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
+from scripts.processes import graphql_over_http, log_tail
 from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.domain.forecasters import MODELS
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.deploy.runs import run_rows, submit, wait_for_runs
-from sector_forecast_tests.deploy.services import graphql_over_http, isolated_env, log_tail, stop_instigators
+from sector_forecast_tests.deploy.services import isolated_env, stop_instigators
 from sector_forecast_tests.statbank_server import REPO, running_statbank_server
 
 # dagster_graphql's client calls gql with arguments gql has deprecated; not ours to fix.

@@ -18,18 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sector_forecast_tests.deploy.services import (
-    REPO,
-    VENV_BIN,
-    background,
-    free_port,
-    graphql_over_http,
-    isolated_env,
-    log_tail,
-    stop_instigators,
-    wait_until,
-)
-from sector_forecast_tests.e2e.pages import CHROMIUM, VIEWPORT, chromium, location_loaded
+from scripts.processes import REPO, VENV_BIN, background, free_port, graphql_over_http, log_tail, wait_until
+from scripts.ui_pages import CHROMIUM, chromium, location_loaded, ui_page
+from sector_forecast_tests.deploy.services import isolated_env, stop_instigators
 from sector_forecast_tests.statbank_server import ServerHandle, running_statbank_server
 
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -99,7 +90,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's Chromium, headless (`pages.chromium`), for every test of the module."""
+    """Debian's Chromium, headless (`scripts/ui_pages.chromium`), for every test of the module."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (installs Debian's chromium)")
     with chromium() as launched:
@@ -125,17 +116,11 @@ class Shots:
 def page(browser, dagster_ui: DagsterUI, request: pytest.FixtureRequest) -> Iterator[object]:
     """A fresh browser context per test; its last screen is saved whether the test passed or failed."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport=VIEWPORT, base_url=dagster_ui.url)
-    context.set_default_timeout(30_000)
-    tab = context.new_page()
-    try:
-        yield tab
-    finally:
-        name = request.node.name.removeprefix("test_")
+    with ui_page(browser, dagster_ui.url, timeout_ms=30_000) as tab:
         try:
-            tab.screenshot(path=str(ARTIFACTS / f"{name}-last.png"))
+            yield tab
         finally:
-            context.close()
+            tab.screenshot(path=str(ARTIFACTS / f"{request.node.name.removeprefix('test_')}-last.png"))
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from scripts.ui_pages import hide_navigation, materialize_dialog, open_check
 from sector_forecast.defs.definitions import defs
 from sector_forecast.defs.partitions import monthly_partitions, period_to_month_key, quarterly_partitions
 from sector_forecast.defs.pipeline import published_ranges
 from sector_forecast.domain.features import FEATURE_LINEAGE
 from sector_forecast.statbank import StatBankClient
-from sector_forecast_tests.e2e.pages import hide_navigation
 
 pytestmark = pytest.mark.e2e
 
@@ -126,12 +126,7 @@ def test_materialise_a_new_month(page, shots, dagster_ui) -> None:
         key = published_ranges(StatBankClient(base_url=dagster_ui.statbank.url))["konk25_job"][1]
     before = partition_stats(dagster_ui, "konk25_raw")["partitionStats"]["numMaterialized"]
 
-    page.goto("/assets/konk25_raw?view=partitions")
-    page.get_by_role("button", name="Materialize…").first.click()
-    dialog = page.get_by_role("dialog")
-    selection = dialog.locator("input[type=text]").first
-    selection.fill(key)
-    selection.press("Enter")
+    dialog = materialize_dialog(page, "/assets/konk25_raw?view=partitions", key)
     expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
     shots.take("materialise-dialog")
     dialog.get_by_role("button", name="Launch 1 run").click()
@@ -157,12 +152,7 @@ def test_backfill_over_two_quarters(page, shots, dagster_ui) -> None:
     last = published_ranges(StatBankClient(base_url=dagster_ui.statbank.url))["panel_job"][1]
     first = keys[keys.index(last) - 1]
 
-    page.goto("/locations/sector_forecast/jobs/panel_job/partitions")
-    page.get_by_role("button", name="Materialize…").first.click()
-    dialog = page.get_by_role("dialog")
-    selection = dialog.locator("input[type=text]").first
-    selection.fill(f"[{first}...{last}]")
-    selection.press("Enter")
+    dialog = materialize_dialog(page, "/locations/sector_forecast/jobs/panel_job/partitions", f"[{first}...{last}]")
     expect(dialog.get_by_text("2 partitions", exact=True)).to_be_visible()
     shots.take("backfill-dialog")
     dialog.get_by_role("button", name="Launch backfill").click()
@@ -195,9 +185,7 @@ def test_asset_check_result(page, shots, dagster_ui) -> None:
         m["intValue"] for m in latest["evaluation"]["metadataEntries"] if m["label"] == "rows_checked"
     )
 
-    page.goto("/assets/quarterly_panel?view=checks")
-    checks_list = page.locator("[class*=AssetChecks_checkRow]")
-    checks_list.filter(has=page.get_by_text("contract", exact=True)).first.click()
+    open_check(page, "quarterly_panel", "contract")
     expect(page.get_by_text("This is a blocking asset check", exact=False)).to_be_visible()
     expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
     expect(page.get_by_text(latest["evaluation"]["description"])).to_be_visible()

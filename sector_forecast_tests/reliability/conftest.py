@@ -14,8 +14,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from scripts.processes import REPO
 from sector_forecast_tests.deploy.conftest import DEPLOY, postgres  # noqa: F401 (the fixture, for this folder)
-from sector_forecast_tests.deploy.services import REPO, isolated_env
+from sector_forecast_tests.deploy.services import isolated_env
 
 
 @dataclass

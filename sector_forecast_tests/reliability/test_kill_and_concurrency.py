@@ -17,11 +17,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from scripts.processes import VENV_BIN, background, free_port, wait_until
 from sector_forecast.cli.home import exclusive_instance
 from sector_forecast.cli.main import STOP_GRACE_SECONDS
 from sector_forecast.defs.definitions import defs
 from sector_forecast.defs.partitions import RANGE_END, RANGE_START
-from sector_forecast_tests.deploy.services import VENV_BIN, background, free_port, wait_until
 from sector_forecast_tests.reliability.conftest import Home
 
 KILLED_STAGE, KILLED_ASSET = "konk25_job", "konk25_raw"  # 213 months, materialised one by one: ~30 s

@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from scripts.processes import VENV_BIN, wait_until
 from sector_forecast.defs.pipeline import PARTIAL_WRITE, remove_partial_writes
 from sector_forecast.statbank.client import ENV_URL
 from sector_forecast_tests.conftest import GraphEnv, copy_graph
-from sector_forecast_tests.deploy.services import VENV_BIN, isolated_env, wait_until
+from sector_forecast_tests.deploy.services import isolated_env
 
 STAGE = "evaluation_job"
 MODEL = "sector-vitality"

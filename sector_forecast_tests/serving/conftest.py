@@ -4,7 +4,7 @@ Both are README's serving block, run as written (`readme_block.py` reads it; onl
 `model_env` downloads the champion and builds a fresh virtual environment from nothing but its
 `requirements.txt` (no `sector_forecast`, no Dagster); `served_champion` runs README's `mlflow models serve`
 line on loopback, from a shell whose PATH holds neither the project's venv nor the model's. The server runs in
-its own process group, started and killed by `deploy/services.background`, also when start-up or a test fails,
+its own process group, started and killed by `scripts/processes.background`, also when start-up or a test fails,
 so no scoring server outlives the session."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts.processes import VENV_BIN, background, free_port, log_tail, wait_until
 from sector_forecast_tests.conftest import GraphEnv
-from sector_forecast_tests.deploy.services import VENV_BIN, background, free_port, log_tail, wait_until
 from sector_forecast_tests.serving.readme_block import ServingBlock, serving_block
 
 CHAMPION_URI = "models:/sector-vitality@champion"

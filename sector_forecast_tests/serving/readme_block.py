@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from sector_forecast_tests.deploy.services import REPO, VENV_BIN
+from scripts.processes import REPO, VENV_BIN
 
 README = REPO / "README.md"
 SERVING_DOC = REPO / "docs" / "serving.md"

@@ -22,10 +22,7 @@ The WARN checks report the newest quarter of the run: they colour the asset in t
 pipeline. A raised `retrain` flag is acted on by `sensors/retrain.py`.
 """
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -38,8 +35,15 @@ from sector_forecast.contracts.monitoring import (
     MONITOR_TABLE_SCHEMA,
 )
 from sector_forecast.defs.checks import checked_output, contract_spec, require_contract
+from sector_forecast.defs.drift_metadata import (
+    DATA_DRIFT_CHECK,
+    PERFORMANCE_CHECK,
+    monitor_checks,
+    partition_metadata,
+    run_summary_metadata,
+)
 from sector_forecast.defs.io_manager import ParquetIOManager
-from sector_forecast.defs.metadata import markdown_table, run_metadata
+from sector_forecast.defs.metadata import markdown_table
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource
 from sector_forecast.domain import drift, monitoreval
@@ -51,12 +55,12 @@ from sector_forecast.storage.prediction_log import (
     prediction_log_path,
     read_prediction_log,
 )
-from sector_forecast.storage.values import atomic_write
 from sector_forecast.tracking.service import MlflowReportLogger, champion_in_service, champion_name
 
 MONITORING_GROUP = "monitoring"
-DATA_DRIFT_CHECK = "data_drift"
-PERFORMANCE_CHECK = "performance_degradation"
+# Both quarterly assets: one partition per forecast origin, a backfill as one run, values as Parquet.
+_PER_ORIGIN = {"group_name": MONITORING_GROUP, "partitions_def": origin_partitions,
+               "backfill_policy": dg.BackfillPolicy.single_run(), "io_manager_key": "parquet_io_manager"}
 _HISTORY = dg.TimeWindowPartitionMapping(start_offset=-drift.HISTORY_QUARTERS,
                                          allow_nonexistent_upstream_partitions=True)
 _PREVIOUS = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
@@ -74,63 +78,34 @@ class DriftConfig(dg.Config):
         "about a second a quarter, so a cold backfill draws only the recent ones; the others keep their tables, "
         "JSON and HTML, and get plots when materialised on their own.")
 
-
-def report_dir(root: Path) -> Path:
-    return root / "monitoring" / "drift_report"
-
-
-_PLOTS = {"data_drift": "Data drift", "performance": "Performance"}
-NO_PLOTS = ("Plots are drawn for the newest quarters of a bulk run only: materialise this quarter on its own "
-            "(or set `plot_quarters: 0`) to draw them.")
+    def drawn(self, keys: list[str]) -> set[str]:
+        """The partitions of a run whose plots are drawn: the newest `plot_quarters`, or all."""
+        return set(keys[-self.plot_quarters:] if self.plot_quarters > 0 else keys)
 
 
-def _plots(images: dict[str, str]) -> dict[str, Any]:
-    if not images:
-        return {"plots": dg.MetadataValue.md(NO_PLOTS)}
-    return {f"{name}_plot": dg.MetadataValue.md(drift_pages.image_markdown(title, images[name]))
-            for name, title in _PLOTS.items()}
+def _counts(quarterly_panel: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The panel partitions read as one frame of `sector, quarter, bankruptcies`: what both monitors judge."""
+    return pd.concat(quarterly_panel.values(), ignore_index=True)[["sector", "quarter", "bankruptcies"]]
 
 
-def partition_metadata(
-    report: drift_pages.DriftReport, images: dict[str, str], files: dict[str, Path]
-) -> dict[str, Any]:
-    data, perf = report.data, report.performance
-    rejected = data.table.loc[data.table["rejected"], "hypothesis"].tolist()
-    return {
-        "dagster/row_count": dg.MetadataValue.int(len(report.sector_table())),
-        "report": dg.MetadataValue.md(drift_pages.summary_markdown(report)),
-        **_plots(images),
-        "data_drift": dg.MetadataValue.bool(report.data_drift),
-        "drifted": dg.MetadataValue.text(", ".join(rejected) or "none"),
-        "data_drift_min_pvalue": dg.MetadataValue.float(float(data.table["p_value"].min())),
-        "performance_degradation": dg.MetadataValue.bool(report.degraded),
-        "performance_statistic": dg.MetadataValue.float(float(perf.statistic)),
-        "performance_pvalue": dg.MetadataValue.float(float(perf.p_value)),
-        "performance_testable": dg.MetadataValue.bool(perf.testable),
-        "alarm": dg.MetadataValue.bool(report.alarm),
-        "nominal_false_alarm_rate": dg.MetadataValue.float(data.level + perf.level),
-        "judged_source": dg.MetadataValue.text(report.judged.source),
-        "retrain": dg.MetadataValue.bool(report.retrain),
-        "retrain_reason": dg.MetadataValue.text(report.retrain_reason),
-        "judged_forecast": dg.MetadataValue.text(drift_pages.judged_forecast_key(report)),
-        "champion_version": dg.MetadataValue.text(str((report.champion or {}).get("version", "none"))),
-        "report_html": dg.MetadataValue.path(str(files["html"])),
-        "report_json": dg.MetadataValue.path(str(files["json"])),
-    }
+def _champion_rows(champion_model: dict, backtest_leaderboard: dict) -> pd.DataFrame:
+    """The champion model's rows of the real-time backtest: its forecast at every origin."""
+    predictions = backtest_leaderboard["predictions"]
+    return predictions[predictions["model"] == champion_name(champion_model)]
 
 
-def _check(name: str, newest: drift_pages.DriftReport, flagged: list[str], passed: bool, description: str,
-           level: float, testable: bool) -> dg.AssetCheckResult:
-    """A monitor's verdict; a monitor that cannot test the quarter says so as a WARN, never a pass."""
-    if not testable:
-        passed, description = False, f"not applicable — {description}"
-    return dg.AssetCheckResult(
-        check_name=name, asset_key="drift_report", passed=passed, severity=dg.AssetCheckSeverity.WARN,
-        description=description,
-        metadata={"quarter": dg.MetadataValue.text(newest.quarter),
-                  "nominal_false_alarm_rate": dg.MetadataValue.float(level),
-                  "flagged_quarters_in_run": dg.MetadataValue.text(", ".join(flagged) or "none")},
-    )
+def _build_reports(keys: list[str], counts: pd.DataFrame, log: pd.DataFrame, rows: pd.DataFrame,
+                   champion: dict | None, config: DriftConfig) -> dict[str, drift_pages.DriftReport]:
+    """One report per partition key; a quarter the panel has not materialised fails the run, naming it."""
+    published = set(counts["quarter"])
+    reports: dict[str, drift_pages.DriftReport] = {}
+    for key in keys:
+        quarter = quarter_key_to_label(key)
+        if quarter not in published:
+            raise dg.Failure(f"drift_report {quarter}: quarterly_panel is not materialised for {quarter}")
+        reports[key] = drift_pages.build_report(quarter, counts, log, rows, champion, config.data_drift_level,
+                                                config.performance_level)
+    return reports
 
 
 @dg.asset(
@@ -141,10 +116,7 @@ def _check(name: str, newest: drift_pages.DriftReport, flagged: list[str], passe
         "keyed by origin and model version; a re-run replaces its own rows) that `drift_report` judges once the "
         "quarter is published."
     ),
-    group_name=MONITORING_GROUP,
-    partitions_def=origin_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
+    **_PER_ORIGIN,
     kinds={"parquet"},
     ins={"champion_model": dg.AssetIn(), "backtest_leaderboard": dg.AssetIn()},
     check_specs=[contract_spec("batch_predictions", "Pandera contract of the batch predictions: ten sectors per "
@@ -205,10 +177,7 @@ def batch_predictions(
         "on a quarter after the champion's training origin. Markdown, plots, JSON and a self-contained HTML file; "
         "logged to the champion's MLflow run."
     ),
-    group_name=MONITORING_GROUP,
-    partitions_def=origin_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
+    **_PER_ORIGIN,
     kinds={"mlflow", "scipy"},
     ins={
         "quarterly_panel": dg.AssetIn(partition_mapping=_HISTORY, metadata={"allow_missing_partitions": True}),
@@ -240,55 +209,27 @@ def drift_report(
     root = parquet_io_manager.root_for(context.instance)
     client = mlflow.get_client()
     champ = champion_in_service(client, mlflow.registered_model_name, champion_model)
-    log = read_prediction_log(prediction_log_path(root))
-    predictions = backtest_leaderboard["predictions"]
-    rows = predictions[predictions["model"] == champion_name(champion_model)]
-    counts = pd.concat(quarterly_panel.values(), ignore_index=True)[["sector", "quarter", "bankruptcies"]]
-    reports: dict[str, drift_pages.DriftReport] = {}
-    published = set(counts["quarter"])
-    for key in context.partition_keys:
-        quarter = quarter_key_to_label(key)
-        if quarter not in published:
-            raise dg.Failure(f"drift_report {quarter}: quarterly_panel is not materialised for {quarter}")
-        reports[key] = drift_pages.build_report(quarter, counts, log, rows, champ, config.data_drift_level,
-                                       config.performance_level)
+    reports = _build_reports(context.partition_keys, _counts(quarterly_panel),
+                             read_prediction_log(prediction_log_path(root)),
+                             _champion_rows(champion_model, backtest_leaderboard), champ, config)
     table = pd.concat([r.sector_table() for r in reports.values()], ignore_index=True)
     contract = yield from require_contract("drift_report", table, MONITOR_TABLE_SCHEMA, list(reports))
     mlflow_log = MlflowReportLogger(client, champ["run_id"]) if champ and champ.get("run_id") else None
-    drawn = set(list(reports)[-config.plot_quarters:] if config.plot_quarters > 0 else reports)
+    drawn = config.drawn(list(reports))
     for key, report in reports.items():
         images = plots.drift_figures(report) if key in drawn else {}
-        files = {"json": report_dir(root) / f"{report.quarter}.json",
-                 "html": report_dir(root) / f"{report.quarter}.html"}
-        payload = report.to_dict()
-        atomic_write(files["json"], lambda tmp, p=payload: tmp.write_text(json.dumps(p, indent=1)))
-        atomic_write(files["html"], lambda tmp, r=report, i=images: tmp.write_text(drift_pages.to_html(r, i)))
+        files = drift_pages.write_report(report, images, drift_pages.report_dir(root))
         if mlflow_log:
             mlflow_log.add(report, files)
         context.add_asset_metadata(partition_key=key, metadata=partition_metadata(report, images, files))
         context.log.info(report.headline())
     if mlflow_log:
         mlflow_log.flush()
-    newest = reports[max(reports)]
     summary = drift.drift_summary([r.to_dict() for r in reports.values()])
-    runs = pd.DataFrame([{"quarter": r.quarter, "data_drift": r.data_drift, "drifted": ", ".join(
-        r.data.table.loc[r.data.table["rejected"], "hypothesis"]), "performance_p": r.performance.p_value,
-        "degraded": r.degraded, "retrain": r.retrain} for r in reports.values()])
-    # Figures of the whole run are labelled `run/` on each partition's page when the run spans several.
-    yield dg.Output({k: r.to_dict() for k, r in reports.items()}, metadata=run_metadata({
-        "run_summary": dg.MetadataValue.md(markdown_table(runs, max_rows=100)),
-        "alarms": dg.MetadataValue.text(", ".join(summary["alarms"]) or "none"),
-        **{f"false_alarm_rate_outside_known_shifts/{m}": dg.MetadataValue.float(float(r["rate"] or 0))
-           for m, r in summary["false_alarm_rate"].items()},
-        "known_shifts_excluded": dg.MetadataValue.text(", ".join(summary["excluded"]) or "none"),
-        "nominal_false_alarm_rate": dg.MetadataValue.float(summary["nominal_false_alarm_rate"]),
-        "reports_dir": dg.MetadataValue.path(str(report_dir(root))),
-    }, list(reports), shared={"nominal_false_alarm_rate", "reports_dir"}))
+    yield dg.Output({k: r.to_dict() for k, r in reports.items()},
+                    metadata=run_summary_metadata(reports, summary, drift_pages.report_dir(root)))
     yield contract
-    yield _check(DATA_DRIFT_CHECK, newest, summary["data_drift_alarms"], not newest.data_drift,
-                 newest.data.summary, newest.data.level, bool(newest.data.table["p_value"].notna().any()))
-    yield _check(PERFORMANCE_CHECK, newest, summary["performance_alarms"], not newest.degraded,
-                 newest.performance.summary, newest.performance.level, newest.performance.testable)
+    yield from monitor_checks(reports[max(reports)], summary)
 
 
 @dg.asset(
@@ -312,12 +253,10 @@ def monitor_evaluation(
     context: dg.AssetExecutionContext, quarterly_panel: dict[str, pd.DataFrame], champion_model: dict,
     backtest_leaderboard: dict,
 ) -> Iterator:
-    counts = pd.concat(quarterly_panel.values(), ignore_index=True)[["sector", "quarter", "bankruptcies"]]
-    predictions = backtest_leaderboard["predictions"]
-    rows = predictions[predictions["model"] == champion_name(champion_model)]
     first = quarter_key_to_label(origin_partitions.get_first_partition_key())
+    rows = _champion_rows(champion_model, backtest_leaderboard)
     try:
-        ev = monitoreval.evaluate_monitors(counts, rows, first)
+        ev = monitoreval.evaluate_monitors(_counts(quarterly_panel), rows, first)
     except ValueError as err:
         raise dg.Failure(str(err)) from None
     figures = drift_pages.evaluation_figures(monitoreval.evaluation_summary(ev.to_value()))

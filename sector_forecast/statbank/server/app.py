@@ -163,9 +163,7 @@ class StatBankApp:
         raise ApiError("NOTFOUND", f"no such endpoint {path}", 404)
 
     def _tables(self, params: dict) -> Response:
-        wanted = params.get("tables")
-        if isinstance(wanted, str):
-            wanted = wanted.split(",")
+        wanted = _listed(params, "tables")
         wanted = {str(t).upper() for t in wanted} if wanted else None
         inactive = str(params.get("includeinactive", "false")).lower() == "true"
         rows = [
@@ -177,70 +175,98 @@ class StatBankApp:
 
     def _provenance(self, params: dict) -> Response:
         """The provenance rows of the tables asked for (all when none are named)."""
-        wanted = params.get("tables")
-        if isinstance(wanted, str):
-            wanted = wanted.split(",")
+        wanted = _listed(params, "tables")
         ids = {self.table(t).id for t in wanted} if wanted else set(self.tables)
         return json_response([r for r in self.provenance if r.get("table") in ids])
 
     def _data(self, params: dict, variables: dict[str, list[str]]) -> Response:
+        """A data extract: check the request as DST does, select the cells, present and encode them."""
         state = self.table(_table_param(params))
-        fmt = str(params.get("format") or "CSV").upper()
-        if fmt not in ("BULK", "CSV"):
-            raise ApiError(
-                "EXTRACT-NOTALLOWED", f"{state.id}: format {fmt} is not supported here (BULK, CSV)"
-            )
-        if params.get("timeorder") and fmt == "BULK":
-            raise ApiError(
-                "EXTRACT-STREAMINGTIMESORT", "timeOrder cannot be used with a streaming format (BULK)"
-            )
-        by_id = {v["id"].upper(): v for v in state.variables}
-        requested: dict[str, list[str]] = {}
-        for code, values in variables.items():
-            if code.upper() not in by_id:
-                raise ApiError("EXTRACT-NOTFOUND", f"variable {code} not found in table {state.id}")
-            requested[code.upper()] = [v for v in values if str(v).strip()]
-        missing = [v["id"] for v in state.variables if not requested.get(v["id"].upper())]
-        if fmt == "BULK" and missing:
-            raise ApiError(
-                "EXTRACT-NOTALLOWED",
-                f"BULK needs every variable of {state.id} listed with values; missing: {', '.join(missing)}",
-            )
-        mask = pd.Series(True, index=state.data.index)
-        columns, cells = [], 1
-        for var in state.variables:
-            col = var["id"].upper()
-            if requested.get(col):
-                try:
-                    codes = select_values(var, requested[col])
-                except SelectionError as exc:
-                    raise ApiError("EXTRACT-NOTFOUND", f"{state.id}: {exc}") from None
-                columns.append(col)
-            elif var.get("time"):
-                codes = [var["values"][-1]["id"]]
-                columns.append(col)
-            elif col in ELIMINATION_CODE and var.get("elimination"):
-                codes = [ELIMINATION_CODE[col]]
-            else:
-                raise ApiError("EXTRACT-NOTALLOWED", f"variable {var['id']} of {state.id} must be selected")
-            if not codes:
-                raise ApiError(
-                    "EXTRACT-NOTFOUND", f"{state.id}: no values of {var['id']} match {requested[col]}"
-                )
-            mask &= state.data[col].isin(codes)
-            cells *= len(codes)
+        fmt = _data_format(state, params)
+        requested = _requested(state, variables, bulk=fmt == "BULK")
+        mask, columns, cells = _selection(state, requested)
         if fmt != "BULK" and cells > self.cell_limit:
             raise ApiError(
                 "REQUEST-LIMIT", f"{state.id}: {cells} cells requested, limit is {self.cell_limit}"
             )
-        frame = state.data.loc[mask, [*columns, "INDHOLD"]]
-        frame = _present(state, frame, str(params.get("valuepresentation") or "Code"))
+        frame = _present(state, state.data.loc[mask, [*columns, "INDHOLD"]],
+                         str(params.get("valuepresentation") or "Code"))
         order = str(params.get("timeorder") or "")
         if order:
             frame = frame.sort_values("TID", ascending=order.lower().startswith("asc"), kind="stable")
         text = to_delimited(frame, decimal="," if str(params.get("lang", "en")).lower() == "da" else ".")
         body = ("\ufeff" + text if fmt == "CSV" else text).encode("utf-8")
         return Response(200, "text/csv; charset=utf-8", body)
+
+
+def _listed(params: dict, key: str) -> list | None:
+    """A list parameter: a JSON list, or a comma-separated string (GET); None when not given."""
+    wanted = params.get(key)
+    return wanted.split(",") if isinstance(wanted, str) else wanted
+
+
+def _data_format(state: TableState, params: dict) -> str:
+    """`BULK` or `CSV` (the default); other formats, and `timeOrder` with BULK, are refused as DST does."""
+    fmt = str(params.get("format") or "CSV").upper()
+    if fmt not in ("BULK", "CSV"):
+        raise ApiError("EXTRACT-NOTALLOWED", f"{state.id}: format {fmt} is not supported here (BULK, CSV)")
+    if params.get("timeorder") and fmt == "BULK":
+        raise ApiError("EXTRACT-STREAMINGTIMESORT", "timeOrder cannot be used with a streaming format (BULK)")
+    return fmt
+
+
+def _requested(state: TableState, variables: dict[str, list[str]], bulk: bool) -> dict[str, list[str]]:
+    """The value selectors by upper-case variable code (blank ones dropped); BULK must list every variable."""
+    by_id = {v["id"].upper() for v in state.variables}
+    requested: dict[str, list[str]] = {}
+    for code, values in variables.items():
+        if code.upper() not in by_id:
+            raise ApiError("EXTRACT-NOTFOUND", f"variable {code} not found in table {state.id}")
+        requested[code.upper()] = [v for v in values if str(v).strip()]
+    missing = [v["id"] for v in state.variables if not requested.get(v["id"].upper())]
+    if bulk and missing:
+        raise ApiError(
+            "EXTRACT-NOTALLOWED",
+            f"BULK needs every variable of {state.id} listed with values; missing: {', '.join(missing)}",
+        )
+    return requested
+
+
+def _codes(state: TableState, var: dict, selectors: list[str] | None) -> tuple[list[str], bool]:
+    """The codes of `var` an extract takes, and whether the variable is a column of the answer.
+
+    Selected: the codes its selectors match. Omitted: the newest period for time, the total for an
+    eliminable variable (not a column then); any other omitted variable is an error.
+    """
+    col = var["id"].upper()
+    if selectors:
+        try:
+            codes, shown = select_values(var, selectors), True
+        except SelectionError as exc:
+            raise ApiError("EXTRACT-NOTFOUND", f"{state.id}: {exc}") from None
+    elif var.get("time"):
+        codes, shown = [var["values"][-1]["id"]], True
+    elif col in ELIMINATION_CODE and var.get("elimination"):
+        codes, shown = [ELIMINATION_CODE[col]], False
+    else:
+        raise ApiError("EXTRACT-NOTALLOWED", f"variable {var['id']} of {state.id} must be selected")
+    if not codes:
+        raise ApiError("EXTRACT-NOTFOUND", f"{state.id}: no values of {var['id']} match {selectors}")
+    return codes, shown
+
+
+def _selection(state: TableState, requested: dict[str, list[str]]) -> tuple[pd.Series, list[str], int]:
+    """The rows an extract selects, the code columns it answers with, and how many cells it asks for."""
+    mask = pd.Series(True, index=state.data.index)
+    columns, cells = [], 1
+    for var in state.variables:
+        col = var["id"].upper()
+        codes, shown = _codes(state, var, requested.get(col))
+        if shown:
+            columns.append(col)
+        mask &= state.data[col].isin(codes)
+        cells *= len(codes)
+    return mask, columns, cells
 
 
 def _table_param(params: dict) -> str:

@@ -1,11 +1,13 @@
-"""Page helpers the browser tests and `scripts/screenshots.py` share: the browser, the UI, waiting for pages.
+"""The Dagster UI's pages in a browser, for the e2e tests and `scripts/screenshots.py` alike.
 
 Debian's Chromium (/usr/bin/chromium) driven by Playwright, nothing downloaded; every wait is for page
-content, never a fixed sleep. Not a test module: no fixtures, no assertions of a test's own.
+content, never a fixed sleep. Not a test module: no fixtures, no assertions of a test's own. A selector
+the UI changes is fixed here once, for the tests and the screenshots together.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +36,17 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def ui_page(browser, url: str, timeout_ms: int, scale: float = 1) -> Iterator[object]:
+    """A page of the UI at `url` in a fresh browser context (its own storage), closed on exit."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=url, device_scale_factor=scale)
+    context.set_default_timeout(timeout_ms)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def location_loaded(query: Callable[[str], dict]) -> bool:
@@ -71,3 +84,26 @@ def graph_menu(page, item: str) -> None:
     page.get_by_role("menuitem", name=item).click()
     page.keyboard.press("Escape")
     page.get_by_role("menuitem").first.wait_for(state="hidden")
+
+
+def materialize_dialog(page, path: str, selection: str):
+    """Open `path`'s *Materialize…* dialog and type the partition `selection` (a key or `[first...last]`)."""
+    page.goto(path)
+    page.get_by_role("button", name="Materialize…").first.click()
+    dialog = page.get_by_role("dialog")
+    field = dialog.locator("input[type=text]").first
+    field.fill(selection)
+    field.press("Enter")
+    return dialog
+
+
+def open_check(page, asset: str, check: str) -> None:
+    """Open an asset's Checks tab with `check` selected (its latest result and metadata on the right)."""
+    page.goto(f"/assets/{asset}?view=checks")
+    page.locator("[class*=AssetChecks_checkRow]").filter(has=page.get_by_text(check, exact=True)).first.click()
+
+
+def metadata_row(page, key: str):
+    """The row of a metadata table whose key cell is exactly `key`."""
+    key_cell = page.locator("td:first-child", has_text=re.compile(rf"^\s*{re.escape(key)}\s*$"))
+    return page.locator("tr").filter(has=key_cell).first

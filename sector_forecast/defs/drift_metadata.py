@@ -1,0 +1,97 @@
+"""What `drift_report` shows in the UI: each quarter's metadata, the run's summary, and the two WARN checks.
+
+Kept apart from the asset (`assets/monitoring.py`) so that the asset reads as its steps — gather, build,
+check, store, show — while the report itself (text, HTML, JSON, files) is `reports/drift_pages.py`.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from sector_forecast.defs.metadata import markdown_table, run_metadata
+from sector_forecast.reports.drift_pages import (
+    DriftReport,
+    drifted,
+    image_markdown,
+    judged_forecast_key,
+    run_table,
+    summary_markdown,
+)
+
+DATA_DRIFT_CHECK = "data_drift"
+PERFORMANCE_CHECK = "performance_degradation"
+_PLOTS = {"data_drift": "Data drift", "performance": "Performance"}
+NO_PLOTS = ("Plots are drawn for the newest quarters of a bulk run only: materialise this quarter on its own "
+            "(or set `plot_quarters: 0`) to draw them.")
+
+
+def _plots(images: dict[str, str]) -> dict[str, Any]:
+    if not images:
+        return {"plots": dg.MetadataValue.md(NO_PLOTS)}
+    return {f"{name}_plot": dg.MetadataValue.md(image_markdown(title, images[name])) for name, title in _PLOTS.items()}
+
+
+def partition_metadata(report: DriftReport, images: dict[str, str], files: dict[str, Path]) -> dict[str, Any]:
+    """One quarter's page: the report as markdown, its plots, both verdicts with their figures, the files."""
+    data, perf = report.data, report.performance
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(report.sector_table())),
+        "report": dg.MetadataValue.md(summary_markdown(report)),
+        **_plots(images),
+        "data_drift": dg.MetadataValue.bool(report.data_drift),
+        "drifted": dg.MetadataValue.text(", ".join(drifted(report)) or "none"),
+        "data_drift_min_pvalue": dg.MetadataValue.float(float(data.table["p_value"].min())),
+        "performance_degradation": dg.MetadataValue.bool(report.degraded),
+        "performance_statistic": dg.MetadataValue.float(float(perf.statistic)),
+        "performance_pvalue": dg.MetadataValue.float(float(perf.p_value)),
+        "performance_testable": dg.MetadataValue.bool(perf.testable),
+        "alarm": dg.MetadataValue.bool(report.alarm),
+        "nominal_false_alarm_rate": dg.MetadataValue.float(data.level + perf.level),
+        "judged_source": dg.MetadataValue.text(report.judged.source),
+        "retrain": dg.MetadataValue.bool(report.retrain),
+        "retrain_reason": dg.MetadataValue.text(report.retrain_reason),
+        "judged_forecast": dg.MetadataValue.text(judged_forecast_key(report)),
+        "champion_version": dg.MetadataValue.text(str((report.champion or {}).get("version", "none"))),
+        "report_html": dg.MetadataValue.path(str(files["html"])),
+        "report_json": dg.MetadataValue.path(str(files["json"])),
+    }
+
+
+def run_summary_metadata(reports: dict[str, DriftReport], summary: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """The run's Output metadata: a row per quarter, its alarms and false-alarm rates (`run/` when several)."""
+    # Figures of the whole run are labelled `run/` on each partition's page when the run spans several.
+    return run_metadata({
+        "run_summary": dg.MetadataValue.md(markdown_table(run_table(list(reports.values())), max_rows=100)),
+        "alarms": dg.MetadataValue.text(", ".join(summary["alarms"]) or "none"),
+        **{f"false_alarm_rate_outside_known_shifts/{m}": dg.MetadataValue.float(float(r["rate"] or 0))
+           for m, r in summary["false_alarm_rate"].items()},
+        "known_shifts_excluded": dg.MetadataValue.text(", ".join(summary["excluded"]) or "none"),
+        "nominal_false_alarm_rate": dg.MetadataValue.float(summary["nominal_false_alarm_rate"]),
+        "reports_dir": dg.MetadataValue.path(str(directory)),
+    }, list(reports), shared={"nominal_false_alarm_rate", "reports_dir"})
+
+
+def _check(name: str, newest: DriftReport, flagged: list[str], passed: bool, description: str,
+           level: float, testable: bool) -> dg.AssetCheckResult:
+    """A monitor's verdict; a monitor that cannot test the quarter says so as a WARN, never a pass."""
+    if not testable:
+        passed, description = False, f"not applicable — {description}"
+    return dg.AssetCheckResult(
+        check_name=name, asset_key="drift_report", passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={"quarter": dg.MetadataValue.text(newest.quarter),
+                  "nominal_false_alarm_rate": dg.MetadataValue.float(level),
+                  "flagged_quarters_in_run": dg.MetadataValue.text(", ".join(flagged) or "none")},
+    )
+
+
+def monitor_checks(newest: DriftReport, summary: dict[str, Any]) -> list[dg.AssetCheckResult]:
+    """Both monitors' WARN checks on the run's newest quarter, naming every quarter of the run they flagged."""
+    data, perf = newest.data, newest.performance
+    return [
+        _check(DATA_DRIFT_CHECK, newest, summary["data_drift_alarms"], not newest.data_drift, data.summary,
+               data.level, bool(data.table["p_value"].notna().any())),
+        _check(PERFORMANCE_CHECK, newest, summary["performance_alarms"], not newest.degraded, perf.summary,
+               perf.level, perf.testable),
+    ]
