@@ -40,19 +40,21 @@ def nested_intervals(d: pd.DataFrame, prefix: str = "") -> pd.Series:
     return pd.Series(ordered | np.isnan(values).any(axis=1), index=d.index)
 
 
-def _next_quarter(quarter: Any) -> str | None:
-    """quarter + 1, or None for a malformed label (the column's regex check reports that one)."""
+def _ahead(quarter: Any, steps: Any) -> str | None:
+    """quarter + steps, or None for a malformed label or step (the columns' own checks report those)."""
     try:
-        return quarter_offset(quarter, 1)
-    except ValueError:
+        return quarter_offset(str(quarter), int(steps))
+    except (TypeError, ValueError):
         return None
 
 
-def is_next_quarter(d: pd.DataFrame, of: str, target: str) -> pd.Series:
-    """On each row, `target` is the quarter after `of` (a one-step-ahead forecast's target)."""
-    return d[target] == d[of].map(_next_quarter)
+def is_horizon_ahead(d: pd.DataFrame, of: str, target: str) -> pd.Series:
+    """On each row, `target` is `horizon` quarters after `of` (the next quarter in a frame without ``horizon``)."""
+    steps = d["horizon"] if "horizon" in d.columns else pd.Series(1, index=d.index)
+    expected = pd.Series([_ahead(q, h) for q, h in zip(d[of], steps, strict=True)], index=d.index, dtype="object")
+    return d[target] == expected
 
 
-def ten_sectors(key: str) -> Callable[[pd.DataFrame], pd.Series]:
-    """A row check: every value of `key` (a quarter, an origin) has all ten sectors."""
+def ten_sectors(key: str | list[str]) -> Callable[[pd.DataFrame], pd.Series]:
+    """A row check: every value of `key` (a quarter, an origin, an origin and horizon) has all ten sectors."""
     return lambda d: d.groupby(key)["sector"].transform("nunique") == len(SECTOR_CODES)

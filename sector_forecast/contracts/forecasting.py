@@ -6,38 +6,17 @@ lower bound is 0 by support, a score's bounds lie in (0, 1) by definition.
 
 from __future__ import annotations
 
-import pandas as pd
 import pandera.pandas as pa
 
 from sector_forecast.contracts.columns import (
     QUARTER_COLUMN,
     SECTOR_COLUMN,
     described,
-    is_next_quarter,
+    is_horizon_ahead,
     nested_intervals,
 )
 from sector_forecast.domain.features import HORIZONS
 from sector_forecast.domain.forecasters import BASELINES
-from sector_forecast.domain.periods import quarter_offset
-
-
-def _target_is_origin_plus_horizon(d: pd.DataFrame) -> pd.Series:
-    """target_quarter = origin + horizon on each row (a frame without ``horizon`` is one step ahead)."""
-    if "horizon" not in d.columns:
-        return is_next_quarter(d, "origin", "target_quarter")
-    ok = pd.Series(False, index=d.index)
-    for h, rows in d.groupby("horizon"):
-        shifted = rows["origin"].map({o: _offset(o, int(h)) for o in rows["origin"].unique()})
-        ok.loc[rows.index] = rows["target_quarter"] == shifted
-    return ok
-
-
-def _offset(quarter: object, steps: int) -> str | None:
-    try:
-        return quarter_offset(str(quarter), steps)
-    except ValueError:  # a malformed label: the column's regex check reports it
-        return None
-
 
 _SHARE = pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
 _NONNEG = pa.Column("float64", pa.Check.ge(0), nullable=True)
@@ -61,7 +40,7 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
                            description="MASE scale: in-sample seasonal-naive MAE known at the origin"),
     },
     checks=[
-        pa.Check(_target_is_origin_plus_horizon, name="target_is_origin_plus_horizon",
+        pa.Check(lambda d: is_horizon_ahead(d, "origin", "target_quarter"), name="target_is_origin_plus_horizon",
                  error="target_quarter must be origin + horizon (origin + 1 without a horizon column)"),
     ],
     unique=["model", "sector", "origin", "horizon"],

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from sector_forecast.contracts.columns import QUARTER_COLUMN, SECTOR_COLUMN, described, is_next_quarter, ten_sectors
+from sector_forecast.contracts.columns import QUARTER_COLUMN, SECTOR_COLUMN, described, is_horizon_ahead, ten_sectors
 from sector_forecast.domain.features import COUNT_COLUMNS, FEATURE_COLUMNS, TARGET_COLUMN
 from sector_forecast.domain.panel import BIRTHS_PROVENANCE
 from sector_forecast.domain.periods import quarter_of_year
@@ -200,7 +200,7 @@ FEATURE_SCHEMA = pa.DataFrameSchema(
     _FEATURE_COLS,
     checks=[
         _row_check(
-            lambda d: is_next_quarter(d, "quarter", "target_quarter"),
+            lambda d: is_horizon_ahead(d, "quarter", "target_quarter"),
             name="target_is_next_quarter",
             error="target_quarter must be the quarter after the row's quarter",
         ),

@@ -15,11 +15,12 @@ from sector_forecast.contracts.columns import (
     QUARTER_COLUMN,
     SECTOR_COLUMN,
     described,
-    is_next_quarter,
+    is_horizon_ahead,
     nested_intervals,
     ten_sectors,
 )
 from sector_forecast.domain.calibration import CALIBRATION_SOURCES
+from sector_forecast.domain.features import HORIZONS
 from sector_forecast.domain.sectors import SECTOR_CODES
 
 _BOUND = pa.Column("float64", pa.Check.ge(0), nullable=False)
@@ -36,7 +37,9 @@ BATCH_PREDICTIONS_SCHEMA = pa.DataFrameSchema(
     {
         "origin": described(QUARTER_COLUMN, "forecast origin: the newest quarter of data"),
         "sector": SECTOR_COLUMN,
-        "quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + 1"),
+        "quarter": described(QUARTER_COLUMN, "the quarter forecast: origin + horizon"),
+        "horizon": pa.Column("int64", pa.Check.isin(list(HORIZONS)), nullable=False,
+                             description="quarters between the origin and the quarter forecast (1–4)"),
         "prediction": pa.Column("float64", [pa.Check.ge(0), pa.Check(np.isfinite, element_wise=True)],
                                 nullable=False, description="the champion's expected bankruptcies"),
         **{f"{side}{level}": described(_BOUND, f"{side} bound of the calibrated {level}% interval (+inf: uncalibrated)")
@@ -55,11 +58,12 @@ BATCH_PREDICTIONS_SCHEMA = pa.DataFrameSchema(
                  error="need lower95 <= lower80 <= prediction <= upper80 <= upper95"),
         pa.Check(_infinite_only_uncalibrated, name="infinite_bound_only_uncalibrated",
                  error="an upper bound is +inf only where calibration had no residuals (calibration = none)"),
-        pa.Check(lambda d: is_next_quarter(d, "origin", "quarter"), name="forecast_of_next_quarter",
-                 error="quarter must be origin + 1"),
-        pa.Check(ten_sectors("origin"), name="ten_sectors_per_origin", error="every origin needs all ten sectors"),
+        pa.Check(lambda d: is_horizon_ahead(d, "origin", "quarter"), name="forecast_of_origin_plus_horizon",
+                 error="quarter must be origin + horizon"),
+        pa.Check(ten_sectors(["origin", "horizon"]), name="ten_sectors_per_origin_and_horizon",
+                 error="every origin and horizon needs all ten sectors"),
     ],
-    unique=["origin", "sector", "model_version"],
+    unique=["origin", "horizon", "sector", "model_version"],
     name="batch_predictions",
 )
 

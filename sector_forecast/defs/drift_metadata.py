@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from sector_forecast.defs.metadata import markdown_table, run_metadata
 from sector_forecast.reports.drift_pages import (
@@ -58,8 +59,10 @@ def partition_metadata(report: DriftReport, images: dict[str, str], files: dict[
     }
 
 
-def run_summary_metadata(reports: dict[str, DriftReport], summary: dict[str, Any], directory: Path) -> dict[str, Any]:
-    """The run's Output metadata: a row per quarter, its alarms and false-alarm rates (`run/` when several)."""
+def run_summary_metadata(reports: dict[str, DriftReport], summary: dict[str, Any], directory: Path,
+                         by_horizon: pd.DataFrame) -> dict[str, Any]:
+    """The run's Output metadata: a row per quarter, its alarms and false-alarm rates (`run/` when several), and
+    the prediction log graded per horizon."""
     # Figures of the whole run are labelled `run/` on each partition's page when the run spans several.
     return run_metadata({
         "run_summary": dg.MetadataValue.md(markdown_table(run_table(list(reports.values())), max_rows=100)),
@@ -69,7 +72,10 @@ def run_summary_metadata(reports: dict[str, DriftReport], summary: dict[str, Any
         "known_shifts_excluded": dg.MetadataValue.text(", ".join(summary["excluded"]) or "none"),
         "nominal_false_alarm_rate": dg.MetadataValue.float(summary["nominal_false_alarm_rate"]),
         "reports_dir": dg.MetadataValue.path(str(directory)),
-    }, list(reports), shared={"nominal_false_alarm_rate", "reports_dir"})
+        "performance_by_horizon": dg.MetadataValue.md(
+            "Every logged forecast graded once its quarter was published (all versions):\n\n"
+            + markdown_table(by_horizon.round(3))),
+    }, list(reports), shared={"nominal_false_alarm_rate", "reports_dir", "performance_by_horizon"})
 
 
 def _check(name: str, newest: DriftReport, flagged: list[str], passed: bool, description: str,

@@ -113,3 +113,18 @@ def graded_log(log: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
                       inside80=(actual >= rows["lower80"]) & (actual <= rows["upper80"]),
                       inside95=(actual >= rows["lower95"]) & (actual <= rows["upper95"]))
     return out[GRADED_COLUMNS].sort_values(["quarter", "horizon", "sector"], ignore_index=True)
+
+
+def performance_by_horizon(graded: pd.DataFrame) -> pd.DataFrame:
+    """Per horizon: graded forecasts, quarters, coverage of the 80 %/95 % intervals, mean |Pearson residual|.
+
+    Read across horizons, a degradation shows where it starts: the same quarter missed at every horizon is a
+    shock; misses growing with the horizon are a model that forecasts too far.
+    """
+    columns = ["horizon", "graded", "quarters", "coverage80", "coverage95", "mean_abs_residual"]
+    if graded.empty:
+        return pd.DataFrame(columns=columns)
+    out = graded.groupby("horizon").agg(
+        graded=("sector", "size"), quarters=("quarter", "nunique"), coverage80=("inside80", "mean"),
+        coverage95=("inside95", "mean"), mean_abs_residual=("residual", lambda r: float(np.abs(r).mean())))
+    return out.reset_index()[columns]

@@ -70,11 +70,17 @@ def test_batch_predictions_contract() -> None:
     assert "infinite_bound_only_uncalibrated" in checks
     crossed = good.assign(upper80=good["prediction"] - 1)
     assert "nested_intervals" in {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA, crossed)}
-    wrong_quarter = good.assign(quarter="2022Q4")
-    assert "forecast_of_next_quarter" in {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA,
-                                                                                   wrong_quarter)}
+    wrong_quarter = good.assign(quarter="2022Q4")  # origin 2022Q2 + horizon 1 is 2022Q3
+    assert "forecast_of_origin_plus_horizon" in {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA,
+                                                                                          wrong_quarter)}
+    # ... while 2022Q4 at horizon 2 is right, as a second horizon's ten rows beside the first's
+    assert contracts.validate(BATCH_PREDICTIONS_SCHEMA, pd.concat([good, wrong_quarter.assign(horizon=2)])) == []
     nine = good[good["sector"] != 5]
-    assert "ten_sectors_per_origin" in {f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA, nine)}
+    assert "ten_sectors_per_origin_and_horizon" in {
+        f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA, nine)}
+    lone = pd.concat([good, wrong_quarter.assign(horizon=2).iloc[:1]])  # horizon 2 with one sector of ten
+    assert "ten_sectors_per_origin_and_horizon" in {
+        f["check"] for f in contracts.validate(BATCH_PREDICTIONS_SCHEMA, lone)}
 
 
 def counts_panel(factor_sector3: float = 1.0, last: str = "2018Q4") -> pd.DataFrame:

@@ -14,6 +14,7 @@ from sector_forecast.storage.prediction_log import (
     append_to_prediction_log,
     graded_log,
     origin_forecast,
+    performance_by_horizon,
     read_prediction_log,
 )
 
@@ -65,3 +66,20 @@ def test_each_horizon_is_graded_once_its_quarter_is_published() -> None:
     assert not row["inside80"] and not row["inside95"]
     same = graded[(graded["origin"] == "2022Q2") & (graded["horizon"] == 1) & (graded["sector"] == 1)].iloc[0]
     assert same["inside80"] and same["residual"] == 1 / np.sqrt(12)  # μ = 11, actual 12
+
+
+def test_performance_per_horizon_summarises_the_grades() -> None:
+    log = pd.concat([logged("2022Q2"), logged("2022Q3")], ignore_index=True)
+    counts = pd.DataFrame({"sector": [1, 2] * 3, "quarter": ["2022Q3"] * 2 + ["2022Q4"] * 2 + ["2023Q1"] * 2,
+                           "bankruptcies": [12.0, 12.0, 21.0, np.nan, 33.0, 40.0]})
+    table = performance_by_horizon(graded_log(log, counts)).set_index("horizon")
+    # h1: 2022Q2→2022Q3 s1 (μ 11, a 12, inside), s2 (μ 12, a 12, inside); 2022Q3→2022Q4 s1 (μ 11, a 21, outside
+    # [7, 15]): 3 graded over 2 quarters, 2/3 inside both, mean |r| = (1 + 0 + 10)/sqrt(12)/3
+    # h2: 2022Q2→2022Q4 s1 (μ 21, a 21); 2022Q3→2023Q1 s1 (μ 21, a 33), s2 (μ 22, a 40): 1/3 inside
+    # h3: 2022Q2→2023Q1 s1 (μ 31, a 33: on the 80% bound, inside), s2 (μ 32, a 40, outside): 1/2 inside
+    assert table["graded"].tolist() == [3, 3, 2] and table["quarters"].tolist() == [2, 2, 1]
+    np.testing.assert_allclose(table["coverage80"], [2 / 3, 1 / 3, 1 / 2])
+    np.testing.assert_allclose(table["coverage95"], [2 / 3, 1 / 3, 1 / 2])
+    np.testing.assert_allclose(table["mean_abs_residual"], [
+        11 / np.sqrt(12) / 3, (12 / np.sqrt(22) + 18 / np.sqrt(23)) / 3, (2 / np.sqrt(32) + 8 / np.sqrt(33)) / 2])
+    assert performance_by_horizon(graded_log(log, counts.iloc[:0])).empty  # nothing published: nothing graded

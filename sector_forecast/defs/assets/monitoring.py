@@ -1,6 +1,6 @@
 """The `monitoring` group: the champion's forecasts into the prediction log, and a drift report per quarter.
 
-`batch_predictions[q]` is the champion model's forecast of quarter q+1's bankruptcies made at origin q, with
+`batch_predictions[q]` is the champion model's forecast of quarters q+1..q+4 (horizons 1–4) made at origin q, with
 its 80% and 95% intervals calibrated per sector — the row of the real-time backtest (`backtest_leaderboard`),
 so each origin's forecast and interval use only what was known at q. No model is re-run here. It is appended
 to the prediction log (`storage/prediction_log.py` says why the log is a file of its own).
@@ -51,7 +51,9 @@ from sector_forecast.reports import drift_pages, plots
 from sector_forecast.storage.prediction_log import (
     LOG_COLUMNS,
     append_to_prediction_log,
+    graded_log,
     origin_forecast,
+    performance_by_horizon,
     prediction_log_path,
     read_prediction_log,
 )
@@ -110,7 +112,8 @@ def _build_reports(keys: list[str], counts: pd.DataFrame, log: pd.DataFrame, row
 
 @dg.asset(
     description=(
-        "The champion's forecast of next quarter's bankruptcies for all ten sectors at each forecast origin, with "
+        "The champion's forecasts of the next four quarters' bankruptcies (horizons 1–4) for all ten sectors at "
+        "each forecast origin, with "
         "its per-sector calibrated 80% and 95% intervals: the origin's row of the real-time backtest, so it uses "
         "only what was known then. Appended to the prediction log (`<store>/monitoring/prediction_log.parquet`, "
         "keyed by origin and model version; a re-run replaces its own rows) that `drift_report` judges once the "
@@ -120,8 +123,9 @@ def _build_reports(keys: list[str], counts: pd.DataFrame, log: pd.DataFrame, row
     kinds={"parquet"},
     ins={"champion_model": dg.AssetIn(), "backtest_leaderboard": dg.AssetIn()},
     check_specs=[contract_spec("batch_predictions", "Pandera contract of the batch predictions: ten sectors per "
-                               "origin, forecast of origin + 1, nested intervals, +inf bounds only uncalibrated.")],
-    code_version="2",
+                               "origin and horizon, forecast of origin + horizon, nested intervals, +inf bounds "
+                               "only uncalibrated.")],
+    code_version="3",
 )
 def batch_predictions(
     context: dg.AssetExecutionContext,
@@ -135,9 +139,11 @@ def batch_predictions(
     now = clock.now().isoformat(timespec="seconds")
     parts: dict[str, pd.DataFrame] = {}
     missing: list[str] = []
+    # Every horizon's forecast from the origin (issue 24), so each is graded when its quarter is published.
+    by_horizon = backtest_leaderboard.get("predictions_by_horizon", backtest_leaderboard["predictions"])
     for key in context.partition_keys:
         origin = quarter_key_to_label(key)
-        rows = origin_forecast(backtest_leaderboard["predictions"], model, origin).assign(
+        rows = origin_forecast(by_horizon, model, origin).assign(
             origin=origin, model_version=version, predicted_at=now, dagster_run_id=context.run.run_id)[LOG_COLUMNS]
         parts[key] = rows
         if rows.empty:
@@ -195,7 +201,7 @@ def batch_predictions(
                           description="WARN when the champion's errors on the newest quarter rank among the worst "
                           "5% of all earlier quarters: nominal false-alarm rate 5% a quarter."),
     ],
-    code_version="3",
+    code_version="4",
 )
 def drift_report(
     context: dg.AssetExecutionContext,
@@ -209,8 +215,9 @@ def drift_report(
     root = parquet_io_manager.root_for(context.instance)
     client = mlflow.get_client()
     champ = champion_in_service(client, mlflow.registered_model_name, champion_model)
-    reports = _build_reports(context.partition_keys, _counts(quarterly_panel),
-                             read_prediction_log(prediction_log_path(root)),
+    log, counts = read_prediction_log(prediction_log_path(root)), _counts(quarterly_panel)
+    # The performance monitor judges the one-quarter-ahead forecast; every horizon's grades are shown beside it.
+    reports = _build_reports(context.partition_keys, counts, log[log["horizon"] == 1],
                              _champion_rows(champion_model, backtest_leaderboard), champ, config)
     table = pd.concat([r.sector_table() for r in reports.values()], ignore_index=True)
     contract = yield from require_contract("drift_report", table, MONITOR_TABLE_SCHEMA, list(reports))
@@ -226,8 +233,9 @@ def drift_report(
     if mlflow_log:
         mlflow_log.flush()
     summary = drift.drift_summary([r.to_dict() for r in reports.values()])
+    by_horizon = performance_by_horizon(graded_log(log, counts))
     yield dg.Output({k: r.to_dict() for k, r in reports.items()},
-                    metadata=run_summary_metadata(reports, summary, drift_pages.report_dir(root)))
+                    metadata=run_summary_metadata(reports, summary, drift_pages.report_dir(root), by_horizon))
     yield contract
     yield from monitor_checks(reports[max(reports)], summary)
 
