@@ -37,6 +37,13 @@ def forecast_table(forecast: pd.DataFrame) -> str:
     )
 
 
+def year_ahead_table(forecast: pd.DataFrame) -> str:
+    """Sector × forecast quarter: `point [low80, high80]`, one column per horizon."""
+    cells = forecast.assign(cell=[f"{p:.0f} [{lo:.0f}, {hi:.0f}]" for p, lo, hi in
+                                  zip(forecast["prediction"], forecast["lower80"], forecast["upper80"], strict=True)])
+    return cells.pivot(index="sector", columns="quarter", values="cell").to_string()
+
+
 def print_summary(
     instance: dg.DagsterInstance, result: PipelineResult, echo: Callable[[str], None] = print, data_label: str = ""
 ) -> None:
@@ -64,7 +71,12 @@ def print_summary(
              f"Score, 80% intervals ({forecast['model'].iloc[0]}, version {forecast['model_version'].iloc[0]})")
         if data_label:
             echo(f"   {data_label}")
-        echo(forecast_table(forecast))
+        horizon = forecast["horizon"] if "horizon" in forecast else pd.Series(1, index=forecast.index)
+        echo(forecast_table(forecast[horizon == 1]))
+        if horizon.max() > 1:
+            echo("")
+            echo("== the year ahead: bankruptcies per quarter, 80% interval (horizons 1–4, same origin)")
+            echo(year_ahead_table(forecast))
     echo("")
     echo(f"Dagster instance: {instance.root_directory}  →  sector-forecast ui  (http://127.0.0.1:3000)")
     echo(f"{'OK' if result.success else 'FAILED'}: {len(result.stages)} stage run(s)")

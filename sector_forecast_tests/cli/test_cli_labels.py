@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from sector_forecast.cli.summary import forecast_table
+from sector_forecast.cli.summary import forecast_table, year_ahead_table
 from sector_forecast.defs.partitions import (
     konk4_monthly_partitions,
     monthly_partitions,
@@ -45,6 +45,15 @@ def test_forecast_table_names_every_sector_in_full() -> None:
         assert name in table, table
     longest = max(SECTORS.values(), key=len)
     assert len(longest) > 40  # what the table used to cut at
+
+
+def test_the_year_ahead_table_has_a_column_per_forecast_quarter() -> None:
+    rows = pd.DataFrame([(s, h, f"2027Q{h}", 10.0 * h + s, 9.5 * h, 10.6 * h + s)
+                         for s in (1, 2) for h in (1, 2, 3, 4)], columns=["sector", "horizon", "quarter", "prediction", "lower80", "upper80"])
+    lines = year_ahead_table(rows).splitlines()
+    assert lines[0].split() == ["quarter", "2027Q1", "2027Q2", "2027Q3", "2027Q4"]
+    # sector 2 at horizon 3: point 32, interval [28.5, 33.8] to whole bankruptcies (28.5 rounds half to even)
+    assert lines[3].split()[0] == "2" and "32 [28, 34]" in lines[3]
 
 
 def test_forecast_plot_titles_name_every_sector_in_full() -> None:
