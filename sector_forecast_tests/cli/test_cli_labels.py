@@ -49,7 +49,8 @@ def test_forecast_table_names_every_sector_in_full() -> None:
 
 def test_the_year_ahead_table_has_a_column_per_forecast_quarter() -> None:
     rows = pd.DataFrame([(s, h, f"2027Q{h}", 10.0 * h + s, 9.5 * h, 10.6 * h + s)
-                         for s in (1, 2) for h in (1, 2, 3, 4)], columns=["sector", "horizon", "quarter", "prediction", "lower80", "upper80"])
+                         for s in (1, 2) for h in (1, 2, 3, 4)],
+                        columns=["sector", "horizon", "quarter", "prediction", "lower80", "upper80"])
     lines = year_ahead_table(rows).splitlines()
     assert lines[0].split() == ["quarter", "2027Q1", "2027Q2", "2027Q3", "2027Q4"]
     # sector 2 at horizon 3: point 32, interval [28.5, 33.8] to whole bankruptcies (28.5 rounds half to even)
