@@ -8,7 +8,8 @@ the assets stored: the backtest and the gate (`backtest_leaderboard`, `champion_
 sector, each horizon's gate; docs/horizons.md), the monitors'
 false-alarm rates per monitor on the bundled data (`drift_report`), on simulated null panels and their detection
 grid (`monitor_evaluation`). With `--readme` the text replaces README's block between `<!-- evidence:start -->`
-and `<!-- evidence:end -->`. A cold run costs ~3–5 min on two cores.
+and `<!-- evidence:end -->`, and the forecasts' fan chart is written to `docs/fan-chart.png`. A cold run costs
+~3–5 min on two cores.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _common import CLI, REPO, clean_env, fresh_home, machine
 
@@ -40,6 +42,22 @@ def replace_block(text: str, evidence: str) -> str:
     return f"{head}{START}\n```text\n{evidence.rstrip()}\n```\n{END}{rest.split(END, 1)[1]}"
 
 
+def write_fan_chart(home: Path, path: Path) -> None:
+    """The forecasts page's fan chart from the run just made (history from every stored panel quarter)."""
+    import pandas as pd
+
+    from sector_forecast.defs.resources import StatBankResource
+    from sector_forecast.reports import plots
+    from sector_forecast.storage.values import read_parquet, read_stored
+
+    root = home / "storage"
+    panel = pd.concat([read_parquet(f) for f in sorted((root / "quarterly_panel").glob("*.parquet"))],
+                      ignore_index=True)
+    label = StatBankResource.from_env().data_label()  # the bundled snapshot, as the run read it
+    path.write_bytes(plots.fan_chart(panel, read_stored(root, "forecasts"), note=label))
+    print(f"(fan chart written to {path.relative_to(REPO)})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="write the text into README.md's evidence block")
@@ -54,6 +72,8 @@ def main() -> int:
         text = sector_forecast("evaluate", env=env)
         print(text)
         print(sector_forecast("evaluate", "--json", env=env))
+        if args.readme:
+            write_fan_chart(home, REPO / "docs" / "fan-chart.png")
     if args.readme:
         readme = REPO / "README.md"
         readme.write_text(replace_block(readme.read_text(), text))
