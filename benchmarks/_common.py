@@ -28,6 +28,7 @@ if str(REPO) not in sys.path:  # run as `python benchmarks/<script>.py` from any
 VENV_BIN = Path(sys.executable).parent
 CLI = str(VENV_BIN / "sector-forecast")
 SNAPSHOT = REPO / "data" / "statbank"
+INSTANCE_YAML = REPO / "dagster.yaml"  # every benchmark home's instance (`speed.py --instance-yaml` for another)
 
 
 def machine() -> str:
@@ -188,8 +189,7 @@ def statbank_server(snapshot: Path, logs: Path) -> Iterator[StatBankServer]:
     import requests
 
     port = free_port()
-    cmd = [sys.executable, "-m", "sector_forecast.statbank.server.http", "--snapshot", str(snapshot),
-           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    cmd = [CLI, "statbank", "serve", "--snapshot", str(snapshot), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}/v1"
     log = logs / f"statbank-{port}.log"
 
@@ -298,6 +298,7 @@ def report_runs(instance, since: float) -> tuple[int, list[float]]:
 def cold_run(home: Path, url: str | None = None) -> tuple[float, int, str]:
     """`sector-forecast run` into the empty `home` (the bundled snapshot unless `url`): (wall s, peak RSS, log)."""
     home.mkdir(parents=True)
+    shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
     env = isolated_env(DAGSTER_HOME=str(home), **({"SECTOR_FORECAST_STATBANK_URL": url} if url else {}))
     wall, peak, code = run_measured([CLI, "run"], env, home.parent / "run.log")
     output = (home.parent / "run.log").read_text(errors="replace")

@@ -31,7 +31,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
+import _common
 from _common import (
     QUIET_AFTER,
     REPO,
@@ -207,7 +209,7 @@ def dev(repeat: int) -> dict[str, list[float]]:
         for i in range(repeat):
             with fresh_home() as home:
                 home.mkdir(parents=True)
-                shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+                shutil.copyfile(_common.INSTANCE_YAML, home / "dagster.yaml")
                 with ui(home, None, command) as (proc, _, loaded):
                     time.sleep(10)
                     rss = rss_of_group(proc.pid)
@@ -248,14 +250,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
     parser.add_argument("--suite", action="store_true", help="also run the whole test suite once (minutes)")
+    parser.add_argument("--instance-yaml", type=Path, default=_common.INSTANCE_YAML,
+                        help="the dagster.yaml of every home (default: the project's)")  # fmt: skip
     parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)  # cold's denominator
     args = parser.parse_args()
     if args.direct:
         print(json.dumps(direct_calls()))
         return 0
+    _common.INSTANCE_YAML = args.instance_yaml.resolve()
     # SIGTERM (e.g. `timeout`) would end Python without `finally`: make it an exit, so servers stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print(f"{machine()}\nrepetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}")
+    print(f"{machine()}\ninstance: {_common.INSTANCE_YAML}\n"
+          f"repetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}")
     figures: dict[str, list[float]] = {}
     failed: list[str] = []
     for part in [p for p in PARTS if p in args.only]:

@@ -6,6 +6,7 @@ partition's materialisation, and downstream steps waiting for the check) is test
 """
 
 import inspect
+import sqlite3
 from pathlib import Path
 
 import dagster as dg
@@ -82,3 +83,31 @@ def test_the_projects_instance_configs_name_the_paced_coordinator_and_it_sets_th
             assert "BACKFILL" in instance.get_required_daemon_types()
     finally:
         controller.DEFAULT_DAEMON_INTERVAL_SECONDS = before
+
+
+# ---- SQLite commits (`fewer_fsyncs_on_wal_sqlite`) -------------------------------------------------------------
+
+
+def test_dagsters_sqlite_storages_are_in_wal_mode(tmp_path: Path) -> None:
+    # synchronous=NORMAL is only safe from corruption in WAL mode; the listener leaves other files alone.
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        instance.get_runs_count()
+    files = [tmp_path / "history" / "runs.db", tmp_path / "history" / "runs" / "index.db"]
+    modes = {f.name: sqlite3.connect(f).execute("PRAGMA journal_mode").fetchone()[0] for f in files}
+    assert modes == {"runs.db": "wal", "index.db": "wal"}, f"dagster {dg.__version__}'s SQLite journals: {modes}"
+
+
+def test_only_wal_connections_skip_the_fsync_per_commit(tmp_path: Path) -> None:
+    import sqlalchemy
+
+    dagster_gaps.fewer_fsyncs_on_wal_sqlite()  # installed on import; a second call adds nothing
+    wal, rollback = tmp_path / "wal.db", tmp_path / "rollback.db"
+    sqlite3.connect(wal).execute("PRAGMA journal_mode=WAL").close()
+    sqlite3.connect(rollback).execute("CREATE TABLE t (x)").close()
+    synchronous = {}
+    for path in (wal, rollback):
+        engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            synchronous[path.name] = conn.execute(sqlalchemy.text("PRAGMA synchronous")).scalar()
+        engine.dispose()
+    assert synchronous == {"wal.db": 1, "rollback.db": 2}  # NORMAL in WAL mode; FULL, SQLite's default, otherwise
