@@ -203,7 +203,7 @@ def materialised_since(instance, since: float) -> list[tuple[float, str, str | N
     import dagster as dg
 
     records = instance.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_MATERIALIZATION, after_timestamp=since),
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_MATERIALIZATION, after_timestamp=float(since)),
         ascending=True, limit=100_000)  # fmt: skip
     return [(r.event_log_entry.timestamp, r.asset_key.to_user_string(), r.partition_key) for r in records]
 
