@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import re
 import signal
@@ -29,9 +28,8 @@ import threading
 import time
 from pathlib import Path
 
-from _common import CLI, REPO, fresh_home, machine
+from _common import CLI, REPO, clean_env, fresh_home, machine
 
-# (stage, fraction of its clean duration after it starts): ten moments over the whole run.
 # (stage, share of its planned materialisations done): ten moments over the whole run, ordered so that the
 # first five (`--kills 5`) already hit raw, panel, fits, evaluation and monitoring once each.
 MOMENTS = [("konk25_job", 0.5), ("panel_job", 0.5), ("fits_job", 0.3), ("evaluation_job", 0.5),
@@ -39,12 +37,6 @@ MOMENTS = [("konk25_job", 0.5), ("panel_job", 0.5), ("fits_job", 0.3), ("evaluat
            ("fits_job", 0.8), ("monitoring_job", 0.9)]
 STAGE_START = re.compile(r"^→ (\w+_job)")
 TEMPORARY = re.compile(r"^\..+\.(parquet|json|pkl)\.[A-Za-z0-9_]+$")  # atomic_write's mkstemp names
-
-
-def cli_env(home: Path) -> dict[str, str]:
-    """This environment without the caller's Dagster, StatBank and MLflow settings, with `home` as instance."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "SECTOR_FORECAST_", "MLFLOW_"))}
-    return {**env, "PYTHONUNBUFFERED": "1", "DAGSTER_HOME": str(home)}
 
 
 def stage_progress(home: Path, stage: str) -> float:
@@ -62,7 +54,7 @@ def stage_progress(home: Path, stage: str) -> float:
 
 def run_streaming(home: Path, kill_at: tuple[str, float] | None = None) -> tuple[int, str, str | None]:
     """`sector-forecast run`: (exit code, output, the stage it was killed in, if it was)."""
-    proc = subprocess.Popen([CLI, "run"], cwd=REPO, env=cli_env(home), stdout=subprocess.PIPE,
+    proc = subprocess.Popen([CLI, "run"], cwd=REPO, env=clean_env(DAGSTER_HOME=str(home)), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
@@ -87,8 +79,8 @@ def run_streaming(home: Path, kill_at: tuple[str, float] | None = None) -> tuple
 
 
 def evaluation(home: Path) -> dict:
-    reply = subprocess.run([CLI, "evaluate", "--json"], cwd=REPO, env=cli_env(home), capture_output=True,
-                           text=True, check=True)
+    reply = subprocess.run([CLI, "evaluate", "--json"], cwd=REPO, env=clean_env(DAGSTER_HOME=str(home)),
+                           capture_output=True, text=True, check=True)  # fmt: skip
     return json.loads(reply.stdout)
 
 
@@ -137,8 +129,8 @@ def problems(home: Path, reference: dict, versions: int) -> list[str]:
 def model_versions(home: Path) -> int:
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
-    return len(client.search_model_versions("name = 'sector-vitality'"))
+    return len(MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}").search_model_versions(
+        "name = 'sector-vitality'"))
 
 
 def main() -> None:

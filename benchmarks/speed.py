@@ -1,28 +1,26 @@
-"""Every speed figure in one command, each beside its target, as medians of N repetitions.
+"""Every speed figure in one command, each beside its target, as medians of N repetitions, with the load.
 
-    .venv/bin/python benchmarks/speed.py [--repeat 3] [--only cold incremental live backfill dev] [--suite]
+    .venv/bin/python benchmarks/speed.py [--repeat 3] [--only cold live backfill dev] [--suite] [--instance-yaml Y]
 
-- cold: `sector-forecast run` into an empty home on the bundled snapshot (a new user's first command): wall
-  time, peak RSS, per-stage times, runs and materialised partitions; and the orchestration ratio, its wall
-  time over the same domain work as plain calls in a fresh process (`--direct`: no Dagster, no MLflow
-  logging, no Parquet IO, contracts or plots).
-- incremental: the compute floor of one new month: after a cold run on a snapshot without KONK25's newest
-  quarter-closing month, publish it and run only the partitions it moves, in-process (no daemon).
-- live: the same publication through `dagster dev` (publication sensor + declarative automation): seconds
-  until fresh `forecasts` and `drift_report`, each run's created/started/ended, and partitions materialised
-  more than once.
+- cold: `sector-forecast run` into an empty home on the bundled snapshot: wall time, peak RSS, per-stage
+  times, runs and partitions; and its ratio to the same domain work as plain calls in a fresh process
+  (`--direct`: no Dagster, MLflow logging, Parquet IO, contracts or plots), alternated under the same load.
+- live: publish KONK25's quarter-closing month under `dagster dev` (publication sensor + declarative
+  automation): seconds until fresh `forecasts` and `drift_report`, and partitions materialised twice.
 - backfill: two quarters of `quarterly_panel` and everything downstream launched as the UI does (GraphQL
-  `launchPartitionBackfill`), until done; and partitions materialised more than once.
-- dev: `dagster-webserver` alone and `dagster dev`: seconds until the code location is loaded, and the
-  resident memory of the process group after a 10 s settle; the run worker's created -> started (live runs).
-- suite (--suite, opt-in: minutes): the whole pytest suite's wall time and its skipped tests.
-The machine is shared: every figure is an upper bound for an idle machine.
+  `launchPartitionBackfill`), until done; and partitions materialised twice.
+- dev: `dagster dev` in an empty home: seconds until the code location is loaded, and the resident memory of
+  its process group after a 10 s settle.
+- suite (--suite: minutes): the whole pytest suite once.
+live and backfill print every run's created / started / ended (the per-hop breakdown). `--instance-yaml`
+measures with another dagster.yaml (e.g. `backfill_interval_seconds: 30`, Dagster's own pace).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import signal
@@ -31,19 +29,22 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
+import _common
 from _common import (
     QUIET_AFTER,
     REPO,
+    clean_env,
     cold_run,
     fresh_home,
     graphql,
     instance_at,
-    isolated_env,
     machine,
     materialised_since,
     mib,
     prepared_state,
+    publish,
     report_runs,
     restore,
     rss_of_group,
@@ -52,11 +53,10 @@ from _common import (
     wait_quiet,
 )  # fmt: skip
 
-PARTS = ["cold", "incremental", "live", "backfill", "dev"]
+PARTS = ["cold", "live", "backfill", "dev"]
 TARGETS = {  # key: (label, limit, unit); a limit of 0 means "none at all"
     "cold": ("cold: `sector-forecast run`", 45, "s"),
     "ratio": ("cold: orchestration ratio (run / direct calls)", 1.5, "x"),
-    "incremental": ("incremental: new month -> forecasts, in-process floor", 20, "s"),
     "live": ("live: publication -> fresh forecasts + drift_report", 30, "s"),
     "live_repeated": ("live: partitions materialised more than once", 0, ""),
     "backfill": ("backfill: 2 quarters of quarterly_panel+downstream", 60, "s"),
@@ -64,17 +64,20 @@ TARGETS = {  # key: (label, limit, unit); a limit of 0 means "none at all"
     "dev_rss": ("dev: `dagster dev` process tree RSS", 700, "MiB"),
     "worker_start": ("dev: run worker created -> started (live runs)", 3, "s"),
     "suite": ("suite: pytest wall time", 480, "s"),
-    "skipped": ("suite: skipped tests", 0, ""),
 }
 STAGE_LINE = re.compile(r"^\s+(\w+_job)\s+(\S+)\s+(ok|FAILED)\s+([\d.]+)s", re.MULTILINE)
+LOADS: dict[str, list[float]] = {}  # 1-minute load average at each repetition's start, per part
 
 
-# ---- the parts ------------------------------------------------------------------------------------------------
+def loaded(part: str) -> None:
+    LOADS.setdefault(part, []).append(os.getloadavg()[0])
+
 
 def cold(repeat: int) -> dict[str, list[float]]:
     """Cold runs and the direct calls, alternated so both see the same load."""
     out: dict[str, list[float]] = {"cold": [], "ratio": []}
     for i in range(repeat):
+        loaded("cold")
         with fresh_home() as home:
             wall, peak, output = cold_run(home)
             if i == 0:
@@ -82,53 +85,19 @@ def cold(repeat: int) -> dict[str, list[float]]:
                     parts = Counter(a for _, a, _ in materialised_since(instance, 0))
                     runs = instance.get_runs_count()
         started = time.perf_counter()
-        reply = subprocess.run([sys.executable, __file__, "--direct"], env=isolated_env(), cwd=REPO,
+        reply = subprocess.run([sys.executable, __file__, "--direct"], env=clean_env(), cwd=REPO,
                                capture_output=True, text=True, check=True)  # fmt: skip
         direct = time.perf_counter() - started
         steps = json.loads(reply.stdout.strip().splitlines()[-1])
         print(f"  cold run {i + 1}: {wall:.1f} s, peak RSS {mib(peak)}; direct calls {direct:.1f} s; "
-              f"ratio {wall / direct:.2f}x")  # fmt: skip
+              f"ratio {wall / direct:.2f}x; {_common.load()}")  # fmt: skip
         stages = STAGE_LINE.findall(output)
         print("    stages: " + ", ".join(f"{job} {span} {float(sec):.1f} s" for job, span, _, sec in stages))
         print("    direct: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
         out["cold"].append(wall)
         out["ratio"].append(wall / direct)
-    per_asset = ", ".join(f"{k} {v}" for k, v in sorted(parts.items()))
-    print(f"  runs: {runs}; materialised partitions: {sum(parts.values())} ({per_asset})")
-    return out
-
-
-def incremental(repeat: int) -> dict[str, list[float]]:
-    """Publish the month, then run only what it moves in-process: konk25 [M], panel and fits [Q-1..Q], evaluation."""
-    from sector_forecast.defs.definitions import build_definitions
-    from sector_forecast.defs.partitions import RANGE_END, RANGE_START, quarterly_partitions
-    from sector_forecast.defs.resources import StatBankResource
-    from sector_forecast.domain.periods import month_quarter, month_start, quarter_start
-
-    out: dict[str, list[float]] = {"incremental": []}
-    with prepared_state(trimmed=True) as (home, prepared, snapshot):
-        for i in range(repeat):
-            restore(home, prepared)
-            with statbank_server(snapshot, home.parent) as server, instance_at(home) as instance:
-                month = server.publish("KONK25")["latestPeriod"]
-                quarter = quarter_start(month_quarter(month))
-                keys = quarterly_partitions.get_partition_keys()
-                window = (keys[keys.index(quarter) - 1], quarter)
-                stages = {"konk25_job": (month_start(month),) * 2, "panel_job": window, "fits_job": window,
-                          "evaluation_job": None}  # fmt: skip
-                defs = build_definitions(statbank=StatBankResource(base_url=server.url))
-                since = time.time()
-                for job, span in stages.items():
-                    tags = {RANGE_START: span[0], RANGE_END: span[1]} if span else {}
-                    result = defs.resolve_job_def(job).execute_in_process(
-                        instance=instance, tags=tags, raise_on_error=False,
-                        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})  # fmt: skip
-                    if not result.success:
-                        raise RuntimeError(f"{job} {span} failed")
-                done = time.time() - since
-                print(f"  incremental run {i + 1}: {month} -> forecasts in {done:.1f} s")
-                report_runs(instance, since)
-                out["incremental"].append(done)
+    print(f"  runs: {runs}; materialised partitions: {sum(parts.values())} "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(parts.items()))})")  # fmt: skip
     return out
 
 
@@ -138,19 +107,19 @@ def live(repeat: int) -> dict[str, list[float]]:
     with prepared_state(trimmed=True) as (home, prepared, snapshot):
         for i in range(repeat):
             restore(home, prepared)
-            with statbank_server(snapshot, home.parent) as server, ui(home, server.url), \
-                    instance_at(home) as instance:  # fmt: skip
+            with statbank_server(snapshot, home.parent) as url, ui(home, url), instance_at(home) as instance:
                 wait_quiet(instance, 10, 600, not_before=time.time() + 30)
+                loaded("live")
                 since = time.time()
-                server.publish("KONK25")
+                publish(url, "KONK25")
                 first: dict[str, float] = {}
                 while not {"forecasts", "drift_report"} <= set(first) and time.time() - since < 1200:
                     for ts, asset, _ in materialised_since(instance, since):
                         first.setdefault(asset, ts - since)
                     time.sleep(1)
                 wait_quiet(instance, QUIET_AFTER, 900)
-                fresh = ", ".join(f"{a} {first.get(a)} s" for a in ("forecasts", "drift_report"))
-                print(f"  live run {i + 1}: fresh {fresh} after publication")
+                fresh = ", ".join(f"{a} {first.get(a, float('inf')):.1f} s" for a in ("forecasts", "drift_report"))
+                print(f"  live run {i + 1}: fresh {fresh} after publication; {_common.load()}")
                 repeated, workers = report_runs(instance, since)
             out["live"].append(max(first.get(a, float("inf")) for a in ("forecasts", "drift_report")))
             out["live_repeated"].append(repeated)
@@ -178,9 +147,10 @@ def backfill(repeat: int) -> dict[str, list[float]]:
         print(f"  quarters {quarters[0]}..{quarters[1]} of {len(assets)} assets")
         for i in range(repeat):
             restore(home, prepared)
-            with statbank_server(snapshot, home.parent) as server, ui(home, server.url) as (_, base, _), \
+            with statbank_server(snapshot, home.parent) as url, ui(home, url) as (_, base, _), \
                     instance_at(home) as instance:  # fmt: skip
                 wait_quiet(instance, 10, 600, not_before=time.time() + 30)
+                loaded("backfill")
                 since = time.time()
                 params = {"assetSelection": [{"path": [a]} for a in assets], "partitionNames": quarters}
                 reply = graphql(base, LAUNCH, {"params": params})["launchPartitionBackfill"]
@@ -189,11 +159,10 @@ def backfill(repeat: int) -> dict[str, list[float]]:
                 status = "REQUESTED"
                 while status in ("REQUESTED", "CANCELING", "FAILING") and time.time() - since < 1200:
                     time.sleep(1)
-                    reply_status = graphql(base, STATUS, {"id": reply["backfillId"]})
-                    status = reply_status["partitionBackfillOrError"]["status"]
+                    status = graphql(base, STATUS, {"id": reply["backfillId"]})["partitionBackfillOrError"]["status"]
                 done = time.time() - since
                 wait_quiet(instance, QUIET_AFTER, 900)
-                print(f"  backfill run {i + 1}: {status} after {done:.1f} s")
+                print(f"  backfill run {i + 1}: {status} after {done:.1f} s; {_common.load()}")
                 repeated, _ = report_runs(instance, since)
             out["backfill"].append(done if status.startswith("COMPLETED") else float("inf"))
             out["backfill_repeated"].append(repeated)
@@ -201,46 +170,46 @@ def backfill(repeat: int) -> dict[str, list[float]]:
 
 
 def dev(repeat: int) -> dict[str, list[float]]:
-    """Start time and memory of `dagster-webserver` alone and of `dagster dev`, in an empty home."""
+    """Start time and process-group memory of `dagster dev` in an empty home."""
     out: dict[str, list[float]] = {"dev_rss": []}
-    for command in ("webserver", "dev"):
-        for i in range(repeat):
-            with fresh_home() as home:
-                home.mkdir(parents=True)
-                shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-                with ui(home, None, command) as (proc, _, loaded):
-                    time.sleep(10)
-                    rss = rss_of_group(proc.pid)
-            print(f"  {command} {i + 1}: code location loaded after {loaded:.1f} s; process group {mib(rss)}")
-            if command == "dev":
-                out["dev_rss"].append(rss / 1024 / 1024)
+    for i in range(repeat):
+        with fresh_home() as home:
+            home.mkdir(parents=True)
+            shutil.copyfile(_common.INSTANCE_YAML, home / "dagster.yaml")
+            loaded("dev")
+            with ui(home, None) as (proc, _, took):
+                time.sleep(10)
+                rss = rss_of_group(proc.pid)
+        print(f"  dev {i + 1}: code location loaded after {took:.1f} s; process group {mib(rss)}; {_common.load()}")
+        out["dev_rss"].append(rss / 1024 / 1024)
     return out
 
 
 def suite() -> dict[str, list[float]]:
-    """The whole suite once (it takes minutes; a median of several is not worth the machine time)."""
+    """The whole suite once (minutes; a median of several is not worth the machine time)."""
+    loaded("suite")
     started = time.perf_counter()
     reply = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=REPO,
                            capture_output=True, text=True)  # fmt: skip
     wall = time.perf_counter() - started
     tail = reply.stdout.strip().splitlines()[-1] if reply.stdout.strip() else reply.stderr[-500:]
-    skipped = re.search(r"(\d+) skipped", tail)
     print(f"  suite: exit {reply.returncode} after {wall:.0f} s: {tail}")
-    return {"suite": [wall], "skipped": [float(skipped.group(1)) if skipped else 0.0]}
+    return {"suite": [wall]}
 
 
 def table(figures: dict[str, list[float]]) -> None:
-    print("\nfigure | median | target | met/missed\n--- | --- | --- | ---")
+    print("\nfigure | median | target | met/missed | load (1 min) at start\n--- | --- | --- | --- | ---")
     for key, (label, limit, unit) in TARGETS.items():
         if values := figures.get(key):
             value = statistics.median(values)
             spread = f" (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})" if len(values) > 1 else ""
             met = value < limit if limit else value == 0
+            loads = LOADS.get({"ratio": "cold", "worker_start": "live"}.get(key, key.split("_")[0]), [])
             print(f"{label} | {value:.1f} {unit}{spread} | {f'< {limit:g} {unit}'.strip() if limit else '0'} | "
-                  f"{'met' if met else 'missed'}")
+                  f"{'met' if met else 'missed'} | {', '.join(f'{x:.1f}' for x in loads)}")
 
 
-RUNNERS = {"cold": cold, "incremental": incremental, "live": live, "backfill": backfill, "dev": dev}
+RUNNERS = {"cold": cold, "live": live, "backfill": backfill, "dev": dev}
 
 
 def main() -> int:
@@ -248,14 +217,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
     parser.add_argument("--suite", action="store_true", help="also run the whole test suite once (minutes)")
+    parser.add_argument("--instance-yaml", type=Path, default=_common.INSTANCE_YAML,
+                        help="the dagster.yaml of every home (default: the project's)")  # fmt: skip
     parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)  # cold's denominator
     args = parser.parse_args()
     if args.direct:
         print(json.dumps(direct_calls()))
         return 0
+    _common.INSTANCE_YAML = args.instance_yaml.resolve()
     # SIGTERM (e.g. `timeout`) would end Python without `finally`: make it an exit, so servers stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print(f"{machine()}\nrepetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}")
+    print(f"{machine()}\ninstance: {_common.INSTANCE_YAML}\n"
+          f"repetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}")
     figures: dict[str, list[float]] = {}
     failed: list[str] = []
     for part in [p for p in PARTS if p in args.only]:

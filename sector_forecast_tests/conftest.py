@@ -73,9 +73,16 @@ def copy_graph(source: Path, root: Path, url: str) -> GraphEnv:
     for folder in ("dagster_home", "storage", "artifacts"):
         if (source / folder).exists():
             shutil.copytree(source / folder, root / folder)
-    shutil.copyfile(source / "mlflow.db", root / "mlflow.db")
+    copy_sqlite(source / "mlflow.db", root / "mlflow.db")
     _replace_in_text_columns(root / "mlflow.db", str(source), str(root))
     return make_graph_env(root, url)
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy an SQLite database with SQLite's backup API: a WAL-mode store (MLflow's, `tracking/runs.py`) may
+    still hold committed rows in its `-wal` file while the process that wrote them is alive."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
 
 
 def _replace_in_text_columns(db: Path, old: str, new: str) -> None:

@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from sector_forecast.defs.partitions import origin_partitions, quarter_label_to_key, quarterly_partitions
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.storage.values import read_stored, write_value
-from sector_forecast_tests.conftest import GraphEnv, make_graph_env
+from sector_forecast_tests.conftest import GraphEnv, copy_sqlite, make_graph_env
 
 MODELS = ["naive", "seasonal_naive", "glm", "xgboost"]
 LAST_QUARTER = "2026Q3"  # the snapshot's KONK25 ends at 2026M09
@@ -143,7 +143,7 @@ def test_forecasts_come_from_the_registered_champion(materialised_graph: GraphEn
 def _copy_env(source: GraphEnv, tmp_path) -> GraphEnv:
     env = make_graph_env(tmp_path, source.url)
     shutil.copytree(source.storage, env.storage)
-    shutil.copyfile(source.root / "mlflow.db", tmp_path / "mlflow.db")
+    copy_sqlite(source.root / "mlflow.db", tmp_path / "mlflow.db")
     artifacts = source.root / "artifacts"
     if artifacts.exists():
         shutil.copytree(artifacts, tmp_path / "artifacts")
