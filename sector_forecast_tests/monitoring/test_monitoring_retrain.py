@@ -163,11 +163,13 @@ def test_requested_retrain_refits_promotes_and_stops_the_flag(shifted: ShiftScen
         champion = read_stored(env.storage, "champion_model")
         assert champion["origin"] == SHIFTED and champion["champion_version"] == "2"
         forecasts = read_stored(env.storage, "forecasts")
-        assert set(forecasts["quarter"]) == {"2022Q4"} and set(forecasts["model_version"]) == {"2"}
+        assert set(forecasts.loc[forecasts["horizon"] == 1, "quarter"]) == {"2022Q4"}  # horizons 1–4: ..2023Q3
+        assert set(forecasts["model_version"]) == {"2"}
         log = read_log(env)
-        new = log[(log["origin"] == SHIFTED) & (log["model_version"] == "2")]
-        pd.testing.assert_frame_equal(new.sort_values("sector")[columns].reset_index(drop=True),
-                                      forecasts.sort_values("sector")[columns].reset_index(drop=True),
+        new = log[(log["origin"] == SHIFTED) & (log["model_version"] == "2")]  # every horizon logged, as served
+        order = ["horizon", "sector"]
+        pd.testing.assert_frame_equal(new.sort_values(order)[columns].reset_index(drop=True),
+                                      forecasts.sort_values(order)[columns].reset_index(drop=True),
                                       check_dtype=False)
         # Monitoring the quarter again: the champion in service was trained on 2022Q3, so no retrain.
         run_stage(env, "monitoring_job", SHIFTED_QUARTER, SHIFTED_QUARTER)

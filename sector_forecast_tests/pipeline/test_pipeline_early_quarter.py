@@ -43,7 +43,9 @@ def test_the_leaderboard_champion_and_forecasts_use_the_newest_fitted_origin(ear
     champion = read_stored(env.storage, "champion_model")
     assert champion["origin"] == "2026Q2"
     forecasts = read_stored(env.storage, "forecasts")
-    assert set(forecasts["quarter"]) == {"2026Q3"} and len(forecasts) == 10
+    # horizons 1–4 from origin 2026Q2: ten sectors each of 2026Q3..2027Q2, the next quarter at horizon 1
+    assert len(forecasts) == 40 and set(forecasts.loc[forecasts["horizon"] == 1, "quarter"]) == {"2026Q3"}
+    assert sorted(set(forecasts["quarter"])) == ["2026Q3", "2026Q4", "2027Q1", "2027Q2"]
 
 
 def test_monitoring_stops_at_the_newest_fitted_origin(early: tuple[GraphEnv, str]) -> None:
