@@ -15,7 +15,7 @@ sector) can take a part of what the others did. So the contributions and the ref
 A baseline has no inputs to weigh: it gets one line saying what its rule is and how its input moved.
 
 Feature rows may carry a ``horizon`` column (forecasts 1..4 quarters ahead from one origin); without one, the
-rows are horizon 1. No SHAP library: both decompositions are a few lines on what the fitted objects hold.
+rows are horizon 1. `explain_origins` explains each horizon with its own direct fit (`horizons.horizon_fits`). No SHAP library: both decompositions are a few lines on what the fitted objects hold.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from sector_forecast.domain.baselines import RULE_COLUMNS
-from sector_forecast.domain.forecasters import MODELS, FittedModel, rolling_origin_fit
+from sector_forecast.domain.features import HORIZONS
+from sector_forecast.domain.forecasters import MODELS, FittedModel
+from sector_forecast.domain.horizons import horizon_fits, horizon_frames
 from sector_forecast.domain.periods import quarter_offset
 
 EXPLAIN_COLUMNS: list[str] = [
@@ -184,27 +186,36 @@ def _series_move(parts: pd.DataFrame, now: pd.DataFrame, before: pd.DataFrame) -
 
 
 def explain_origins(
-    name: str, features: pd.DataFrame, origins: list[str], k: int = TOP_K
+    name: str, features: pd.DataFrame, origins: list[str], k: int = TOP_K, horizons: tuple[int, ...] = HORIZONS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`explain_change` of model ``name`` at each of ``origins`` against the origin before it, refitted here.
+    """`explain_change` of model ``name`` at each of ``origins`` and horizon against the origin before, refitted here.
 
-    The fits are the backtest's own (`rolling_origin_fit`: the domain's window and seed), so they equal the stored
-    fit partitions; each quarter is fitted once, so a run of consecutive origins costs one fit per origin, plus
-    one. Also returns the refits' predictions at ``origins``, for the caller to check against what serves.
+    The fits are the backtest's own (`horizons.horizon_fits`: the domain's window, seed and direct fit per horizon),
+    so they equal the stored fit partitions; each quarter is fitted once. Also returns the refits' predictions at
+    ``origins`` (sector, origin, horizon, prediction), for the caller to check against what serves.
     Raises ValueError when an origin, or the one before it, has no feature rows.
     """
     wanted = sorted(set(origins))
-    fits = {q: rolling_origin_fit(name, features, q)
-            for q in sorted(set(wanted) | {quarter_offset(o, -1) for o in wanted})}
-    frames = []
+    quarters = sorted(set(wanted) | {quarter_offset(o, -1) for o in wanted})
+    known = set(features["quarter"].astype(str))
+    for quarter in quarters:
+        if quarter not in known:
+            raise ValueError(f"no feature rows for origin {quarter}")
+    frames = horizon_frames(features, horizons)
+    fits = {q: horizon_fits(name, features, q, horizons=horizons, frames=frames) for q in quarters}
+    parts, refits = [], []
     for origin in wanted:
         before = quarter_offset(origin, -1)
-        rows_now, rows_before = (features[features["quarter"] == q] for q in (origin, before))
-        parts = explain_change(fits[origin][0], fits[before][0], rows_now, rows_before, k)
-        if MODELS[name].kind == "series":
-            parts = _series_move(parts, fits[origin][1], fits[before][1])
-        frames.append(parts)
-    return pd.concat(frames, ignore_index=True), pd.concat([fits[o][1] for o in wanted], ignore_index=True)
+        for h in horizons:
+            (now, rows_now, values_now), (then, rows_then, values_then) = fits[origin][h], fits[before][h]
+            moved = explain_change(now, then, rows_now.assign(horizon=h), rows_then.assign(horizon=h), k)
+            served_now = pd.DataFrame({"sector": rows_now["sector"].astype(int).to_numpy(), "prediction": values_now})
+            if MODELS[name].kind == "series":
+                moved = _series_move(moved, served_now, pd.DataFrame(
+                    {"sector": rows_then["sector"].astype(int).to_numpy(), "prediction": values_then}))
+            parts.append(moved)
+            refits.append(served_now.assign(origin=origin, horizon=h))
+    return pd.concat(parts, ignore_index=True), pd.concat(refits, ignore_index=True)
 
 
 def _signed(value: float) -> str:

@@ -36,14 +36,16 @@ def horizon_frames(features: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS)
     return {h: horizon_frame(features, h) for h in horizons}
 
 
-def fit_horizons(
+def horizon_fits(
     name: str, features: pd.DataFrame, origin: str, seed: int = 0, horizons: tuple[int, ...] = HORIZONS,
     frames: dict[int, pd.DataFrame] | None = None,
-) -> tuple[forecasters.FittedModel, pd.DataFrame, pd.DataFrame]:
-    """(one-step model, predictions, validation residuals) of ``name`` at ``origin`` for every horizon.
+) -> dict[int, tuple[forecasters.FittedModel, pd.DataFrame, np.ndarray]]:
+    """Per horizon: (the model that forecasts it, the origin's rows it reads, its predictions) of ``name``.
 
-    Rows carry a ``horizon`` column; the horizon-1 rows equal ``forecasters.rolling_origin_fit`` exactly.
-    ``frames`` (from ``horizon_frames(features)``) saves rebuilding them per model and origin.
+    A table model is one direct fit per horizon (horizons 2–4 reuse the horizon-1 penalty and MASE scales of the
+    same origin: tuning them apart would quadruple the cross-validation for little); a series model (Theta) is one
+    fit whose multi-step path gives every horizon. ``frames`` (from ``horizon_frames(features)``) saves rebuilding
+    them per model and origin.
     """
     frames = frames or horizon_frames(features, horizons)
     if name not in forecasters.MODELS:
@@ -54,22 +56,30 @@ def fit_horizons(
     current = forecasters.origin_rows(features, origin)
     if forecasters.MODELS[name].kind == "series":
         model, paths = forecasters.fit_series(name, train, current, seed, steps=max(horizons))
-        preds = [forecasters.prediction_rows(model, forecasters.origin_rows(frames[h], origin), paths[:, h - 1],
-                                             origin, h).assign(horizon=h) for h in horizons]
-        validation = forecasters.validation_frame(model, origin)
-        return model, pd.concat(preds, ignore_index=True), pd.concat(
-            [validation.assign(horizon=h) for h in horizons], ignore_index=True)
+        return {h: (model, forecasters.origin_rows(frames[h], origin), paths[:, h - 1]) for h in horizons}
     model = forecasters.table_fit(name, train, current, seed)
-    fits = {1: (model, current)}
+    fits = {1: (model, current, model.predict(current)["prediction"].to_numpy())}
     for h in horizons[1:]:
-        frame = frames[h]
-        rows = forecasters.origin_rows(frame, origin)
-        fits[h] = (forecasters.table_fit(name, forecasters.training_window(frame, origin, h), rows, seed,
-                                         horizon=h, params=model.params, scales=model.scales), rows)
-    preds = [forecasters.prediction_rows(m, rows, m.predict(rows)["prediction"].to_numpy(), origin, h)
-             .assign(horizon=h) for h, (m, rows) in fits.items()]
-    validation = [forecasters.validation_frame(m, origin).assign(horizon=h) for h, (m, _) in fits.items()]
-    return model, pd.concat(preds, ignore_index=True), pd.concat(validation, ignore_index=True)
+        rows = forecasters.origin_rows(frames[h], origin)
+        fitted = forecasters.table_fit(name, forecasters.training_window(frames[h], origin, h), rows, seed,
+                                       horizon=h, params=model.params, scales=model.scales)
+        fits[h] = (fitted, rows, fitted.predict(rows)["prediction"].to_numpy())
+    return fits
+
+
+def fit_horizons(
+    name: str, features: pd.DataFrame, origin: str, seed: int = 0, horizons: tuple[int, ...] = HORIZONS,
+    frames: dict[int, pd.DataFrame] | None = None,
+) -> tuple[forecasters.FittedModel, pd.DataFrame, pd.DataFrame]:
+    """(one-step model, predictions, validation residuals) of ``name`` at ``origin`` for every horizon.
+
+    Rows carry a ``horizon`` column; the horizon-1 rows equal ``forecasters.rolling_origin_fit`` exactly.
+    """
+    fits = horizon_fits(name, features, origin, seed, horizons, frames)
+    preds = [forecasters.prediction_rows(m, rows, values, origin, h).assign(horizon=h)
+             for h, (m, rows, values) in fits.items()]
+    validation = [forecasters.validation_frame(m, origin).assign(horizon=h) for h, (m, _, _) in fits.items()]
+    return fits[1][0], pd.concat(preds, ignore_index=True), pd.concat(validation, ignore_index=True)
 
 
 def backtest(

@@ -11,8 +11,8 @@ origin the forecast was made) and `quarter` (the forecast quarter, e.g. `2026Q4`
 `horizon` quarters after the newest origin). Output: one row per input row with `sector, quarter, horizon,
 prediction` (expected bankruptcies), `lower80, upper80, lower95, upper95` (calibrated at that horizon), `model,
 model_origin` (the origin the forecast was made at: quarter − horizon), `data_source`; with the parameter
-`explain: true`, also `why` (what moved the newest origin's forecast since the origin before, from `domain.explain`;
-other rows say no explanation was registered). Bad requests (unknown or
+`explain: true`, also `why` (what moved each of the newest origin's forecasts since the origin before, every
+horizon, from `domain.explain`; rows of older origins say no explanation was registered). Bad requests (unknown or
 misspelt fields, a missing or non-integer `sector`, an unknown code, a `horizon` outside 1–4, a `quarter` that is not
 a string like `2026Q4`, or a quarter/horizon pair with no forecast) raise an `MlflowException(INVALID_PARAMETER_VALUE)`
 whose message starts with the problem: HTTP 400, no stack trace. Nothing is coerced: MLflow's input-schema
@@ -194,7 +194,7 @@ class SectorVitalityModel(mlflow.pyfunc.PythonModel):
             raise ProblemFirst(f"scoring failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR) from None
         out = rows.rename(columns={"origin": "model_origin"}).assign(
             model=self.meta["model"], data_source=self.meta["data_source"])
-        if explain:  # what moved the newest origin's forecast; older origins and other horizons say there is none
+        if explain:  # what moved the newest origin's forecasts; older origins say there is none
             out["why"] = out["why"].fillna(NO_WHY) if "why" in out.columns else NO_WHY
         return out.astype({"sector": "int64", "horizon": "int64"})[[*OUTPUT_COLUMNS, *(["why"] if explain else [])]]
 

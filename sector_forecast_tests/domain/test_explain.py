@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.domain import explain
+from sector_forecast.domain import explain, horizons
 from sector_forecast.domain.features import build_features
 from sector_forecast.domain.forecasters import FittedModel, rolling_origin_fit
 from sector_forecast.domain.periods import quarter_of_year, quarter_range
@@ -184,7 +184,7 @@ def test_two_different_models_are_refused() -> None:
 def test_explain_origins_refits_the_backtests_fits(features: pd.DataFrame) -> None:
     # The same model, window and seed as the fit partitions: the refit's forecasts are the backtest's, and its
     # explanation is explain_change of those fits; two consecutive origins share the fit of the middle one.
-    parts, refit = explain.explain_origins("glm_seasonal", features, ["2023Q2", "2023Q1"])
+    parts, refit = explain.explain_origins("glm_seasonal", features, ["2023Q2", "2023Q1"], horizons=(1,))
     fits = {q: rolling_origin_fit("glm_seasonal", features, q) for q in ("2022Q4", "2023Q1", "2023Q2")}
     assert refit["prediction"].tolist() == [*fits["2023Q1"][1]["prediction"], *fits["2023Q2"][1]["prediction"]]
     rows = {q: features[features["quarter"] == q] for q in fits}
@@ -196,10 +196,26 @@ def test_explain_origins_refits_the_backtests_fits(features: pd.DataFrame) -> No
 
 
 def test_theta_states_how_its_forecast_moved(features: pd.DataFrame) -> None:
-    parts, _ = explain.explain_origins("theta", features, ["2023Q2"])
+    parts, _ = explain.explain_origins("theta", features, ["2023Q2"], horizons=(1,))
     _, now = rolling_origin_fit("theta", features, "2023Q2")
     _, before = rolling_origin_fit("theta", features, "2023Q1")
     # The whole move of log μ from the two forecasts, and the same two numbers (2 decimals) in the sentence.
     a, b = now["prediction"].iloc[0], before["prediction"].iloc[0]
     assert parts["change"].iloc[0] == pytest.approx(np.log(a / b))
     assert parts["reason"].iloc[0].endswith(f"; the forecast moved {round(b, 2):g} -> {round(a, 2):g}")
+
+
+def test_every_horizon_is_explained_by_its_own_direct_fit(features: pd.DataFrame) -> None:
+    parts, refit = explain.explain_origins("glm", features, ["2023Q2"], k=50)  # k = 50: every part kept
+    assert sorted(set(parts["horizon"])) == [1, 2, 3, 4]
+    fits = {q: horizons.horizon_fits("glm", features, q) for q in ("2023Q1", "2023Q2")}
+    for h in (2, 4):
+        (now, rows_now, values), (then, rows_then, _) = fits["2023Q2"][h], fits["2023Q1"][h]
+        expected = explain.explain_change(now, then, rows_now.assign(horizon=h), rows_then.assign(horizon=h), k=50)
+        pd.testing.assert_frame_equal(parts[parts["horizon"] == h].reset_index(drop=True), expected)
+        np.testing.assert_allclose(refit.loc[refit["horizon"] == h, "prediction"], values)
+    # each horizon's parts add up to its own move, and the direct fits differ, so the explanations do
+    sums = parts.groupby(["sector", "horizon"]).agg(total=("contribution", "sum"), change=("change", "first"))
+    np.testing.assert_allclose(sums["total"], sums["change"], atol=1e-9)
+    one, four = (parts[parts["horizon"] == h].set_index(["sector", "feature"])["contribution"] for h in (1, 4))
+    assert not np.allclose(one.sort_index(), four.sort_index())

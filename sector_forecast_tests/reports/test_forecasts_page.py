@@ -1,18 +1,12 @@
 """The forecasts page's tables: intervals per sector and horizon, the score per horizon or why not, and `why`
-(the champion refitted at two origins, checked against what serves)."""
+(as the registered model explains it)."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
-import pytest
 
 from sector_forecast.defs.assets.forecasts import _interval_frame, _score_markdown, _why
-from sector_forecast.domain.features import build_features
-from sector_forecast.domain.forecasters import rolling_origin_fit
-from sector_forecast.domain.periods import quarter_of_year, quarter_range
 from sector_forecast.domain.scoreahead import score_reach
 from sector_forecast.domain.sectors import SECTORS
 
@@ -46,32 +40,9 @@ def test_score_section_says_each_horizons_status_and_shows_only_derived_scores()
     assert not [line for line in table if "2027Q1" in line]
 
 
-@pytest.fixture(scope="module")
-def features() -> pd.DataFrame:
-    rng = np.random.default_rng(11)
-    rows = [(s, q, int(rng.poisson(5 + 2 * s + 3 * (quarter_of_year(q) == 1))), np.nan, "unavailable")
-            for q in quarter_range("2015Q1", "2023Q4") for s in SECTORS]
-    panel = pd.DataFrame(rows, columns=["sector", "quarter", "bankruptcies", "births", "births_provenance"])
-    return build_features(panel.astype({"bankruptcies": "Int64"}), quarter_range("2015Q1", "2023Q3"))
-
-
-def _served(features: pd.DataFrame, shift: float = 0.0) -> pd.DataFrame:
-    _, pred = rolling_origin_fit("glm", features, "2023Q3")
-    return pred.rename(columns={"target_quarter": "quarter"})[["sector", "quarter", "prediction"]].assign(
-        prediction=lambda d: d["prediction"] + shift, horizon=1, sector_name=lambda d: d["sector"].map(SECTORS))
-
-
-def test_why_joins_the_served_rows_and_says_the_refit_matches(features: pd.DataFrame, caplog) -> None:
-    result, text = _why("glm", features, "2023Q3", _served(features), logging.getLogger("test"))
-    assert result["why"].str.startswith("log mean ").all() and len(result) == 10
-    assert "from origin 2023Q2 to 2023Q3" in text and "the forecasts equal the served ones)" in text
-    # A served table that is not the backtest's fit (here 0.5 more everywhere) is said, and logged.
-    with caplog.at_level(logging.WARNING):
-        _, text = _why("glm", features, "2023Q3", _served(features, 0.5), logging.getLogger("test"))
-    assert "only to within 0.5" in text and "differs from the served forecast by 0.5" in caplog.text
-
-
-def test_no_previous_origin_leaves_why_empty_and_says_so(features: pd.DataFrame) -> None:
-    served = _served(features)
-    result, text = _why("glm", features, "2023Q4", served.assign(quarter="2024Q1"), logging.getLogger("test"))
-    assert result["why"].isna().all() and text == "No explanation: no feature rows for origin 2023Q4."
+def test_why_lists_every_sector_and_horizon_as_registered() -> None:
+    result = _result().assign(why=lambda d: "log mean +0.10: log_lag0 +0.0" + d["horizon"].astype(str))
+    text = _why("glm", "2026Q3", result)
+    assert text.startswith("What moved each glm forecast from origin 2026Q2 to 2026Q3, per horizon")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "log mean" in line]
+    assert len(rows) == 4 and "log_lag0 +0.02" in rows[1] and rows[1].split("|")[1].strip() == "1"

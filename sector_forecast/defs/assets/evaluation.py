@@ -219,16 +219,22 @@ def _gates_table(verdicts: dict[int, gate.GateDecision]) -> pd.DataFrame:
 
 
 def _with_why(table: pd.DataFrame, champion: str, feature_frame: dict, origin: str, log) -> pd.DataFrame:
-    """The served table with `why` at the newest origin's horizon 1: what moved the forecast since the origin before.
+    """The served table with `why` at the newest origin, every horizon: what moved it since the origin before.
 
-    Only the newest origin: the service explains the forecast in use (a refit at two origins, about a second),
-    not every backtest origin (one refit each).
+    Only the newest origin: the service explains the forecasts in use (a refit at two origins), not every backtest
+    origin. The refit is the backtest's own fit, so its forecasts must equal the table's; a gap is logged.
     """
     try:
-        explained, _ = explain.explain_origins(champion, pd.concat(feature_frame.values(), ignore_index=True), [origin])
+        explained, refit = explain.explain_origins(champion, pd.concat(feature_frame.values(), ignore_index=True),
+                                                   [origin])
     except ValueError as err:
         log.info(f"champion_model: no explanation registered: {err}")
         return table
+    key = ["sector", "horizon"]
+    served = table[table["origin"] == origin].set_index(key)["prediction"]
+    gap = (refit.set_index(key)["prediction"] - served.reindex(refit.set_index(key).index)).abs().max()
+    if gap >= 1e-6:
+        log.warning(f"champion_model: the {champion} refit at {origin} differs from the backtest by {gap:.3g}")
     return table.merge(explain.explain_table(explained), on=["sector", "origin", "horizon"], how="left")
 
 

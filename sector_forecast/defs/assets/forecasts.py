@@ -3,8 +3,8 @@
 The bankruptcy forecast comes from `sector-vitality@champion` itself (the registry serves what the UI shows);
 the score forecast is derived from it by simulation together with the births nowcast, so its interval
 carries both uncertainties (`domain.scorecast`), for the horizons whose births can be nowcast honestly
-(`domain.scoreahead`). Why each forecast moved since the previous origin comes from the champion refitted at
-both origins from `feature_frame` (`domain.explain`): the fit assets' own rule, so the same fits they stored.
+(`domain.scoreahead`). Why each forecast moved since the previous origin is the registered model's own `why`
+(asked with `explain`): `champion_model` refits the champion at both origins (`domain.explain`) when it registers.
 """
 
 import base64
@@ -17,7 +17,7 @@ from sector_forecast.defs.assets.evaluation import ALL_PRESENT, newest
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.metadata import frame_metadata, markdown_table
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
-from sector_forecast.domain import calibration, explain, scoreahead, scorecast
+from sector_forecast.domain import calibration, scoreahead, scorecast
 from sector_forecast.domain.features import HORIZONS
 from sector_forecast.domain.periods import quarter_index, quarter_offset
 from sector_forecast.domain.sectors import SECTORS
@@ -49,26 +49,14 @@ def _score_markdown(reach: pd.DataFrame, result: pd.DataFrame) -> str:
     return text
 
 
-def _why(champion: str, features: pd.DataFrame, origin: str, result: pd.DataFrame, log) -> tuple[pd.DataFrame, str]:
-    """`result` with the champion's `why` per (sector, horizon), and the page's markdown of it (or why not)."""
-    try:
-        explained, refit = explain.explain_origins(champion, features, [origin])
-    except ValueError as err:
-        return result.assign(why=None), f"No explanation: {err}."
-    table = explain.explain_table(explained)
-    served = result[result["horizon"] == 1].set_index("sector")["prediction"]
-    gap = float((refit.set_index("sector")["prediction"] - served.reindex(refit["sector"])).abs().max())
-    moved = f"What moved each {champion} forecast from origin {quarter_offset(origin, -1)} to {origin}"
-    detail = ("its rule and how its input moved" if explained["reason"].astype(bool).all() else
-              "the largest parts on the log scale of the forecast mean; `refit`: re-estimation on one more quarter")
-    head = (f"{moved}: {detail} (refitted here: the forecasts equal the served ones"
-            f"{'' if gap < 1e-6 else f' only to within {gap:.3g}'}).")
-    if gap >= 1e-6:
-        log.warning(f"forecasts: the {champion} refit at {origin} differs from the served forecast by {gap:.3g}")
-    names = result[["sector", "sector_name"]].drop_duplicates().rename(columns={"sector_name": "name"})
-    shown = table.merge(names, on="sector")[["sector", "name", "horizon", "why"]]
-    merged = result.merge(table[["sector", "horizon", "why"]], on=["sector", "horizon"], how="left")
-    return merged, head + "\n\n" + markdown_table(shown, max_rows=40)
+def _why(champion: str, origin: str, result: pd.DataFrame) -> str:
+    """The page's markdown of what moved each forecast, as the registered model explains it (`explain`)."""
+    head = (f"What moved each {champion} forecast from origin {quarter_offset(origin, -1)} to {origin}, per horizon: "
+            "the largest parts on the log scale of the forecast mean (`refit`: re-estimation on one more quarter), "
+            "or a baseline's rule and how its input moved — registered with the champion version "
+            "(`domain/explain.py`; served with the `explain` parameter).")
+    shown = result.rename(columns={"sector_name": "name"})[["sector", "name", "horizon", "why"]]
+    return head + "\n\n" + markdown_table(shown.sort_values(["sector", "horizon"]), max_rows=40)
 
 
 @dg.asset(
@@ -90,7 +78,7 @@ def _why(champion: str, features: pd.DataFrame, origin: str, result: pd.DataFram
     kinds={"mlflow", "pandas"},
     check_specs=[contract_spec(
         "forecasts", "Pandera contract of the forecasts: nested intervals, counts >= 0, scores in [0, 1].")],
-    code_version="3",
+    code_version="4",
 )
 def forecasts(
     context: dg.AssetExecutionContext, champion_model: dict, backtest_leaderboard: dict, feature_frame: dict,
@@ -108,7 +96,7 @@ def forecasts(
     request = pd.DataFrame([(s, h) for s in sorted(rows["sector"].astype(int)) for h in HORIZONS],
                            columns=["sector", "horizon"])
     location = client.get_model_version_download_uri(mlflow.registered_model_name, served.version)
-    result = load_model(location).predict(request)
+    result = load_model(location).predict(request, params={"explain": True})
     champion = str(result["model"].iloc[0])
     stale = result[result["quarter"].map(quarter_index) - quarter_index(origin) != result["horizon"]]
     if len(stale):  # the registered table must be the newest origin's; a stale version would shift every quarter
@@ -134,8 +122,7 @@ def forecasts(
     result.loc[~result["horizon"].isin(reach.loc[reach["derived"], "horizon"]), _SCORE_COLUMNS] = float("nan")
     result.insert(1, "sector_name", result["sector"].map(SECTORS))
     result = result.assign(model_version=str(champion_model.get("champion_version") or "none"))
-    features = pd.concat(feature_frame.values(), ignore_index=True)
-    result, why_text = _why(champion, features, origin, result, context.log)
+    why_text = _why(champion, origin, result)
     source = f"{uri} (version {champion_model.get('champion_version')}, {champion}, origin {origin})"
     context.log.info(f"forecasts for {target} from {source}")
     yield from checked_output(
