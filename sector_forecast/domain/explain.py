@@ -15,7 +15,8 @@ sector) can take a part of what the others did. So the contributions and the ref
 A baseline has no inputs to weigh: it gets one line saying what its rule is and how its input moved.
 
 Feature rows may carry a ``horizon`` column (forecasts 1..4 quarters ahead from one origin); without one, the
-rows are horizon 1. `explain_origins` explains each horizon with its own direct fit (`horizons.horizon_fits`). No SHAP library: both decompositions are a few lines on what the fitted objects hold.
+rows are horizon 1. `explain_origins` explains each horizon with its own direct fit (`horizons.horizon_fits`).
+No SHAP library: both decompositions are a few lines on what the fitted objects hold.
 """
 
 from __future__ import annotations
