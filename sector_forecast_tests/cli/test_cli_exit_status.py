@@ -36,7 +36,7 @@ root, how = Path(sys.argv[1]), sys.argv[2]
 frame = pd.DataFrame({"sector": range(1, 11), "prediction": [1.5] * 10})
 write_value(root / "forecasts" / "value", frame)  # a DataFrame, as the summary's forecasts
 write_value(root / "backtest_leaderboard" / "value", {"overall": frame, "origins": 3})  # a bundle with parts
-frame.to_parquet(root / "prediction_log.parquet")
+frame.assign(horizon=1).to_parquet(root / "prediction_log.parquet")  # a log of the current layout
 opened.clear()
 if how == "project":
     read_stored(root, "forecasts")

@@ -83,6 +83,8 @@ def test_asset_graph_shows_every_asset(page, shots, dagster_ui) -> None:
     assert link, "README.md has no lineage link with expanded groups"
     groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
     assert link.group(2).split(",") == [f"global@global:{g}" for g in GROUPS] and set(GROUPS) == groups, groups
+    # Tall enough for the whole graph at the UI's fitted zoom: nodes outside the viewport are not rendered.
+    page.set_viewport_size({"width": 1600, "height": 1800})
     page.goto(link.group(1))
     hide_navigation(page)
     nodes = page.locator("[class*=AssetNode_minimalAssetNodeBox]")

@@ -88,16 +88,18 @@ def test_contracts_and_checks_are_recorded(materialised_graph: GraphEnv) -> None
 def test_prediction_log_matches_forecasts_and_nothing_asks_to_retrain(materialised_graph: GraphEnv) -> None:
     env = materialised_graph
     log = pd.read_parquet(env.storage / "monitoring" / "prediction_log.parquet")
-    assert not log.duplicated(["origin", "model_version", "sector"]).any()
+    assert not log.duplicated(["origin", "model_version", "horizon", "sector"]).any()
     version = read_stored(env.storage, "champion_model")["champion_version"]
     mine = log[log["model_version"] == version]
     assert sorted(mine["origin"].unique()) == [quarter_key_to_label(k) for k in _origin_keys()]
     assert (mine["quarter"] > mine["origin"]).all()
     # The newest origin's logged forecast is the one the `forecasts` asset serves: same model, same numbers.
-    forecasts = read_stored(env.storage, "forecasts").sort_values("sector", ignore_index=True)
-    newest = mine[mine["origin"] == NEWEST].sort_values("sector", ignore_index=True)
-    pd.testing.assert_frame_equal(newest[["sector", "quarter", *INTERVAL_COLUMNS]],
-                                  forecasts[["sector", "quarter", *INTERVAL_COLUMNS]], check_dtype=False)
+    # Every horizon: the log keeps horizons 1–4 of each origin, as the forecasts asset serves them.
+    order = ["horizon", "sector"]
+    forecasts = read_stored(env.storage, "forecasts").sort_values(order, ignore_index=True)
+    newest = mine[mine["origin"] == NEWEST].sort_values(order, ignore_index=True)
+    pd.testing.assert_frame_equal(newest[[*order, "quarter", *INTERVAL_COLUMNS]],
+                                  forecasts[[*order, "quarter", *INTERVAL_COLUMNS]], check_dtype=False)
     with dg.build_sensor_context(instance=env.instance, definitions=env.defs) as context:
         assert not drift_retrain_sensor(context).run_requests
 

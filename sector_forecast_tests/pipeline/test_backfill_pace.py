@@ -18,15 +18,8 @@ from pathlib import Path
 import dagster as dg
 import requests
 
-from sector_forecast_tests.deploy.services import (
-    REPO,
-    VENV_BIN,
-    background,
-    free_port,
-    isolated_env,
-    log_tail,
-    wait_until,
-)
+from scripts.processes import REPO, VENV_BIN, background, free_port, log_tail, wait_until
+from sector_forecast_tests.deploy.services import isolated_env
 
 CODE = """
 import dagster as dg

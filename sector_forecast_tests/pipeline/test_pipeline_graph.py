@@ -78,11 +78,15 @@ def test_fits_cover_every_origin_without_look_ahead(materialised_graph: GraphEnv
             fit = read_stored(materialised_graph.storage, f"fit_{model}", key)
             origin = fit["predictions"]["origin"].iloc[0]
             assert fit["model"].train_quarters[1] <= quarter_offset(origin, -1), (model, origin)
-            assert len(fit["predictions"]) == 10
+            # ten sectors at each of horizons 1–4, each horizon's target origin + h
+            assert fit["predictions"].groupby("horizon")["sector"].nunique().to_dict() == {1: 10, 2: 10, 3: 10, 4: 10}
         latest = read_stored(materialised_graph.storage, f"fit_{model}", origins[-1])
         assert latest["predictions"]["actual"].isna().all()  # 2026Q4 is not known yet
-        older = read_stored(materialised_graph.storage, f"fit_{model}", origins[-2])
-        assert older["predictions"]["actual"].notna().all()
+        older = read_stored(materialised_graph.storage, f"fit_{model}", origins[-2])["predictions"]
+        # the one-step actual is known at the next origin; later horizons are graded by the leaderboard from the
+        # panel (a stored fit never holds an actual its origin could not know)
+        assert older.loc[older["horizon"] == 1, "actual"].notna().all()
+        assert older.loc[older["horizon"] > 1, "actual"].isna().all()
 
 
 def test_mlflow_has_one_run_per_fit_partition_and_the_champion(materialised_graph: GraphEnv) -> None:
@@ -126,8 +130,12 @@ def test_backtest_is_real_time_and_graded_only_against_published_actuals(materia
 
 
 def test_forecasts_come_from_the_registered_champion(materialised_graph: GraphEnv) -> None:
-    forecast = read_stored(materialised_graph.storage, "forecasts")
+    ahead = read_stored(materialised_graph.storage, "forecasts")
     champion = read_stored(materialised_graph.storage, "champion_model")
+    assert sorted(zip(ahead["horizon"], ahead["quarter"], strict=True))[::10] == [
+        (1, "2026Q4"), (2, "2027Q1"), (3, "2027Q2"), (4, "2027Q3")]  # ten sectors each
+    assert (ahead["lower95"] <= ahead["lower80"]).all() and (ahead["upper80"] <= ahead["upper95"]).all()
+    forecast = ahead[ahead["horizon"] == 1]  # the next quarter, with the score
     assert sorted(forecast["sector"]) == list(range(1, 11))
     assert set(forecast["quarter"]) == {"2026Q4"}
     assert (forecast["lower80"] <= forecast["prediction"]).all()

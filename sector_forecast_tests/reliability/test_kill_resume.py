@@ -72,7 +72,7 @@ def test_a_run_killed_in_the_evaluation_stage_resumes_to_the_same_evidence(
     assert json.loads(after.stdout) == json.loads(before.stdout)
     assert not [p for p in (home / "storage").rglob(".*") if PARTIAL_WRITE.match(p.name)]
     prediction_log = pd.read_parquet(home / "storage" / "monitoring" / "prediction_log.parquet")
-    assert not prediction_log.duplicated(["origin", "model_version", "sector"]).any()
+    assert not prediction_log.duplicated(["origin", "model_version", "horizon", "sector"]).any()
     assert len(client.search_model_versions(f"name = '{MODEL}'")) == versions  # nothing registered twice
     assert list(client.get_registered_model(MODEL).aliases) == ["champion"]
     with dg.DagsterInstance.from_config(str(home)) as instance:

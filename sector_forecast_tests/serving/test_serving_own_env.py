@@ -45,7 +45,8 @@ def test_the_model_env_holds_only_its_pinned_requirements(model_env: ModelEnv, r
 
 def test_served_from_its_own_env_equals_the_forecasts_asset(served_champion: ScoringServer) -> None:
     """Both request forms: a sector code alone, and a sector with the forecast quarter named."""
-    forecasts = read_stored(served_champion.env.storage, "forecasts").sort_values("sector", ignore_index=True)
+    stored = read_stored(served_champion.env.storage, "forecasts")
+    forecasts = stored[stored["horizon"] == 1].sort_values("sector", ignore_index=True)  # the next quarter
     origin = json.loads((served_champion.model_env.model_dir / "artifacts" / "meta.json").read_text())["origin"]
     named = [{"sector": s, "quarter": quarter_offset(origin, 1)} for s in SECTOR_CODES]
     for records in ([{"sector": s} for s in SECTOR_CODES], named):
@@ -106,7 +107,8 @@ def test_readmes_request_answers_as_documented(served_champion: ScoringServer) -
                           env=user_environ(served_champion.model_env), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     answer = pd.DataFrame(json.loads(done.stdout)["predictions"])
-    forecasts = read_stored(served_champion.env.storage, "forecasts").set_index("sector")
+    stored = read_stored(served_champion.env.storage, "forecasts")
+    forecasts = stored[stored["horizon"] == 1].set_index("sector")
     # README asks for sector 3 (the next quarter: the `forecasts` asset's row) and sector 7 in 2025Q2.
     assert answer[["sector", "quarter"]].values.tolist() == [[3, forecasts.loc[3, "quarter"]], [7, "2025Q2"]]
     assert answer.loc[0, "prediction"] == pytest.approx(forecasts.loc[3, "prediction"], rel=1e-9)
