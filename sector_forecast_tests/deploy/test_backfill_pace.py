@@ -7,6 +7,10 @@ backfill daemon creates runs only at its iterations, which start on a fixed grid
 consecutive runs are created 30 s (or a multiple) apart, whatever the work; at the project's (2 s) within 2 s
 of the previous run's materialisation. The bound separates the two rhythms (it holds unless both tiny runs
 take over 20 s from creation to their materialisation): not a speed figure, those are in `benchmarks/speed.py`.
+
+It lives with the deployment tests, not in `pipeline/`: under `faketime` (`.ci/run`'s dated runs of
+`pipeline/`, `automation/`, `monitoring/`) the daemon's pace was not what this measures (seen once, 2026-12-06,
+cause not yet investigated); the pipeline's date behaviour is what those runs check.
 """
 
 from __future__ import annotations
