@@ -16,6 +16,7 @@ all sectors of the model pooled → the fit's in-window validation residuals →
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -132,15 +133,29 @@ def _graded(predictions: pd.DataFrame, model: str) -> pd.DataFrame:
     })
 
 
+def validation_pools(validation: pd.DataFrame | None) -> dict[tuple[str, str], np.ndarray]:
+    """Finite signed validation residuals per (model, origin), pooled over sectors in row order.
+
+    Split once: masking the whole frame per (model, origin) — object-dtype string comparisons, hundreds of
+    pairs per backtest — was most of the calibration's time.
+    """
+    if validation is None or validation.empty:
+        return {}
+    keys = [validation["model"].astype(str).to_numpy(), validation["origin"].astype(str).to_numpy()]
+    res = validation["residual"].to_numpy(float)
+    pools = {}
+    for key, idx in pd.Series(np.arange(len(res))).groupby(keys, sort=False).indices.items():
+        r = res[np.sort(idx)]
+        pools[key] = r[np.isfinite(r)]
+    return pools
+
+
 def _validation_residuals(validation: pd.DataFrame | None, model: str, origin: str | None) -> np.ndarray:
     """Signed validation residuals of (model, origin), pooled over sectors; origin None = the latest one."""
-    if validation is None or validation.empty:
-        return _EMPTY
-    rows = validation[validation["model"] == model]
-    if origin is None and len(rows):
-        origin = str(rows["origin"].astype(str).max())
-    res = rows.loc[rows["origin"].astype(str) == origin, "residual"].to_numpy(float)
-    return res[np.isfinite(res)]
+    pools = validation_pools(validation)
+    if origin is None:
+        origin = max((o for m, o in pools if m == model), default=None)
+    return pools.get((model, origin), _EMPTY)
 
 
 def _hierarchy(
@@ -171,6 +186,7 @@ def calibrate_backtest(predictions: pd.DataFrame, validation: pd.DataFrame | Non
     model = out["model"].astype(str).to_numpy()
     q = {c: np.full(n, math.inf) for c in COVERAGES}
     src = {c: np.full(n, "none", dtype=object) for c in COVERAGES}
+    pools = validation_pools(validation)
     for m in np.unique(model):
         rows_m = np.flatnonzero(model == m)
         graded = _graded(out, m)
@@ -181,7 +197,7 @@ def calibrate_backtest(predictions: pd.DataFrame, validation: pd.DataFrame | Non
             rows = rows_m[origin[rows_m] == o]
             known = target <= o
             pooled = np.sort(abs_res[known])
-            fallback = np.sort(np.abs(_validation_residuals(validation, m, o)))
+            fallback = np.sort(np.abs(pools.get((m, o), _EMPTY)))
             for s in np.unique(sector[rows]):
                 own = np.sort(abs_res[known & (g_sector == s)])
                 idx = rows[sector[rows] == s]
@@ -268,8 +284,27 @@ def residual_pool(
     Same chain as the intervals, with the size rule of ``coverage`` (default 95 %, the widest interval the
     simulation reports, so its tails rest on enough residuals). A sector with nothing gets an empty array.
     """
-    graded = _graded(predictions, model)
-    graded = graded[graded["target_quarter"] <= origin]
-    fallback = _validation_residuals(validation, model, origin)
-    chain = _hierarchy(graded, _sectors(predictions, model), fallback, coverage)
-    return {s: res.copy() for s, (_, res) in chain.items()}
+    return residual_pools(predictions, validation, coverage)(model, origin)
+
+
+def residual_pools(
+    predictions: pd.DataFrame, validation: pd.DataFrame | None = None, coverage: float = max(COVERAGES)
+) -> Callable[[str, str], dict[int, np.ndarray]]:
+    """``residual_pool`` as a function of (model, origin): each model graded once, ``validation`` split once.
+
+    The score backtest asks for a pool per (model, origin); regrading and re-masking the whole frames per pair
+    cost more than its simulation. Arrays keep row order (the simulation resamples by position).
+    """
+    pools, models = validation_pools(validation), {}
+
+    def at(model: str, origin: str) -> dict[int, np.ndarray]:
+        if model not in models:
+            g = _graded(predictions, model)
+            models[model] = (g["sector"].to_numpy(), g["target_quarter"].to_numpy(), g["residual"].to_numpy(float),
+                             _sectors(predictions, model))
+        sector, target, residual, sectors = models[model]
+        known = target <= origin
+        chain = [("pooled", residual[known]), ("validation", pools.get((model, origin), _EMPTY))]
+        return {s: _pick([("sector", residual[known & (sector == s)]), *chain], coverage)[1].copy() for s in sectors}
+
+    return at
