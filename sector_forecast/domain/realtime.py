@@ -60,6 +60,14 @@ def births_vintage(panel: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFra
     figures once, so the value today is the value of that day. Quarters of one year that disagree are a
     data error and raise.
     """
+    return vintage_as_of(published_births(panel), as_of)
+
+
+def published_births(panel: pd.DataFrame) -> pd.DataFrame:
+    """Every published year's annual births (``births_vintage`` before its release-date cut).
+
+    Apart so that a backtest derives it once and cuts it per origin with ``vintage_as_of``.
+    """
     rows = panel[(panel["births_provenance"] == "published") & panel["births"].notna()]
     if rows.empty:
         return pd.DataFrame({"sector": pd.Series(dtype="int64"), "year": pd.Series(dtype="int64"),
@@ -73,8 +81,15 @@ def births_vintage(panel: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFra
     bad = stats[(stats["max"] - stats["min"]).abs() > 1e-6 * stats["max"].abs().clip(lower=1.0)]
     if len(bad):
         raise ValueError(f"births_vintage: quarters of one year disagree for (sector, year) {list(bad.index)}")
-    out = stats["min"].rename("births_annual").reset_index()
-    out = out[[demo14_published(y, as_of) for y in out["year"]]]
+    return stats["min"].rename("births_annual").reset_index()[VINTAGE_COLUMNS]
+
+
+def vintage_as_of(published: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
+    """The rows of ``published_births`` whose year DST had released by ``as_of``, index reset."""
+    if published.empty:
+        return published.copy()
+    released = {y: demo14_published(y, as_of) for y in published["year"].unique()}
+    out = published[published["year"].map(released).to_numpy(dtype=bool)]
     return out[VINTAGE_COLUMNS].reset_index(drop=True)
 
 
