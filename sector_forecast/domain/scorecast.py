@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sector_forecast.domain.calibration import residual_pool
+from sector_forecast.domain.calibration import residual_pools
 from sector_forecast.domain.metrics import score_scale
 from sector_forecast.domain.periods import quarter_year
-from sector_forecast.domain.realtime import births_nowcast, births_vintage, origin_date
-from sector_forecast.domain.scoresim import simulate_scores
+from sector_forecast.domain.realtime import births_nowcast, births_vintage, origin_date, published_births, vintage_as_of
+from sector_forecast.domain.scoresim import OriginInputs, origin_inputs, simulate_origin
 
 SCORE_COLUMNS: list[str] = [
     "model", "sector", "origin", "target_quarter", "prediction", "lower80", "upper80", "lower95", "upper95",
@@ -28,11 +28,16 @@ def score_forecast(
     origin: str, mu: dict[int, float], residuals: dict, panel: pd.DataFrame, seed: int = 0
 ) -> pd.DataFrame:
     """One origin's score forecast per sector (empty when no DEMO14 year was published by the origin)."""
-    vintage = births_vintage(panel, origin_date(origin))
+    inputs = _origin_inputs(origin, panel, published_births(panel))
+    return pd.DataFrame() if inputs is None else simulate_origin(inputs, mu, residuals, N_DRAWS, seed)
+
+
+def _origin_inputs(origin: str, panel: pd.DataFrame, published: pd.DataFrame) -> OriginInputs | None:
+    """The simulation's inputs at ``origin`` (``published`` = ``published_births(panel)``); None before DEMO14."""
+    vintage = vintage_as_of(published, origin_date(origin))
     if vintage.empty:
-        return pd.DataFrame()
-    history = panel[panel["quarter"] <= origin]
-    return simulate_scores(origin, mu, residuals, history, vintage, n_draws=N_DRAWS, seed=seed)
+        return None
+    return origin_inputs(origin, panel[panel["quarter"] <= origin], vintage)
 
 
 def score_backtest(
@@ -41,16 +46,19 @@ def score_backtest(
     """Every model's score forecast at every origin, graded against the published score where it exists.
 
     ``actual`` is the panel's score of the target quarter: set only where DST has published that year's
-    births (the panel never scores a nowcast), so no graded target contains our own output.
+    births (the panel never scores a nowcast), so no graded target contains our own output. What depends on
+    the origin alone (vintage, nowcasts, history, scale) is derived once per origin and shared by the models.
     """
     actual = panel.set_index(["sector", "quarter"])["score"]
-    frames, scales = [], {}
+    published, pool = published_births(panel), residual_pools(calibrated, validation)
+    frames, inputs, scales = [], {}, {}
     for (model, origin), rows in calibrated.groupby(["model", "origin"], sort=True):
-        mu = dict(zip(rows["sector"].astype(int), rows["prediction"].astype(float), strict=True))
-        sims = score_forecast(origin, mu, residual_pool(calibrated, model, origin, validation), panel, seed=seed)
-        if sims.empty:
+        if origin not in inputs:
+            inputs[origin] = _origin_inputs(origin, panel, published)
+        if inputs[origin] is None:
             continue
-        sims = sims.rename(columns={
+        mu = dict(zip(rows["sector"].astype(int), rows["prediction"].astype(float), strict=True))
+        sims = simulate_origin(inputs[origin], mu, pool(model, origin), N_DRAWS, seed).rename(columns={
             "score_prediction": "prediction", "score_lower80": "lower80", "score_upper80": "upper80",
             "score_lower95": "lower95", "score_upper95": "upper95",
         })

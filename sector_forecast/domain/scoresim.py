@@ -11,6 +11,8 @@ births-publication lag — instead of a model fitted to a compressed index.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -25,13 +27,51 @@ SIM_COLUMNS: list[str] = [
 _QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)
 
 
+@dataclass(frozen=True)
+class OriginInputs:
+    """What every model's simulation at one origin shares: its window, births vintage, nowcasts and counts.
+
+    It depends on the origin alone, so a backtest builds it once per origin for all its models
+    (``origin_inputs``) instead of re-deriving the nowcasts and each sector's history per model.
+    """
+
+    target: str
+    window: list[str]
+    column_years: list[int]  # the year of each quarter of [*window, target]
+    published: dict[int, dict[int, float]]  # sector → {year: published annual births}
+    nowcasts: dict[int, dict[int, tuple]]  # year → sector → (nowcast_annual, log_sd, horizon)
+    bankruptcies: dict[int, np.ndarray]  # sector → its counts over the window (NaN = not in the panel)
+
+
+def origin_inputs(origin: str, panel: pd.DataFrame, vintage_as_of_origin: pd.DataFrame) -> OriginInputs:
+    """``OriginInputs`` of ``origin`` from the panel (quarters <= origin are read) and the origin's vintage."""
+    target = quarter_offset(origin, 1)
+    window = quarter_range(quarter_offset(target, -SCORE_LOOKBACK), origin)
+    years = sorted({quarter_year(q) for q in window} | {quarter_year(target)})
+    hist = panel[panel["quarter"].astype(str).isin(window)]
+    vintage = vintage_as_of_origin
+    newest = vintage.groupby("sector")["year"].max()
+    # Only years some sector has not published are drawn from a nowcast (births_nowcast is the slow part).
+    nowcasts = {y: births_nowcast(vintage, y) for y in years if len(newest) and y > newest.min()}
+    return OriginInputs(
+        target=target, window=window, column_years=[quarter_year(q) for q in [*window, target]],
+        published={int(s): dict(zip(g["year"].tolist(), g["births_annual"].tolist(), strict=True))
+                   for s, g in vintage.groupby("sector")},
+        nowcasts={y: dict(zip(nc["sector"].tolist(), zip(nc["nowcast_annual"].tolist(), nc["log_sd"].tolist(),
+                                                          nc["horizon"].tolist(), strict=True), strict=True))
+                  for y, nc in nowcasts.items()},
+        bankruptcies={int(s): _window_counts(own, window) for s, own in hist.groupby("sector", sort=False)},
+    )
+
+
+def _window_counts(own: pd.DataFrame, window: list[str]) -> np.ndarray:
+    """One sector's bankruptcies on the window's quarters, float, NaN where the panel has none."""
+    return pd.Series(pd.to_numeric(own["bankruptcies"], errors="coerce").astype("float64").to_numpy(),
+                     index=own["quarter"].astype(str).to_numpy()).reindex(window).to_numpy()
+
+
 def _births_draws(
-    vintage: pd.DataFrame,
-    nowcasts: dict[int, pd.DataFrame],
-    sector: int,
-    years: list[int],
-    n_draws: int,
-    rng: np.random.Generator,
+    inputs: OriginInputs, sector: int, n_draws: int, rng: np.random.Generator
 ) -> tuple[dict[int, np.ndarray], str]:
     """Annual births per year as (n_draws,) arrays, and the basis of the last (target) year.
 
@@ -40,22 +80,23 @@ def _births_draws(
     so year Y+2 is year Y+1 plus another year's change instead of an independent guess. Years before the
     first published one (DEMO14 starts in 2019) are NaN: those quarters have no balance.
     """
-    own = vintage[vintage["sector"] == sector].set_index("year")["births_annual"]
-    last = int(own.index.max()) if len(own) else None
+    own = inputs.published.get(sector, {})
+    years = sorted(set(inputs.column_years))
+    last = max(own) if own else None
     ahead = [y for y in years if last is not None and y > last]
     walk = np.cumsum(rng.standard_normal((n_draws, max(ahead) - last)), axis=1) if ahead else None
     out: dict[int, np.ndarray] = {}
     for y in years:
-        if y in own.index:
+        if y in own:
             out[y] = np.full(n_draws, float(own[y]))
         elif last is not None and y > last:
-            nc = nowcasts[y].loc[sector]
-            h = int(nc["horizon"])
-            out[y] = float(nc["nowcast_annual"]) * np.exp(float(nc["log_sd"]) * walk[:, h - 1] / np.sqrt(h))
+            nowcast, log_sd, horizon = inputs.nowcasts[y][sector]
+            h = int(horizon)
+            out[y] = float(nowcast) * np.exp(float(log_sd) * walk[:, h - 1] / np.sqrt(h))
         else:
             out[y] = np.full(n_draws, np.nan)
     target = years[-1]
-    basis = "published" if target in own.index else ("nowcast" if target in ahead else "unavailable")
+    basis = "published" if target in own else ("nowcast" if target in ahead else "unavailable")
     return out, basis
 
 
@@ -79,14 +120,14 @@ def simulate_scores(
     uncertainty, no interval. Each sector draws from its own stream seeded by (seed, sector), so results do
     not depend on which other sectors are asked.
     """
-    target = quarter_offset(origin, 1)
-    window = quarter_range(quarter_offset(target, -SCORE_LOOKBACK), origin)
-    years = sorted({quarter_year(q) for q in window} | {quarter_year(target)})
-    hist = panel[panel["quarter"].astype(str).isin(window)]
-    newest = vintage_as_of_origin.groupby("sector")["year"].max()
-    # Only years some sector has not published are drawn from a nowcast (births_nowcast is the slow part).
-    nowcasts = {y: births_nowcast(vintage_as_of_origin, y).set_index("sector") for y in years
-                if len(newest) and y > newest.min()}
+    return simulate_origin(origin_inputs(origin, panel, vintage_as_of_origin), mu, residuals, n_draws, seed)
+
+
+def simulate_origin(
+    inputs: OriginInputs, mu: dict[int, float], residuals: dict[int, np.ndarray], n_draws: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``simulate_scores`` from prepared ``origin_inputs``: what a backtest calls once per model at an origin."""
     rows = []
     for sector in sorted(int(s) for s in mu):
         rng = np.random.default_rng([seed, sector])
@@ -97,12 +138,10 @@ def simulate_scores(
         res = res[np.isfinite(res)]
         r = rng.choice(res, size=n_draws, replace=True) if len(res) else np.zeros(n_draws)
         y_target = np.maximum(0.0, m + np.sqrt(m + 1.0) * r)
-        births, basis = _births_draws(vintage_as_of_origin, nowcasts, sector, years, n_draws, rng)
-        own = hist[hist["sector"] == sector]
-        bank = pd.Series(pd.to_numeric(own["bankruptcies"], errors="coerce").astype("float64").to_numpy(),
-                         index=own["quarter"].astype(str).to_numpy()).reindex(window).to_numpy()
-        quarterly_births = np.stack([births[quarter_year(q)] / 4.0 for q in [*window, target]], axis=1)
-        counts = np.concatenate([np.broadcast_to(bank, (n_draws, len(window))), y_target[:, None]], axis=1)
+        births, basis = _births_draws(inputs, sector, n_draws, rng)
+        bank = inputs.bankruptcies.get(sector, np.full(len(inputs.window), np.nan))
+        quarterly_births = np.stack([births[y] / 4.0 for y in inputs.column_years], axis=1)
+        counts = np.concatenate([np.broadcast_to(bank, (n_draws, len(inputs.window))), y_target[:, None]], axis=1)
         scores = series_scores(quarterly_births, counts, last_only=True)[1]
         if np.isnan(scores).all():
             q = [np.nan] * len(_QUANTILES)
@@ -110,5 +149,5 @@ def simulate_scores(
             q = np.nanquantile(scores, _QUANTILES).tolist()
         if not len(res):
             q = [q[0]] + [np.nan] * (len(_QUANTILES) - 1)
-        rows.append((sector, target, *q, basis))
+        rows.append((sector, inputs.target, *q, basis))
     return pd.DataFrame(rows, columns=SIM_COLUMNS)
