@@ -18,6 +18,8 @@ from sector_forecast.domain.calibration import (
     min_calibration_size,
     pearson_residual,
     residual_pool,
+    residual_pools,
+    validation_pools,
     winkler_score,
 )
 from sector_forecast.domain.periods import quarter_offset, quarter_range
@@ -164,3 +166,34 @@ def test_the_95_interval_always_contains_the_80_interval() -> None:
     assert (row["upper95"] == row["upper80"]).all()  # widened exactly to the 80% bound
     quantiles, _ = live_quantiles(preds, "glm", validation)
     assert all(q[0.95] >= q[0.8] for q in quantiles.values())
+
+
+def test_validation_pools_keep_row_order_and_drop_non_finite() -> None:
+    # Split once per call instead of masked per (model, origin): the same residuals in row order, which the
+    # simulation's resampling by position depends on.
+    validation = pd.DataFrame({"model": ["glm", "naive", "glm", "glm", "glm"],
+                               "origin": ["2001Q2", "2001Q2", "2001Q1", "2001Q2", "2001Q2"],
+                               "sector": [1, 1, 1, 2, 1], "residual": [0.5, 9.0, 7.0, np.nan, -0.25]})
+    pools = validation_pools(validation)
+    np.testing.assert_array_equal(pools[("glm", "2001Q2")], [0.5, -0.25])
+    np.testing.assert_array_equal(pools[("glm", "2001Q1")], [7.0])
+    assert set(pools) == {("glm", "2001Q2"), ("glm", "2001Q1"), ("naive", "2001Q2")}
+    assert validation_pools(None) == {} and validation_pools(validation.iloc[:0]) == {}
+
+
+def test_residual_pools_equal_masking_the_frame_per_model_and_origin() -> None:
+    frame = backtest({1: 20.0, 2: 50.0, 3: 5.0}, n_origins=12, models=("glm", "naive"), seed=3)
+    validation = pd.DataFrame({"model": "glm", "origin": sorted(frame["origin"].unique())[1],
+                               "sector": [1, 2] * 15, "residual": np.linspace(-1, 1, 30)})
+    pool = residual_pools(frame, validation, coverage=0.8)
+    for model in ("glm", "naive"):
+        for origin in sorted(frame["origin"].unique()):
+            got = pool(model, origin)
+            rows = frame[(frame["model"] == model) & (frame["target_quarter"] <= origin)]
+            pooled = pearson_residual(rows["actual"], rows["prediction"])
+            fallback = validation.loc[validation["origin"] == origin, "residual"].to_numpy()
+            for s in (1, 2, 3):
+                own = pooled[(rows["sector"] == s).to_numpy()]
+                want = own if len(own) >= 4 else pooled if len(pooled) >= 4 else fallback if (
+                    model == "glm" and len(fallback) >= 4) else np.empty(0)
+                np.testing.assert_array_equal(got[s], want)  # exact, in row order

@@ -14,6 +14,8 @@ from sector_forecast.domain.realtime import (
     demo14_published,
     log_change_sd,
     origin_date,
+    published_births,
+    vintage_as_of,
 )
 
 
@@ -53,6 +55,16 @@ def test_births_vintage_keeps_only_years_published_by_the_date():
     broken.loc[(broken["quarter"] == "2019Q2") & (broken["sector"] == 1), "births"] = 1.0
     with pytest.raises(ValueError, match="disagree"):
         births_vintage(broken, "2022-07-01")
+
+
+def test_a_vintage_is_the_published_years_cut_at_the_date():
+    # A backtest derives the published years once and cuts them per origin: the same frames as births_vintage.
+    p = panel({(1, 2019): 400.0, (1, 2020): 480.0, (1, 2021): 440.0, (2, 2019): 100.0})
+    published = published_births(p)
+    for as_of in ("2021-06-01", "2021-06-15", "2022-07-01", "2030-01-01"):
+        pd.testing.assert_frame_equal(vintage_as_of(published, as_of), births_vintage(p, as_of), check_exact=True)
+    empty = published_births(p.iloc[:0])
+    pd.testing.assert_frame_equal(vintage_as_of(empty, "2030-01-01"), births_vintage(p.iloc[:0], "2030-01-01"))
 
 
 def test_nowcast_mean_horizon_and_sd():

@@ -169,6 +169,22 @@ def test_score_forecasts_start_with_the_first_demo14_publication(base):
     assert base.scores.groupby(["model", "origin"]).size().eq(10).all()
 
 
+def test_score_backtest_rows_are_each_models_own_score_forecast(base):
+    # The backtest shares each origin's vintage, nowcasts and history across its models: sharing must change
+    # no number, so every (model, origin) equals score_forecast with that model's residual pool alone.
+    scores = scorecast.score_backtest(base.calibrated, base.panel)
+    cols = ["prediction", "lower80", "upper80", "lower95", "upper95"]
+    for (model, origin), rows in base.calibrated.groupby(["model", "origin"]):
+        mu = dict(zip(rows["sector"].astype(int), rows["prediction"].astype(float), strict=True))
+        pool = calibration.residual_pool(base.calibrated, model, origin)
+        alone = scorecast.score_forecast(origin, mu, pool, base.panel)
+        got = scores[(scores["model"] == model) & (scores["origin"] == origin)]
+        assert len(got) == len(alone)
+        if len(alone):
+            np.testing.assert_array_equal(got[cols].to_numpy(), alone[[f"score_{c}" for c in cols]].to_numpy())
+            assert list(got["births_basis"]) == list(alone["births_basis"])
+
+
 @pytest.mark.parametrize("origin", ["2021Q3", "2022Q2", "2023Q3"])
 def test_an_origin_never_sees_what_was_published_after_its_date(base, origin):
     """Perturb every bankruptcy after the origin and every DEMO14 year released after its date."""

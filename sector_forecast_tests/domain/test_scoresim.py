@@ -9,7 +9,7 @@ import pytest
 from sector_forecast.domain.periods import quarter_offset, quarter_range, quarter_year
 from sector_forecast.domain.realtime import births_vintage, origin_date
 from sector_forecast.domain.score import panel_scores
-from sector_forecast.domain.scoresim import SIM_COLUMNS, simulate_scores
+from sector_forecast.domain.scoresim import SIM_COLUMNS, origin_inputs, simulate_origin, simulate_scores
 
 BIRTHS = {2019: 400.0, 2020: 440.0, 2021: 380.0, 2022: 420.0, 2023: 400.0}
 
@@ -91,3 +91,17 @@ def test_count_uncertainty_and_missing_inputs():
     assert early["births_basis"] == "unavailable" and np.isnan(early["score_prediction"])
     with pytest.raises(ValueError):
         simulate_scores("2022Q3", {1: -1.0}, {}, panel, vintage)
+
+
+def test_one_origins_inputs_serve_every_model_unchanged():
+    # The score backtest builds an origin's inputs once and simulates each model from them: no model's draws
+    # may change what the next one reads, so each equals its own simulate_scores call.
+    panel = make_panel()
+    vintage = births_vintage(panel, origin_date("2023Q3"))
+    inputs = origin_inputs("2023Q3", panel, vintage)
+    models = [({1: 9.0, 2: 41.0}, {1: np.linspace(-2, 2, 25), 2: np.linspace(-1.5, 2.5, 25)}),
+              ({1: 3.0, 2: 60.0}, {1: np.linspace(-1, 3, 21)}), ({2: 0.0}, {})]
+    for mu, res in models:
+        pd.testing.assert_frame_equal(simulate_origin(inputs, mu, res, n_draws=500, seed=4),
+                                      simulate_scores("2023Q3", mu, res, panel, vintage, n_draws=500, seed=4),
+                                      check_exact=True)
