@@ -106,8 +106,13 @@ def trailing_sum(values: np.ndarray, quarters: int = BALANCE_QUARTERS) -> np.nda
     v = np.asarray(values, dtype="float64")
     padded = np.concatenate([np.full((*v.shape[:-1], quarters - 1), np.nan), v], axis=-1)
     n = v.shape[-1]
-    # Shifted slices added in turn: NaN propagates, and it is several times faster than a strided .sum().
-    return sum(padded[..., i : i + n] for i in range(1, quarters)) + padded[..., :n]
+    # Shifted slices added in turn, in place (the simulation sums thousands of draws per sector): NaN
+    # propagates, and it is several times faster than a strided .sum(). Order as before: ((0 + v1) + v2) ... + v0.
+    parts = [padded[..., i : i + n] for i in (*range(1, quarters), 0)]
+    total = 0 + parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def series_scores(
