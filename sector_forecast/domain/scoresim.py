@@ -37,7 +37,8 @@ class OriginInputs:
 
     target: str
     window: list[str]
-    column_years: list[int]  # the year of each quarter of [*window, target]
+    years: list[int]  # every year the window and the target touch, ascending
+    columns: list[int]  # per quarter of [*window, target]: the position of its year in ``years``
     published: dict[int, dict[int, float]]  # sector → {year: published annual births}
     nowcasts: dict[int, dict[int, tuple]]  # year → sector → (nowcast_annual, log_sd, horizon)
     bankruptcies: dict[int, np.ndarray]  # sector → its counts over the window (NaN = not in the panel)
@@ -54,7 +55,8 @@ def origin_inputs(origin: str, panel: pd.DataFrame, vintage_as_of_origin: pd.Dat
     # Only years some sector has not published are drawn from a nowcast (births_nowcast is the slow part).
     nowcasts = {y: births_nowcast(vintage, y) for y in years if len(newest) and y > newest.min()}
     return OriginInputs(
-        target=target, window=window, column_years=[quarter_year(q) for q in [*window, target]],
+        target=target, window=window, years=years,
+        columns=[years.index(quarter_year(q)) for q in [*window, target]],
         published={int(s): dict(zip(g["year"].tolist(), g["births_annual"].tolist(), strict=True))
                    for s, g in vintage.groupby("sector")},
         nowcasts={y: dict(zip(nc["sector"].tolist(), zip(nc["nowcast_annual"].tolist(), nc["log_sd"].tolist(),
@@ -81,7 +83,7 @@ def _births_draws(
     first published one (DEMO14 starts in 2019) are NaN: those quarters have no balance.
     """
     own = inputs.published.get(sector, {})
-    years = sorted(set(inputs.column_years))
+    years = inputs.years
     last = max(own) if own else None
     ahead = [y for y in years if last is not None and y > last]
     walk = np.cumsum(rng.standard_normal((n_draws, max(ahead) - last)), axis=1) if ahead else None
@@ -140,7 +142,7 @@ def simulate_origin(
         y_target = np.maximum(0.0, m + np.sqrt(m + 1.0) * r)
         births, basis = _births_draws(inputs, sector, n_draws, rng)
         bank = inputs.bankruptcies.get(sector, np.full(len(inputs.window), np.nan))
-        quarterly_births = np.stack([births[y] / 4.0 for y in inputs.column_years], axis=1)
+        quarterly_births = np.stack(list(births.values()), axis=1)[:, inputs.columns] / 4.0
         counts = np.concatenate([np.broadcast_to(bank, (n_draws, len(inputs.window))), y_target[:, None]], axis=1)
         scores = series_scores(quarterly_births, counts, last_only=True)[1]
         if np.isnan(scores).all():
