@@ -143,19 +143,8 @@ def validation_pools(validation: pd.DataFrame | None) -> dict[tuple[str, str], n
         return {}
     keys = [validation["model"].astype(str).to_numpy(), validation["origin"].astype(str).to_numpy()]
     res = validation["residual"].to_numpy(float)
-    pools = {}
-    for key, idx in pd.Series(np.arange(len(res))).groupby(keys, sort=False).indices.items():
-        r = res[np.sort(idx)]
-        pools[key] = r[np.isfinite(r)]
-    return pools
-
-
-def _validation_residuals(validation: pd.DataFrame | None, model: str, origin: str | None) -> np.ndarray:
-    """Signed validation residuals of (model, origin), pooled over sectors; origin None = the latest one."""
-    pools = validation_pools(validation)
-    if origin is None:
-        origin = max((o for m, o in pools if m == model), default=None)
-    return pools.get((model, origin), _EMPTY)
+    groups = pd.Series(np.arange(len(res))).groupby(keys, sort=False).indices
+    return {key: r[np.isfinite(r)] for key, r in ((k, res[np.sort(i)]) for k, i in groups.items())}
 
 
 def _hierarchy(
@@ -260,7 +249,8 @@ def live_quantiles(
     quantile into bounds with ``interval_bounds(mu, q)``.
     """
     graded = _graded(predictions, model)
-    fallback = _validation_residuals(validation, model, None)
+    pools = validation_pools(validation)  # the fallback is the model's latest origin's validation residuals
+    fallback = pools.get((model, max((o for m, o in pools if m == model), default=None)), _EMPTY)
     quantiles: dict[int, dict[float, float]] = {}
     sources: dict[int, dict[float, str]] = {}
     for c in COVERAGES:
