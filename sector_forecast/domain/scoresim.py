@@ -62,14 +62,27 @@ def origin_inputs(origin: str, panel: pd.DataFrame, vintage_as_of_origin: pd.Dat
         nowcasts={y: dict(zip(nc["sector"].tolist(), zip(nc["nowcast_annual"].tolist(), nc["log_sd"].tolist(),
                                                           nc["horizon"].tolist(), strict=True), strict=True))
                   for y, nc in nowcasts.items()},
-        bankruptcies={int(s): _window_counts(own, window) for s, own in hist.groupby("sector", sort=False)},
+        bankruptcies=_window_counts(hist, window),
     )
 
 
-def _window_counts(own: pd.DataFrame, window: list[str]) -> np.ndarray:
-    """One sector's bankruptcies on the window's quarters, float, NaN where the panel has none."""
-    return pd.Series(pd.to_numeric(own["bankruptcies"], errors="coerce").astype("float64").to_numpy(),
-                     index=own["quarter"].astype(str).to_numpy()).reindex(window).to_numpy()
+def _window_counts(hist: pd.DataFrame, window: list[str]) -> dict[int, np.ndarray]:
+    """Per sector: its bankruptcies on the window's quarters, float, NaN where the panel has none.
+
+    Placed by position (``hist`` holds only window quarters): a Series reindex per sector cost more.
+    """
+    at = {q: i for i, q in enumerate(window)}
+    counts = pd.to_numeric(hist["bankruptcies"], errors="coerce").astype("float64").to_numpy()
+    position = np.array([at[q] for q in hist["quarter"].astype(str)], dtype="int64")
+    sectors = hist["sector"].to_numpy()
+    out: dict[int, np.ndarray] = {}
+    for s in pd.unique(sectors):
+        rows = sectors == s
+        if len(np.unique(position[rows])) < rows.sum():
+            raise ValueError(f"simulate_scores: sector {s} has a quarter twice in the panel")
+        out[int(s)] = np.full(len(window), np.nan)
+        out[int(s)][position[rows]] = counts[rows]
+    return out
 
 
 def _births_draws(
