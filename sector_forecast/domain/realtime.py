@@ -88,9 +88,9 @@ def vintage_as_of(published: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.Data
     """The rows of ``published_births`` whose year DST had released by ``as_of``, index reset."""
     if published.empty:
         return published.copy()
-    released = {y: demo14_published(y, as_of) for y in published["year"].unique()}
-    out = published[published["year"].map(released).to_numpy(dtype=bool)]
-    return out[VINTAGE_COLUMNS].reset_index(drop=True)
+    years = published["year"].to_numpy()
+    released = {y: demo14_published(y, as_of) for y in np.unique(years).tolist()}
+    return published[np.fromiter((released[y] for y in years.tolist()), bool, len(years))].reset_index(drop=True)
 
 
 def _histories(vintage: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
