@@ -252,23 +252,6 @@ def report_runs(instance, since: float) -> tuple[int, list[float]]:
     return len(repeated), workers
 
 
-def snapshot_without_last_quarter_month(target: Path) -> str:
-    """Copy the bundled snapshot into `target` minus KONK25's newest quarter-closing month; return that month."""
-    from sector_forecast.statbank.snapshot import read_provenance, read_snapshot, write_snapshot_files
-
-    source = REPO / "data" / "statbank"
-    tables = read_snapshot(source)
-    konk25 = tables["KONK25"]
-    periods = sorted(set(konk25.data["TID"]))
-    month = next(p for p in reversed(periods) if int(p[5:]) % 3 == 0)
-    keep = [p for p in periods if p < month]
-    konk25.data = konk25.data[konk25.data["TID"].isin(keep)].reset_index(drop=True)
-    konk25.time_variable["values"] = [v for v in konk25.time_variable["values"] if v["id"] in keep]
-    konk25.meta["latestPeriod"] = keep[-1]
-    write_snapshot_files(target, tables.values(), read_provenance(source))
-    return month
-
-
 @contextmanager
 def prepared_state(trimmed: bool) -> Iterator[tuple[Path, Path, Path]]:
     """A cold run into a home, one settled `dagster dev` start, and a copy to restore before each repetition.
@@ -277,6 +260,8 @@ def prepared_state(trimmed: bool) -> Iterator[tuple[Path, Path, Path]]:
     """
     tmp = Path(tempfile.mkdtemp(prefix="sector-forecast-speed-"))
     try:
+        from scripts.trimmed_snapshot import snapshot_without_last_quarter_month
+
         snapshot = tmp / "snapshot"
         if trimmed:
             print(f"  new month: KONK25 {snapshot_without_last_quarter_month(snapshot)} (closes a quarter)")
