@@ -82,9 +82,9 @@ def problems(home: Path, reference: dict, versions: int) -> list[str]:
     if log is None or log.empty:
         found.append("no prediction log")
     else:
-        if (dups := int(log.duplicated(["origin", "model_version", "sector"]).sum())):
+        if (dups := int(log.duplicated(["origin", "model_version", "horizon", "sector"]).sum())):
             found.append(f"{dups} duplicate prediction-log rows")
-        key_cells = ["origin", "sector", "quarter", "prediction", "model", "model_version", "predicted_at"]
+        key_cells = ["origin", "sector", "horizon", "quarter", "prediction", "model", "model_version", "predicted_at"]
         if (torn := int(log[key_cells].isna().any(axis=1).sum())):
             found.append(f"{torn} prediction-log rows with empty cells")
     aliases, n = registry(home)
