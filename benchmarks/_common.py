@@ -54,6 +54,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", **extra}
 
 
+def instance_home(home: Path) -> None:
+    """Create `home` with the benchmarks' instance settings (`INSTANCE_YAML`) before anything starts in it."""
+    home.mkdir(parents=True)
+    shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
+
+
 def home_env(home: Path, url: str | None = None) -> dict[str, str]:
     """`clean_env` on `home`, reading the StatBank server at `url` (None: the bundled snapshot)."""
     return clean_env(DAGSTER_HOME=str(home), **({"SECTOR_FORECAST_STATBANK_URL": url} if url else {}))
@@ -64,8 +70,7 @@ _PEAK = "import resource, subprocess, sys\ncode = subprocess.call(sys.argv[2:])\
 
 def cold_run(home: Path, url: str | None = None) -> tuple[float, int, str]:
     """`sector-forecast run` into the empty `home`: (wall s, peak RSS of its largest process, output)."""
-    home.mkdir(parents=True)
-    shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
+    instance_home(home)
     log, peak = home.parent / "run.log", home.parent / "run.maxrss"  # a wrapper: the peak starts from zero
     started = time.perf_counter()
     with log.open("wb") as out:

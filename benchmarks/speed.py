@@ -27,7 +27,7 @@ from pathlib import Path
 
 import _common  # first: puts the repository on sys.path
 import requests
-from _common import CLI, REPO, clean_env, cold_run, fresh_home, home_env, instance_at, machine
+from _common import CLI, REPO, clean_env, cold_run, fresh_home, home_env, instance_at, instance_home, machine
 
 from scripts.processes import VENV_BIN, background, free_port, graphql_over_http, wait_until
 from scripts.ui_pages import location_loaded
@@ -65,22 +65,18 @@ def mib(n: float) -> str:
 # ---- servers and the prepared state each repetition starts from ------------------------------------------------
 
 
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 @contextmanager
 def statbank_server(snapshot: Path, logs: Path) -> Iterator[str]:
-    """`sector-forecast statbank serve` over `snapshot` on a free port; yields its API URL (`.../v1`)."""
-    port = free_port()
-    root, log = f"http://127.0.0.1:{port}", logs / f"statbank-{port}.log"
-    cmd = [CLI, "statbank", "serve", "--snapshot", str(snapshot), "--host", "127.0.0.1", "--port", str(port)]
+    """`sector-forecast statbank serve` over `snapshot` on a port the OS picks; yields its API URL (`.../v1`)."""
+    log = logs / f"statbank-{time.time_ns()}.log"
+    cmd = [CLI, "statbank", "serve", "--snapshot", str(snapshot), "--host", "127.0.0.1", "--port", "0"]
+
+    def listening() -> re.Match | None:  # the server's first line, once it accepts connections
+        return re.search(r"^listening on (\S+)", log.read_text(errors="replace"), re.MULTILINE)
+
     with background(cmd, log, clean_env()) as proc:
-        wait_until(lambda: _answers(f"{root}/admin/state"), "local StatBank server", 300, proc, log, poll=0.2)
-        yield f"{root}/v1"
+        wait_until(lambda: listening() is not None, "local StatBank server", 300, proc, log, poll=0.2)
+        yield listening()[1]
 
 
 @contextmanager
@@ -282,8 +278,7 @@ def dev(repeat: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"dev_rss": []}
     for i in range(repeat):
         with fresh_home() as home:
-            home.mkdir(parents=True)
-            shutil.copyfile(_common.INSTANCE_YAML, home / "dagster.yaml")
+            instance_home(home)
             loaded("dev")
             with ui(home, None) as (proc, _, took):
                 time.sleep(10)
