@@ -2,40 +2,32 @@
 
     .venv/bin/python benchmarks/crash.py [--kills 10] [--keep]
 
-First a clean `sector-forecast run` into one fresh `$DAGSTER_HOME` gives the reference: its
-`sector-forecast evaluate --json`. Then, on a second fresh home, `sector-forecast run` is killed with SIGKILL
-at a moment inside a stage — once that stage's run has materialised a given share of what it planned, read
-from the instance, so the moment does not drift with the machine's load — spread over raw, panel, fits,
-evaluation and monitoring; after each kill the run is repeated to completion on the same home, so the first
-kill hits a cold instance and the others hit re-runs.
-After every re-run it checks: exit status 0; `evaluate --json` equal to the clean run's; no partial file in the
-store (an `atomic_write` temporary or an unreadable Parquet file); the prediction log with no duplicate
-(origin, model version, sector) and no empty cell; the MLflow registry with exactly one `champion` alias and
-no more model versions than the clean run registered; no run of the instance left unfinished. Prints one line
-per kill and a tally. Costs about 2 x kills + 1 full runs (an hour or more for ten on two cores).
+A clean run into one fresh `$DAGSTER_HOME` gives the reference `sector-forecast evaluate --json`. On a second
+home each run is SIGKILLed once its stage's run has materialised a share of what it planned (read from the
+instance, so the moment does not drift with the load), then repeated to completion on the same home, so the
+first kill hits a cold instance and the others re-runs. After each re-run (`problems`): exit 0, `evaluate
+--json` equal to the reference, no partial or unreadable file, a prediction log without duplicate or torn
+rows, one `champion` alias and no extra model version, no run left unfinished. About 2 x kills + 1 runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import queue
 import re
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
-from _common import CLI, REPO, clean_env, fresh_home, machine
+from _common import CLI, REPO, cli, cold_run, fresh_home, home_env, instance_at, machine
 
 # (stage, share of its planned materialisations done): ten moments over the whole run, ordered so that the
 # first five (`--kills 5`) already hit raw, panel, fits, evaluation and monitoring once each.
 MOMENTS = [("konk25_job", 0.5), ("panel_job", 0.5), ("fits_job", 0.3), ("evaluation_job", 0.5),
            ("monitoring_job", 0.5), ("konk4_job", 0.5), ("demo14_job", 0.5), ("panel_job", 0.9),
            ("fits_job", 0.8), ("monitoring_job", 0.9)]
-STAGE_START = re.compile(r"^→ (\w+_job)")
+STAGE_START = re.compile(r"^→ (\w+_job)", re.MULTILINE)
 TEMPORARY = re.compile(r"^\..+\.(parquet|json|pkl)\.[A-Za-z0-9_]+$")  # atomic_write's mkstemp names
 
 
@@ -43,7 +35,7 @@ def stage_progress(home: Path, stage: str) -> float:
     """Share of the materialisations `stage`'s unfinished run planned that it has done (0 when none runs)."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with instance_at(home) as instance:
         runs = instance.get_runs(dg.RunsFilter(job_name=stage, statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
         if not runs:
             return 0.0
@@ -54,44 +46,27 @@ def stage_progress(home: Path, stage: str) -> float:
 
 def run_streaming(home: Path, kill_at: tuple[str, float] | None = None) -> tuple[int, str, str | None]:
     """`sector-forecast run`: (exit code, output, the stage it was killed in, if it was)."""
-    proc = subprocess.Popen([CLI, "run"], cwd=REPO, env=clean_env(DAGSTER_HOME=str(home)), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
-    reader.start()
-    seen: list[str] = []
-    current, killed = None, None
-    while proc.poll() is None or not lines.empty():
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            line = ""
-        seen.append(line)
-        if match := STAGE_START.match(line):
-            current = match[1]
-        if (kill_at and killed is None and current == kill_at[0] and proc.poll() is None
-                and stage_progress(home, current) >= kill_at[1]):
+    log = home.parent / "run-streaming.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([CLI, "run"], cwd=REPO, env=home_env(home), stdout=out, stderr=subprocess.STDOUT)
+    killed = None
+    while proc.poll() is None:
+        time.sleep(0.2)
+        stages = STAGE_START.findall(log.read_text(errors="replace"))
+        if (kill_at and killed is None and stages and stages[-1] == kill_at[0]
+                and stage_progress(home, kill_at[0]) >= kill_at[1]):  # fmt: skip
             proc.send_signal(signal.SIGKILL)
-            killed = current
-    proc.wait()
-    reader.join(timeout=5)
-    return proc.returncode, "".join(seen), killed
-
-
-def evaluation(home: Path) -> dict:
-    reply = subprocess.run([CLI, "evaluate", "--json"], cwd=REPO, env=clean_env(DAGSTER_HOME=str(home)),
-                           capture_output=True, text=True, check=True)  # fmt: skip
-    return json.loads(reply.stdout)
+            killed = kill_at[0]
+    return proc.wait(), log.read_text(errors="replace"), killed
 
 
 def problems(home: Path, reference: dict, versions: int) -> list[str]:
     """What is wrong with `home` after a completed re-run (empty: nothing)."""
     import dagster as dg
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
     found = []
-    if (got := evaluation(home)) != reference:
+    if (got := json.loads(cli(home, "evaluate", "--json"))) != reference:
         found.append("evaluation differs: " + ", ".join(k for k in reference if got.get(k) != reference[k]))
     storage = home / "storage"
     for path in storage.rglob("*"):
@@ -107,30 +82,31 @@ def problems(home: Path, reference: dict, versions: int) -> list[str]:
     if log is None or log.empty:
         found.append("no prediction log")
     else:
-        if (dups := int(log.duplicated(["origin", "model_version", "sector"]).sum())):
+        if (dups := int(log.duplicated(["origin", "model_version", "horizon", "sector"]).sum())):
             found.append(f"{dups} duplicate prediction-log rows")
-        key_cells = ["origin", "sector", "quarter", "prediction", "model", "model_version", "predicted_at"]
+        key_cells = ["origin", "sector", "horizon", "quarter", "prediction", "model", "model_version", "predicted_at"]
         if (torn := int(log[key_cells].isna().any(axis=1).sum())):
             found.append(f"{torn} prediction-log rows with empty cells")
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
-    model = client.get_registered_model("sector-vitality")
-    if list(model.aliases).count("champion") != 1:
-        found.append(f"aliases {model.aliases}")
-    if (n := len(client.search_model_versions("name = 'sector-vitality'"))) > versions:
+    aliases, n = registry(home)
+    if list(aliases).count("champion") != 1:
+        found.append(f"aliases {aliases}")
+    if n > versions:
         found.append(f"{n} model versions (clean run: {versions})")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        open_runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
-                                                              dg.DagsterRunStatus.STARTING]))
+    with instance_at(home) as instance:
+        status = dg.DagsterRunStatus
+        open_runs = instance.get_runs(dg.RunsFilter(statuses=[status.STARTED, status.STARTING]))
     if open_runs:
         found.append(f"{len(open_runs)} runs still STARTED")
     return found
 
 
-def model_versions(home: Path) -> int:
+def registry(home: Path) -> tuple[dict, int]:
+    """The registered model in `home`'s MLflow store: its aliases and how many versions it has."""
     from mlflow.tracking import MlflowClient
 
-    return len(MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}").search_model_versions(
-        "name = 'sector-vitality'"))
+    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    name = "sector-vitality"
+    return client.get_registered_model(name).aliases, len(client.search_model_versions(f"name = '{name}'"))
 
 
 def main() -> None:
@@ -140,12 +116,9 @@ def main() -> None:
     args = parser.parse_args()
     print(machine(), flush=True)
     with fresh_home(keep=args.keep) as clean, fresh_home(keep=args.keep) as crashed:
-        started = time.monotonic()
-        code, out, _ = run_streaming(clean)
-        if code != 0:
-            sys.exit(f"the clean run failed (exit {code}):\n{out[-3000:]}")
-        reference, versions = evaluation(clean), model_versions(clean)
-        print(f"clean run: {time.monotonic() - started:.0f}s", flush=True)
+        wall, _, _ = cold_run(clean)
+        reference, versions = json.loads(cli(clean, "evaluate", "--json")), registry(clean)[1]
+        print(f"clean run: {wall:.0f}s", flush=True)
         tally = {"kills": 0, "rerun rc 0": 0, "clean after re-run": 0}
         for number, moment in enumerate(MOMENTS[:args.kills], start=1):
             code, out, killed = run_streaming(crashed, kill_at=moment)
@@ -167,6 +140,7 @@ def tally_line(tally: dict[str, int], n: int) -> str:
             f"{tally['clean after re-run']}/{n} passed every check (evaluation equal to the clean run's, no partial "
             f"file, prediction log without duplicate or torn rows, one champion alias, no extra model version, no "
             f"run left STARTED)")
+
 
 if __name__ == "__main__":
     main()

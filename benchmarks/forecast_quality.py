@@ -2,36 +2,21 @@
 
     .venv/bin/python benchmarks/forecast_quality.py [--readme] [--keep]
 
-Prints `sector-forecast evaluate` (text), then `sector-forecast evaluate --json`. Every figure is read from what
-the assets stored: the backtest and the gate (`backtest_leaderboard`, `champion_model`) at horizon 1 and, in the
-*horizons* section and `by_horizon`, at each horizon 1–4 (MASE per model, the champion's coverage overall and per
-sector, each horizon's gate; docs/horizons.md), the monitors'
-false-alarm rates per monitor on the bundled data (`drift_report`), on simulated null panels and their detection
-grid (`monitor_evaluation`). With `--readme` the text replaces README's block between `<!-- evidence:start -->`
-and `<!-- evidence:end -->`, and the forecasts' fan chart is written to `docs/fan-chart.png`. A cold run costs
-~3–5 min on two cores.
+Prints `sector-forecast evaluate` (text), then `--json`, every figure read from what the assets stored: the
+backtest and gate at horizon 1 and per horizon 1–4 (docs/horizons.md), the monitors' false-alarm rates on the
+bundled data and on simulated null panels, and their detection grid. `--readme` replaces README's block
+between `<!-- evidence:start -->` and `<!-- evidence:end -->` and writes the fan chart to `docs/fan-chart.png`.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from _common import CLI, REPO, clean_env, fresh_home, machine
+from _common import REPO, cli, cold_run, fresh_home, machine
 
 START, END = "<!-- evidence:start -->", "<!-- evidence:end -->"
-
-
-def sector_forecast(*args: str, env: dict[str, str]) -> str:
-    """Run the CLI; its stdout, or exit with its output's tail naming the command."""
-    done = subprocess.run([CLI, *args], env=env, cwd=REPO, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"sector-forecast {' '.join(args)} failed (exit {done.returncode}):\n"
-                 f"{(done.stdout + done.stderr)[-3000:]}")
-    return done.stdout
 
 
 def replace_block(text: str, evidence: str) -> str:
@@ -65,13 +50,10 @@ def main() -> int:
     args = parser.parse_args()
     print(machine())
     with fresh_home(keep=args.keep) as home:
-        env = clean_env(DAGSTER_HOME=str(home))
-        started = time.perf_counter()
-        sector_forecast("run", env=env)
-        print(f"sector-forecast run: {time.perf_counter() - started:.0f} s (bundled snapshot, empty home)\n")
-        text = sector_forecast("evaluate", env=env)
+        print(f"sector-forecast run: {cold_run(home)[0]:.0f} s (bundled snapshot, empty home)\n")
+        text = cli(home, "evaluate")
         print(text)
-        print(sector_forecast("evaluate", "--json", env=env))
+        print(cli(home, "evaluate", "--json"))
         if args.readme:
             write_fan_chart(home, REPO / "docs" / "fan-chart.png")
     if args.readme:

@@ -1,8 +1,8 @@
 """Background processes for the tests and the scripts: free ports, process groups, readiness, GraphQL over HTTP.
 
-Not a test module: `scripts/screenshots.py` starts the UI with it, and the deployment, browser, serving,
-reliability and CLI tests start their servers with it (`sector_forecast_tests/deploy/services.py` adds what
-only tests need). Every process is started in its own process group and stopped by the context
+Not a test module: `scripts/screenshots.py`, the benchmarks and the deployment, browser, serving, reliability
+and CLI tests start their servers with it (`sector_forecast_tests/deploy/services.py` adds what only tests
+need). Every process is started in its own process group and stopped by the context
 manager that started it (the group is signalled, then SIGKILLed), also on failure, so no server outlives
 its caller.
 """
@@ -80,8 +80,12 @@ def wait_until(
     timeout: float,
     proc: subprocess.Popen | None = None,
     log: Path | None = None,
+    poll: float = 0.5,
 ) -> None:
-    """Poll `check` until it is true; fail naming `what`, with the process's log, on timeout or early exit."""
+    """Poll `check` every `poll` s until it is true; fail naming `what`, with the log, on timeout or early exit.
+
+    A benchmark that reports the time to ready polls more often than a test that only waits for it.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -90,7 +94,7 @@ def wait_until(
             raise AssertionError(
                 f"{what}: process exited with {proc.returncode}\n{log_tail(log) if log else ''}"
             )
-        time.sleep(0.5)
+        time.sleep(poll)
     raise AssertionError(f"{what}: not ready after {timeout:.0f}s\n{log_tail(log) if log else ''}")
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import requests
 
-from sector_forecast.statbank.snapshot import read_provenance, read_snapshot, write_snapshot_files
 from sector_forecast_tests.statbank_faults import FaultProxy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,20 +68,6 @@ class ServerHandle:
 
     def reset(self) -> dict:
         return self._admin("reset", {})
-
-
-def snapshot_without_last_quarter_month(target: Path) -> str:
-    """Copy the bundled snapshot into `target` minus KONK25's newest quarter-closing month; return it."""
-    tables = read_snapshot(SNAPSHOT)
-    konk25 = tables["KONK25"]
-    periods = sorted(set(konk25.data["TID"]))
-    month = next(p for p in reversed(periods) if int(p[5:]) % 3 == 0)
-    keep = [p for p in periods if p < month]
-    konk25.data = konk25.data[konk25.data["TID"].isin(keep)].reset_index(drop=True)
-    konk25.time_variable["values"] = [v for v in konk25.time_variable["values"] if v["id"] in keep]
-    konk25.meta["latestPeriod"] = keep[-1]
-    write_snapshot_files(target, tables.values(), read_provenance(SNAPSHOT))
-    return month
 
 
 @contextmanager

@@ -3,13 +3,11 @@
 Every model predicts the mean count μ of the target quarter from what is known at the origin. Two rules make a
 fit the same however a run is batched (issue 19): the **training window** is the domain's — the
 ``TRAIN_WINDOW_QUARTERS`` quarters before the origin, whatever rows the caller hands over — and **tuning is
-nested** in it: rolling-origin cross-validation over the window's last ``CV_FOLDS`` × ``CV_FOLD_QUARTERS``
-quarters (time-ordered blocks, each predicted by a fit on every quarter before it; all sectors; never a random
-split), scored by the scale-free MAE (|error| / the sector's MASE scale, so a large sector cannot decide alone),
-then the winner is refitted on the whole window. The cross-validation residuals are kept as the earliest
-origins' interval calibration (``calibration.calibrate_backtest`` prefers graded backtest residuals once they
-exist). A fit for origin q sees targets up to q only (rows of quarter <= q-1, whose target is a count of <= q).
-Baselines (``domain.baselines``) are not tuned.
+nested** in it (``domain.tuning``: rolling-origin cross-validation over the window's last quarters, scored by
+the scale-free MAE), then the winner is refitted on the whole window. The cross-validation residuals are kept
+as the earliest origins' interval calibration (``calibration.calibrate_backtest`` prefers graded backtest
+residuals once they exist). A fit for origin q sees targets up to q only (rows of quarter <= q-1, whose target
+is a count of <= q). Baselines (``domain.baselines``) are not tuned.
 """
 
 from __future__ import annotations
@@ -27,13 +25,12 @@ from sector_forecast.domain.estimators import glm, glm_design, glm_seasonal, sea
 from sector_forecast.domain.features import TARGET_COLUMN
 from sector_forecast.domain.periods import quarter_offset
 from sector_forecast.domain.sectors import SECTOR_CODES
+from sector_forecast.domain.tuning import CV_FOLD_QUARTERS, cross_validate, fit_estimator
 
 BACKTEST_COLUMNS: list[str] = [
     "model", "sector", "origin", "target_quarter", "prediction", "actual", "current", "scale",
 ]
 TRAIN_WINDOW_QUARTERS = 40  # ten years: long enough for seasonality and a cycle, short enough to follow change
-CV_FOLDS = 2
-CV_FOLD_QUARTERS = 4  # 2 x 4 = 8 quarters of rolling cross-validation inside the window
 MIN_SCALE = 1.0  # a sector whose count never moved year on year still has a scale of one bankruptcy
 BASELINE, CHALLENGER = "baseline", "challenger"
 
@@ -126,16 +123,6 @@ def mase_scales(rows: pd.DataFrame) -> dict[int, float]:
     return {int(s): float(v) for s, v in means.fillna(MIN_SCALE).clip(lower=MIN_SCALE).items()}
 
 
-def _fit_estimator(spec: ModelSpec, params: dict[str, Any], rows: pd.DataFrame, seed: int) -> Any:
-    from threadpoolctl import threadpool_limits
-
-    estimator = spec.build(params, seed)
-    # One BLAS thread: on ~500 x 30 matrices threads cost more than they give (10x slower on 2 busy cores).
-    with threadpool_limits(limits=1):
-        estimator.fit(spec.design(rows), rows[TARGET_COLUMN].to_numpy(dtype="float64"))
-    return estimator
-
-
 def training_window(features: pd.DataFrame, origin: str, horizon: int = 1) -> pd.DataFrame:
     """Usable training rows for ``origin``: quarters origin-TRAIN_WINDOW_QUARTERS .. origin-horizon, known target.
 
@@ -147,39 +134,6 @@ def training_window(features: pd.DataFrame, origin: str, horizon: int = 1) -> pd
     q = features["quarter"].astype(str)
     rows = features[(q >= first) & (q <= last) & features[TARGET_COLUMN].notna() & features["bankruptcies"].notna()]
     return rows.sort_values(["quarter", "sector"], kind="mergesort", ignore_index=True)
-
-
-def _cv_blocks(quarters: list[str]) -> list[list[str]]:
-    """The window's last CV_FOLDS blocks of CV_FOLD_QUARTERS quarters (fewer in a short window), oldest first."""
-    n = min(CV_FOLDS * CV_FOLD_QUARTERS, max(1, len(quarters) // 2))
-    tail = quarters[-n:]
-    return [tail[i:i + CV_FOLD_QUARTERS] for i in range(0, n, CV_FOLD_QUARTERS)]
-
-
-def _cross_validate(spec: ModelSpec, rows: pd.DataFrame, scales: dict[int, float], seed: int,
-                    grid: list[dict[str, Any]], horizon: int = 1):
-    """Rolling-origin CV of every grid point: (tuning table, best params, best CV rows with predictions).
-
-    A block starting at quarter b is predicted by a fit on rows whose target was known at b: quarters <= b-horizon.
-    """
-    blocks = _cv_blocks(sorted(rows["quarter"].unique()))
-    tuning, best = [], None
-    for params in grid:
-        preds = []
-        for block in blocks:
-            known = rows["quarter"] <= quarter_offset(block[0], -horizon)
-            fit_part, val_part = rows[known], rows[rows["quarter"].isin(block)]
-            if spec.kind == "rule":
-                pred, _ = baselines.rule_forecast(spec.name, val_part)
-            else:
-                pred = _fit_estimator(spec, params, fit_part, seed).predict(spec.design(val_part))
-            preds.append(val_part.assign(prediction=np.asarray(pred, dtype="float64")))
-        cv = pd.concat(preds, ignore_index=True)
-        scaled = (cv[TARGET_COLUMN] - cv["prediction"]).abs() / cv["sector"].map(scales)
-        tuning.append({"params": dict(params), "validation_mae": float(scaled.mean())})
-        if best is None or tuning[-1]["validation_mae"] < best[0]["validation_mae"]:  # ties keep the earlier
-            best = (tuning[-1], cv)
-    return tuning, best[0], best[1], [q for b in blocks for q in b]
 
 
 def fit_model(
@@ -203,8 +157,8 @@ def fit_model(
         raise ValueError(f"{name}: need targets in at least 2 quarters to tune, got {quarters}")
     scales = mase_scales(rows) if scales is None else scales
     grid = spec.grid if params is None else [params]
-    tuning, best, cv, cv_quarters = _cross_validate(spec, rows, scales, seed, grid, horizon)
-    estimator = None if spec.kind == "rule" else _fit_estimator(spec, best["params"], rows, seed)
+    tuning, best, cv, cv_quarters = cross_validate(spec, rows, scales, seed, grid, horizon)
+    estimator = None if spec.kind == "rule" else fit_estimator(spec, best["params"], rows, seed)
     graded = cv.dropna(subset=["prediction"])
     residuals = pearson_residual(graded[TARGET_COLUMN].to_numpy(float), graded["prediction"].to_numpy(float))
     return FittedModel(

@@ -15,19 +15,8 @@ from sector_forecast.contracts.validation import validate
 from sector_forecast.domain import calibration, forecasters, gate, horizons
 from sector_forecast.domain.features import build_features, horizon_frame
 from sector_forecast.domain.periods import quarter_offset, quarter_range
-from sector_forecast_tests.domain.test_forecasters import make_panel
 
 ORIGIN = "2021Q2"
-
-
-@pytest.fixture(scope="module")
-def panel() -> pd.DataFrame:
-    return make_panel()
-
-
-@pytest.fixture(scope="module")
-def features(panel) -> pd.DataFrame:
-    return build_features(panel, quarter_range("2012Q1", "2023Q4"))
 
 
 def count(panel: pd.DataFrame, sector: int, quarter: str) -> float:

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from scripts.trimmed_snapshot import snapshot_without_last_quarter_month
 from sector_forecast.defs.partitions import origin_partitions, quarter_key_to_label
 from sector_forecast.storage.values import read_stored
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
-from sector_forecast_tests.statbank_server import running_statbank_server, snapshot_without_last_quarter_month
+from sector_forecast_tests.statbank_server import running_statbank_server
 
 
 @pytest.fixture(scope="module")

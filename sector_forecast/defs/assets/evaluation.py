@@ -16,12 +16,11 @@ import pandas as pd
 from sector_forecast.contracts import forecasting as contracts
 from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
 from sector_forecast.defs.checks import checked_output, contract_spec
-from sector_forecast.defs.metadata import figure_markdown, markdown_table, number
+from sector_forecast.defs.evaluation_metadata import gate_metadata, leaderboard_metadata
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import calibration, explain, forecasters, gate, horizons, metrics, score, scorecast
 from sector_forecast.domain.jsonable import to_json
-from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
 
 # Every partition that is materialised: in the first days of a quarter its origin partition already exists but
@@ -40,11 +39,6 @@ def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
     return key, partitions[key]
 
 
-def _coverage_table(per_sector: pd.DataFrame) -> pd.DataFrame:
-    cols = ["model", "sector", "n", "coverage80", "coverage95", "interval_score", "mase"]
-    return per_sector[cols]
-
-
 def _runs(fits: dict[str, dict]) -> pd.DataFrame:
     """One row per (model, origin): its MLflow run, chosen parameters and missing sectors (why, per sector)."""
     rows = [{"model": part["model"].name, "origin": quarter_key_to_label(key), "mlflow_run_id": part["mlflow_run_id"],
@@ -52,30 +46,6 @@ def _runs(fits: dict[str, dict]) -> pd.DataFrame:
              "missing": "; ".join(f"{s}: {r}" for s, r in sorted(part["model"].missing.items()))}
             for fit in fits.values() for key, part in fit.items()]
     return pd.DataFrame(rows).sort_values(["model", "origin"], ignore_index=True)
-
-
-def _tuning_paths(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per challenger: how often the chosen hyper-parameters changed from one origin to the next, and to what."""
-    rows = []
-    for name in forecasters.CHALLENGERS:
-        path = runs[runs["model"] == name]["parameters"]
-        if len(path):
-            rows.append({"model": name, "origins": len(path), "changes": int((path != path.shift()).sum() - 1),
-                         "chosen (origins)": ", ".join(f"{p} ({n})" for p, n in path.value_counts().items())})
-    return pd.DataFrame(rows)
-
-
-def _horizon_table(overall: pd.DataFrame) -> pd.DataFrame:
-    """The per-horizon leaderboard as the asset page shows it: horizon, rank, model and the headline scores."""
-    return overall[["horizon", "rank", "model", "n", "mase", "mae", "coverage80", "coverage95", "interval_score"]]
-
-
-def _missing(calibrated: pd.DataFrame) -> pd.DataFrame:
-    """Sector forecasts a model could not make (a baseline's input unknown), per model and sector."""
-    gaps = calibrated[calibrated["prediction"].isna()]
-    if gaps.empty:
-        return pd.DataFrame({"model": [], "sector": [], "origins_missing": []})
-    return gaps.groupby(["model", "sector"]).size().rename("origins_missing").reset_index()
 
 
 @dg.asset(
@@ -115,52 +85,18 @@ def backtest_leaderboard(
     s_overall, s_per_sector = metrics.leaderboard(scores, target="score")
     board = pd.concat([overall, s_overall], ignore_index=True)
     board.insert(2, "role", board["model"].map(lambda m: forecasters.MODELS[m].role if m in forecasters.MODELS else ""))
-    graded = calibrated.dropna(subset=["actual"])
-    origins = sorted(graded["origin"].unique())
-    score_origins = sorted(scores.dropna(subset=["actual"])["origin"].unique())
-    context.log.info(f"backtest over {len(origins)} graded origins:\n{board.to_string(index=False)}")
-    at_zero = int((calibrated["lower80"] <= 0).sum())
-    distribution = score.score_distribution(panel)
-    season, drivers = score.quarter_of_year_test(panel), score.score_drivers(panel)
-    runs, missing = _runs(fits), _missing(calibrated)
-    value = {"score_distribution": distribution, "score_season": season, "score_drivers": drivers, "overall": board,
+    graded_origins = calibrated.dropna(subset=["actual"])["origin"].nunique()
+    context.log.info(f"backtest over {graded_origins} graded origins:\n{board.to_string(index=False)}")
+    value = {"score_distribution": score.score_distribution(panel), "score_season": score.quarter_of_year_test(panel),
+             "score_drivers": score.score_drivers(panel), "overall": board,
              "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
-             "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": runs,
+             "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": _runs(fits),
              "predictions_by_horizon": by_horizon, "validation_by_horizon": all_validation,
              "overall_by_horizon": h_overall, "per_sector_by_horizon": h_per_sector}
     yield from checked_output(
         "backtest_leaderboard", value, board, contracts.LEADERBOARD_SCHEMA,
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(len(board)),
-            "graded_origins": dg.MetadataValue.text(
-                f"{origins[0]}..{origins[-1]} ({len(origins)})" if origins else "none"),
-            "graded_score_origins": dg.MetadataValue.text(
-                f"{score_origins[0]}..{score_origins[-1]} ({len(score_origins)})" if score_origins else "none"),
-            "leaderboard": dg.MetadataValue.md(markdown_table(board)),
-            "leaderboard_by_horizon": dg.MetadataValue.md(markdown_table(_horizon_table(h_overall), max_rows=40)),
-            "per_sector_coverage": dg.MetadataValue.md(markdown_table(_coverage_table(per_sector), max_rows=80)),
-            "missing_forecasts": dg.MetadataValue.md(
-                markdown_table(missing) if len(missing) else "Every model forecast every sector at every origin."),
-            "tuning_paths": dg.MetadataValue.md(markdown_table(_tuning_paths(runs))),
-            "lower_bounds_at_zero": dg.MetadataValue.md(
-                f"{at_zero} of {len(calibrated)} 80% lower bounds are 0: a count cannot be negative, so the "
-                "interval starts at the support's edge (stated, not hidden)."),
-            "errors_by_origin": figure_markdown(
-                plots.errors_by_origin(calibrated, statbank.data_label()), "Scaled error by origin"),
-            "score_distribution": dg.MetadataValue.md(markdown_table(distribution)),
-            "score_season": dg.MetadataValue.md(_season_markdown(season, drivers)),
-            "data": dg.MetadataValue.text(statbank.data_label()),
-            "best_model": dg.MetadataValue.text(str(overall.iloc[0]["model"])),
-        },
+        metadata=leaderboard_metadata(value, overall, per_sector, statbank.data_label()),
     )
-
-
-def _season_markdown(season: dict, drivers: dict) -> str:
-    means = " · ".join(f"{q} {m:.2f}" for q, m in season["means"].items())
-    return (f"Published scores by quarter of year ({season['n']}): {means}; Kruskal–Wallis p = "
-            f"{season['pvalue']:.3f} (p > 0.10: no sign of a season). What drives the score: correlation "
-            f"{drivers['corr_bankruptcies_only']:.2f} with the same percentile of bankruptcies alone, "
-            f"{drivers['corr_births_only']:.2f} with births alone (n = {drivers['n']}).")
 
 
 def champion_table(calibrated: pd.DataFrame, champion: str) -> pd.DataFrame:
@@ -187,37 +123,6 @@ def _gate_metrics(verdict: gate.GateDecision, verdicts: dict[int, gate.GateDecis
             **{f"gate_pvalue_holm_h{h}": v.pvalue_holm for h, v in verdicts.items() if h > 1}}
 
 
-def _gate_metadata(
-    decision: gate.GateDecision, info: dict, registered: str, label: str, verdicts: dict[int, gate.GateDecision]
-) -> dict:
-    flat = pd.DataFrame([decision.flat()]).drop(columns="reason")
-    challengers = pd.DataFrame(list(decision.challengers)) if decision.challengers else pd.DataFrame()
-    return {
-        "champion": dg.MetadataValue.text(info["champion"]),
-        "decision": dg.MetadataValue.text(info["decision"]),
-        "reason": dg.MetadataValue.text(decision.reason),
-        "gate_statistic": number(decision.statistic),
-        "gate_pvalue": number(decision.pvalue),
-        "gate_pvalue_holm": number(decision.pvalue_holm),
-        "gate": dg.MetadataValue.md(markdown_table(flat)),
-        "challengers": dg.MetadataValue.md(markdown_table(challengers) if len(challengers) else "none"),
-        "baselines": dg.MetadataValue.text(", ".join(decision.baselines)),
-        "champion_version": dg.MetadataValue.text(str(info["champion_version"])),
-        "registered_model": dg.MetadataValue.text(registered),
-        "interval_quantiles": dg.MetadataValue.json(info["quantiles"]),
-        "gate_run_id": dg.MetadataValue.text(info["gate_run_id"]),
-        "data": dg.MetadataValue.text(label),
-        "gate_by_horizon": dg.MetadataValue.md(markdown_table(_gates_table(verdicts))),
-    }
-
-
-def _gates_table(verdicts: dict[int, gate.GateDecision]) -> pd.DataFrame:
-    """One row per horizon: best challenger vs best baseline, DM/HLN p-values (h−1 autocovariances), verdict."""
-    return pd.DataFrame([{"horizon": h, "winner": v.champion, "candidate": v.candidate, "baseline": v.baseline,
-                          "candidate_mase": v.candidate_mase, "baseline_mase": v.baseline_mase, "pvalue": v.pvalue,
-                          "pvalue_holm": v.pvalue_holm, "promoted": v.promoted} for h, v in verdicts.items()])
-
-
 def _with_why(table: pd.DataFrame, champion: str, feature_frame: dict, origin: str, log) -> pd.DataFrame:
     """The served table with `why` at the newest origin, every horizon: what moved it since the origin before.
 
@@ -236,6 +141,33 @@ def _with_why(table: pd.DataFrame, champion: str, feature_frame: dict, origin: s
     if gap >= 1e-6:
         log.warning(f"champion_model: the {champion} refit at {origin} differs from the backtest by {gap:.3g}")
     return table.merge(explain.explain_table(explained), on=["sector", "origin", "horizon"], how="left")
+
+
+def _register(
+    mlflow: MlflowResource, client, table: pd.DataFrame, gate_run: str, tags: dict[str, str], log
+) -> dict[str, str]:
+    """Register the served table as a new `champion` version, unless the current version already serves it.
+
+    The content hash (`fingerprint`) decides, so a re-run on unchanged data and code registers nothing. Returns
+    what `champion_model`'s value records: the version, its model URI when new, and which of the two happened.
+    """
+    # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
+    from sector_forecast.tracking import pyfunc as serving
+
+    stamp = fingerprint(tags["model"], table)
+    with tracking.registry_lock(mlflow.uri):
+        unchanged = tracking.same_champion(client, mlflow.registered_model_name, stamp)
+        if unchanged is not None:
+            log.info(f"champion version {unchanged.version} already serves these forecasts: not registered")
+            return {"version": str(unchanged.version), "registration": "unchanged"}
+        model_uri = tracking.log_model_into(
+            gate_run, mlflow.uri,
+            lambda workdir: serving.log_serving_model(
+                table, model=tags["model"], origin=tags["origin"], data_source=tags["data.source"], workdir=workdir),
+        )
+        version = tracking.register_champion(
+            client, mlflow.registered_model_name, model_uri, gate_run, tags={**tags, "fit_fingerprint": stamp})
+    return {"version": str(version.version), "model_uri": model_uri, "registration": "registered"}
 
 
 @dg.asset(
@@ -258,9 +190,6 @@ def champion_model(
     context: dg.AssetExecutionContext, backtest_leaderboard: dict, feature_frame: dict, mlflow: MlflowResource,
     statbank: StatBankResource,
 ):
-    # MLflow (~2 s) loads when a run logs a model, not when the code location loads (docs/benchmarks.md).
-    from sector_forecast.tracking import pyfunc as serving
-
     calibrated = backtest_leaderboard["predictions"]
     verdict = gate.promotion_gate(calibrated, forecasters.BASELINES, alpha=GATE_ALPHA)
     by_horizon = backtest_leaderboard.get("predictions_by_horizon", calibrated)
@@ -290,24 +219,9 @@ def champion_model(
     info: dict = {"champion": champ, "gate": verdict.to_dict(), "decision": decision, "origin": origin,
                   "gate_by_horizon": {str(h): v.to_dict() for h, v in verdicts.items()},
                   "gate_run_id": gate_run, "quantiles": to_json(quantiles), "quantile_sources": to_json(sources)}
-    stamp = fingerprint(champ, table)
-    with tracking.registry_lock(mlflow.uri):
-        unchanged = tracking.same_champion(client, mlflow.registered_model_name, stamp)
-        if unchanged is not None:
-            info.update(version=str(unchanged.version), registration="unchanged")
-            context.log.info(f"champion version {unchanged.version} already serves these forecasts: not registered")
-        else:
-            model_uri = tracking.log_model_into(
-                gate_run, mlflow.uri,
-                lambda workdir: serving.log_serving_model(
-                    table, model=champ, origin=origin, data_source=provenance["data.source"], workdir=workdir),
-            )
-            version = tracking.register_champion(
-                client, mlflow.registered_model_name, model_uri, gate_run,
-                tags={"model": champ, "origin": origin, "gate.decision": decision,
-                      "gate.pvalue_holm": f"{verdict.pvalue_holm:.4f}", "fit_fingerprint": stamp, **provenance},
-            )
-            info.update(version=str(version.version), model_uri=model_uri, registration="registered")
+    tags = {"model": champ, "origin": origin, "gate.decision": decision,
+            "gate.pvalue_holm": f"{verdict.pvalue_holm:.4f}", **provenance}
+    info.update(_register(mlflow, client, table, gate_run, tags, context.log))
     current = tracking.current_champion(client, mlflow.registered_model_name)
     info["champion_version"] = str(current.version) if current else None
     info["champion_model"] = current.tags.get("model") if current else None
@@ -315,5 +229,5 @@ def champion_model(
     registered = f"models:/{mlflow.registered_model_name}@champion"
     yield from checked_output(
         "champion_model", info, pd.DataFrame([verdict.flat()]), contracts.GATE_SCHEMA,
-        metadata=_gate_metadata(verdict, info, registered, statbank.data_label(), verdicts),
+        metadata=gate_metadata(verdict, info, registered, statbank.data_label(), verdicts),
     )
