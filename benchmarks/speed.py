@@ -404,7 +404,20 @@ def direct_calls() -> dict[str, float]:
 
     import pandas as pd
 
-    from sector_forecast.domain import calibration, drift, features, forecasters, gate, metrics, panel, score
+    from sector_forecast.domain import (
+        calibration,
+        drift,
+        features,
+        forecasters,
+        gate,
+        horizons,
+        metrics,
+        monitoreval,
+        panel,
+        score,
+        scorecast,
+    )
+    from sector_forecast.domain.features import HORIZONS
     from sector_forecast.domain.sectors import KONK4_TO_SECTOR, KONK25_TO_SECTOR
     from sector_forecast.statbank import StatBankClient
 
@@ -428,25 +441,30 @@ def direct_calls() -> dict[str, float]:
     feats = features.build_features(frame, quarters)
     lap("panel + features")
     origins = [q for q in quarters if q >= "2012Q1"]  # FIRST_ORIGIN of defs/partitions.py
-    preds, vals = [], []
-    for name in forecasters.MODELS:
-        for origin in origins:
-            model, pred = forecasters.rolling_origin_fit(name, feats, origin)
-            preds.append(pred)
-            vals.append(forecasters.validation_frame(model, origin))
-    validation = pd.concat(vals, ignore_index=True)
-    calibrated = calibration.calibrate_backtest(pd.concat(preds, ignore_index=True), validation)
-    lap(f"fits ({len(forecasters.MODELS)} models x {len(origins)} origins) + calibration")
+    frames = horizons.horizon_frames(feats)  # the fit assets: every model, origin and horizon (1-4, direct)
+    fits = [horizons.fit_horizons(name, feats, origin, frames=frames)
+            for name in forecasters.MODELS for origin in origins]
+    lap(f"fits ({len(forecasters.MODELS)} models x {len(origins)} origins x horizons {min(HORIZONS)}-{max(HORIZONS)})")
+    # backtest_leaderboard: calibration per horizon, leaderboards, the score backtest; champion_model: the gate
+    predictions = horizons.attach_actuals(pd.concat([f[1] for f in fits], ignore_index=True), frame)
+    all_validation = pd.concat([f[2] for f in fits], ignore_index=True)
+    by_horizon = calibration.calibrate_horizons(predictions, all_validation)
+    calibrated, validation = horizons.one_step(by_horizon), horizons.one_step(all_validation)
+    horizons.leaderboards(by_horizon)
+    scores = scorecast.score_backtest(calibrated, frame, validation)
     metrics.leaderboard(calibrated, target="bankruptcies")
-    champion = gate.promotion_gate(calibrated, alpha=0.10).champion  # the champion_model asset's level
+    metrics.leaderboard(scores, target="score")
+    champion = gate.promotion_gate(calibrated, forecasters.BASELINES, alpha=0.10).champion
     rows = calibrated[calibrated["model"] == champion]
     counts = frame[["sector", "quarter", "bankruptcies"]]
+    # monitor_evaluation and drift_report's statistics
+    monitoreval.evaluate_monitors(counts, rows, origins[0])
     for quarter in origins:
         drift.data_drift(counts, quarter)
         current = rows[rows["target_quarter"].astype(str) == quarter][["sector", "prediction"]].merge(
             counts[counts["quarter"] == quarter].rename(columns={"bankruptcies": "actual"}), on="sector", how="left")
         drift.performance_degradation(rows, current, quarter)
-    lap("leaderboard, gate, drift statistics")
+    lap("leaderboard, scores, gate, monitors")
     steps["total"] = time.perf_counter() - started
     return steps
 
