@@ -32,8 +32,16 @@ Dagster's `eager()` changed where this graph needs it:
   and again when the champion caught up. So a dep that also reaches the asset through another dep does
   not trigger it (`shortcut_deps`); it still counts for missing, in-progress and check gating.
 
-Conditions are keyed by group, not by asset module, so assets added later (the monitoring group's
-`drift_report`, `batch_predictions`) get the same condition unless they declare their own.
+Conditions are keyed by group, not by asset module, so assets added later get the same condition unless they
+declare their own — except the two per-origin monitoring assets, which are records of their quarter:
+
+- **`batch_predictions` logs what is served.** Only the newest origin's partition follows a new champion
+  (`newest_origin_follows_champion`): the log keeps what each earlier origin's champion served, so a new
+  champion does not re-log 59 origins (and, through them, re-judge every quarter).
+- **`drift_report[q]` judges q when q's counts arrive**, with the forecast made for q at q−1: it runs when the
+  panel quarters it reads change (a publication or a revision) or when the forecast it judges is logged, not
+  when a later champion is registered (`JUDGED_WHEN`). So a new quarter's report runs beside the new fits,
+  not after them, and a UI backfill is not followed by a second pass over the reports it has just built.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,10 +102,33 @@ def revision_aware_eager(ignore_triggers: Iterable[str] = (), collector: bool = 
             "any_deps_updated",
             dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(*ignored)),
         )
-    blocked = dg.AutomationCondition.any_deps_match(
+    return (condition & ~_blocked()).with_label("eager_with_revisions")
+
+
+def _blocked() -> dg.AutomationCondition:
+    return dg.AutomationCondition.any_deps_match(
         dg.AutomationCondition.any_checks_match(dg.AutomationCondition.check_failed(), blocking_only=True)
     ).with_label("any_deps_blocking_check_failed")
-    return (condition & ~blocked).with_label("eager_with_revisions")
+
+
+def newest_origin_follows_champion() -> dg.AutomationCondition:
+    """For `batch_predictions`: the newest origin re-logs when what it reads (champion, leaderboard) changed.
+
+    No `newly_missing` trigger: a new origin's partition appears at the quarter's end, before its fits exist,
+    and is logged when the champion that serves it is registered.
+    """
+    return (
+        dg.AutomationCondition.in_latest_time_window()
+        & dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+        & ~_blocked()
+    ).with_label("newest_origin_follows_champion")
+
+
+# Per-origin records (module docstring): the deps whose updates trigger them; the others only gate.
+JUDGED_WHEN = {"drift_report": {"quarterly_panel", "batch_predictions"}}
+OWN_CONDITIONS = {"batch_predictions": newest_origin_follows_champion}
 
 
 def _deps_by_asset(assets: Sequence) -> dict[str, set[str]]:
@@ -114,13 +145,17 @@ def with_automation(assets: Sequence) -> list:
 
     Raw tables get none (the publication sensor owns them); an asset that declares its own keeps it.
     """
-    shortcuts = shortcut_deps(_deps_by_asset(assets))
+    deps = _deps_by_asset(assets)
+    shortcuts = shortcut_deps(deps)
 
     def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        name = spec.key.to_user_string()
         if spec.group_name == RAW_GROUP or spec.automation_condition is not None:
             return spec
-        condition = revision_aware_eager(shortcuts.get(spec.key.to_user_string(), ()),
-                                         collector=spec.partitions_def is None)
+        if name in OWN_CONDITIONS:
+            return spec.replace_attributes(automation_condition=OWN_CONDITIONS[name]())
+        quiet = deps[name] - JUDGED_WHEN[name] if name in JUDGED_WHEN else shortcuts.get(name, ())
+        condition = revision_aware_eager(quiet, collector=spec.partitions_def is None)
         return spec.replace_attributes(automation_condition=condition)
 
     out = []

@@ -124,6 +124,8 @@ def test_every_asset_below_the_raw_tables_carries_the_condition_and_the_sensors_
         node = graph.get(key)
         if node.group_name == "raw":
             assert node.automation_condition is None, key  # the publication sensor owns them
+        elif key.to_user_string() == "batch_predictions":  # logs what is served: the newest origin only
+            assert node.automation_condition.get_label() == "newest_origin_follows_champion"
         else:
             assert node.automation_condition.get_label() == "eager_with_revisions", key
     sensors = {s.name: s for s in defs.sensors}

@@ -3,11 +3,12 @@
 `batch_predictions[q]` is the champion model's forecast of quarters q+1..q+4 (horizons 1–4) made at origin q, with
 its 80% and 95% intervals calibrated per sector — the row of the real-time backtest (`backtest_leaderboard`),
 so each origin's forecast and interval use only what was known at q. No model is re-run here. It is appended
-to the prediction log (`storage/prediction_log.py` says why the log is a file of its own).
+to the prediction log (`storage/prediction_log.py` says why the log is a file of its own). Automation re-logs
+only the newest origin when a new champion is registered: the log keeps what each origin's champion served.
 
-`drift_report[q]` asks of each quarter: did its bankruptcies move away from their recent history (data
-drift), and did the champion's forecast for it miss by more than its errors usually do (performance
-degradation)? The statistics and their levels are in `domain/drift.py`; this asset gathers the inputs —
+`drift_report[q]` asks of each quarter, when its counts arrive: did its bankruptcies move away from their recent
+history (data drift), and did the champion's forecast for it (logged at q−1) miss by more than its errors
+usually do (performance degradation)? A later champion does not re-judge it (automation.py). The statistics and their levels are in `domain/drift.py`; this asset gathers the inputs —
 `quarterly_panel` for q and the `HISTORY_QUARTERS` quarters before it, the champion's rows of the real-time
 backtest, the prediction log — and stores the report three ways: the asset value (a JSON-able dict),
 `<store>/monitoring/drift_report/<quarter>.json|html` (the HTML is self-contained), and the same two files as
@@ -65,7 +66,9 @@ _PER_ORIGIN = {"group_name": MONITORING_GROUP, "partitions_def": origin_partitio
                "backfill_policy": dg.BackfillPolicy.single_run(), "io_manager_key": "parquet_io_manager"}
 _HISTORY = dg.TimeWindowPartitionMapping(start_offset=-drift.HISTORY_QUARTERS,
                                          allow_nonexistent_upstream_partitions=True)
-_PREVIOUS = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
+# drift_report[q] judges the forecast made at q-1 only (end_offset too: the default 0 would also make it read,
+# and re-run after, the forecast logged at q itself).
+_PREVIOUS = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
 
 
 class DriftConfig(dg.Config):
