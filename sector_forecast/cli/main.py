@@ -105,14 +105,21 @@ def run(stages: tuple[str, ...]) -> None:
 
 
 @main.command(help="Start the Dagster web UI and daemon (`dagster dev`) on 127.0.0.1 on the same instance "
-              "as `run`. Ctrl-C or SIGTERM stops `dagster dev` and every process it started.")
+              "as `run`. Quiet by default: only warnings and errors of the webserver and daemon are shown. "
+              "Ctrl-C or SIGTERM stops `dagster dev` and every process it started.")
 @click.option("--port", default=3000, show_default=True)
-def ui(port: int) -> None:
+@click.option("--verbose", is_flag=True,
+              help="Also show their INFO lines: every automation and sensor tick (several a minute when idle).")
+def ui(port: int, verbose: bool) -> None:
     home = ensure_dagster_home()
     _fail_interrupted_runs(home)
     dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")]
+    cmd = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml"),
+           "--log-level", "info" if verbose else "warning"]
     click.echo(" ".join(cmd))
+    # At WARNING the webserver's own "Serving dagster-webserver on ..." line is not shown: say where it will be.
+    click.echo(f"sector-forecast: the UI will be at http://127.0.0.1:{port} once dagster dev has loaded the code"
+               f"{'' if verbose else '; --verbose shows every daemon tick'}")
     # Run from $DAGSTER_HOME: `dagster dev` warns that a dagster.yaml in its working directory "will not be
     # used" whenever that directory is not $DAGSTER_HOME, and the repository root holds the template.
     env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), *UI_QUIET]))}
