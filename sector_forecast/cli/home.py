@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
 from filelock import FileLock, Timeout
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -22,9 +23,20 @@ HOLDER_FILE = ".sector-forecast-run.holder"  # who holds the lock, for the waiti
 
 
 def ensure_dagster_home() -> Path:
-    """`$DAGSTER_HOME`, or `./.dagster_home` created with the project's `dagster.yaml` when unset."""
-    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    """`$DAGSTER_HOME`, or `./.dagster_home` created with the project's `dagster.yaml` when unset.
+
+    A home that is not (and cannot be made) a directory ends the command with one line naming it.
+    """
+    given = os.environ.get("DAGSTER_HOME")
+    home = Path(given or Path.cwd() / ".dagster_home").resolve()
+    name = f"DAGSTER_HOME={given!r}" if given else f"{str(home)!r} (the default when DAGSTER_HOME is unset)"
+    if home.exists() and not home.is_dir():
+        raise click.ClickException(f"{name} is not a directory: set DAGSTER_HOME to a directory for the Dagster "
+                                   "instance (made when missing), or unset it for ./.dagster_home")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise click.ClickException(f"{name} cannot be made a directory: {err.strerror or err}") from None
     config = home / "dagster.yaml"
     template = REPO_ROOT / "dagster.yaml"
     if not config.exists() and template.exists():  # atomic: a run starting beside us never reads half a file

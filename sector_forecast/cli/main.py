@@ -12,19 +12,20 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 
 from sector_forecast import clock
+from sector_forecast.cli.errors import DEBUG_ENV, OneLineErrors
 from sector_forecast.cli.evaluate import evaluate
 from sector_forecast.cli.home import REPO_ROOT, ensure_dagster_home, exclusive_instance
 from sector_forecast.cli.statbank import statbank
+from sector_forecast.statbank.client import ENV_URL, base_url_problem, env_source
 
 # How long `ui` lets `dagster dev` and everything it started stop after SIGINT/SIGTERM before SIGKILL. Idle,
 # they need a few seconds; `dagster dev` itself allows its webserver and daemon 60 s each.
 STOP_GRACE_SECONDS = 30.0
-DEBUG_ENV = "SECTOR_FORECAST_DEBUG"
 ANSI_CODE = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
 
 # Upstream notices with nothing for a user to act on, filtered (by exact message, through PYTHONWARNINGS so
@@ -34,28 +35,24 @@ ANSI_CODE = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
 UI_QUIET = ("ignore:Function `dev_command` is superseded",)
 
 
-class _OneLineErrors(click.Group):
-    """Errors end the command with one line naming the cause; the traceback only with --debug or $DEBUG_ENV."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.Abort, click.ClickException, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as err:
-            if ctx.params.get("debug") or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
-                raise
-            hint = f"(--debug or {DEBUG_ENV}=1 for the traceback)"
-            raise click.ClickException(f"{type(err).__name__}: {str(err).strip().splitlines()[0]} {hint}") from None
-
-
-@click.group(cls=_OneLineErrors, help=__doc__)
+@click.group(cls=OneLineErrors, help=__doc__)
 @click.option("--debug", is_flag=True, help=f"Show the traceback of an unexpected error (also {DEBUG_ENV}=1).")
-def main(debug: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     try:  # read before anything imports the partitions, which would fail with a traceback instead
         clock.override()
     except ValueError as err:
         raise click.ClickException(str(err)) from None
+    if ctx.invoked_subcommand != "statbank":  # whose commands take --url and name it when it is bad
+        _check_source_url()
+
+
+def _check_source_url() -> None:
+    """A bad $SECTOR_FORECAST_STATBANK_URL is named as that variable, before anything is started with it."""
+    url, _ = env_source()
+    if url and (problem := base_url_problem(url)):
+        raise click.ClickException(f"{ENV_URL}={url!r} {problem} (e.g. https://api.statbank.dk/v1; "
+                                   "unset it for the bundled snapshot)")
 
 
 @main.command(help="Materialise the whole graph on the configured source (bundled snapshot unless "
@@ -108,14 +105,21 @@ def run(stages: tuple[str, ...]) -> None:
 
 
 @main.command(help="Start the Dagster web UI and daemon (`dagster dev`) on 127.0.0.1 on the same instance "
-              "as `run`. Ctrl-C or SIGTERM stops `dagster dev` and every process it started.")
+              "as `run`. Quiet by default: only warnings and errors of the webserver and daemon are shown. "
+              "Ctrl-C or SIGTERM stops `dagster dev` and every process it started.")
 @click.option("--port", default=3000, show_default=True)
-def ui(port: int) -> None:
+@click.option("--verbose", is_flag=True,
+              help="Also show their INFO lines: every automation and sensor tick (several a minute when idle).")
+def ui(port: int, verbose: bool) -> None:
     home = ensure_dagster_home()
     _fail_interrupted_runs(home)
     dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")]
+    cmd = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml"),
+           "--log-level", "info" if verbose else "warning"]
     click.echo(" ".join(cmd))
+    # At WARNING the webserver's own "Serving dagster-webserver on ..." line is not shown: say where it will be.
+    click.echo(f"sector-forecast: the UI will be at http://127.0.0.1:{port} once dagster dev has loaded the code"
+               f"{'' if verbose else '; --verbose shows every daemon tick'}")
     # Run from $DAGSTER_HOME: `dagster dev` warns that a dagster.yaml in its working directory "will not be
     # used" whenever that directory is not $DAGSTER_HOME, and the repository root holds the template.
     env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), *UI_QUIET]))}

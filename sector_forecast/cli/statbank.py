@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import requests
 
+from sector_forecast.cli.errors import OneLineErrors
 from sector_forecast.statbank.client import DEFAULT_SNAPSHOT, StatBankClient
 from sector_forecast.statbank.errors import StatBankError
 from sector_forecast.statbank.session import failure_cause
@@ -17,19 +18,7 @@ from sector_forecast.statbank.session import failure_cause
 TABLES = ("KONK4", "KONK25", "DEMO14")
 
 
-class _OneLineErrors(click.Group):
-    """Usage errors of any subcommand as one `Error: ...` line, without click's usage block above it."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as exc:
-            error = click.ClickException(exc.format_message())
-            error.exit_code = exc.exit_code
-            raise error from None
-
-
-@click.group("statbank", cls=_OneLineErrors)
+@click.group("statbank", cls=OneLineErrors)
 def statbank() -> None:
     """Statistics Denmark StatBank: snapshot, local server, live pull."""
 

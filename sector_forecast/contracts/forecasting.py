@@ -22,6 +22,11 @@ _SHARE = pa.Column("float64", pa.Check.in_range(0.0, 1.0), nullable=True)
 _NONNEG = pa.Column("float64", pa.Check.ge(0), nullable=True)
 
 
+def _note(description: str) -> pa.Column:
+    """A column the contract describes for the UI's column schema and does not check (any type, may be absent)."""
+    return pa.Column(None, nullable=True, required=False, description=description)
+
+
 PREDICTIONS_SCHEMA = pa.DataFrameSchema(
     {
         "model": pa.Column(str, nullable=False, description="a baseline or a challenger (domain.forecasters.MODELS)"),
@@ -98,6 +103,17 @@ FORECASTS_SCHEMA = pa.DataFrameSchema(
                              for level in (80, 95) for side in ("lower", "upper")))},
         "model": pa.Column(str, nullable=False, description="the champion model"),
         "data_source": pa.Column(str, nullable=False, description="DST's API, or the snapshot and its synthetic share"),
+        "sector_name": _note("the DB07 sector's name, beside its code"),
+        "horizon": _note("quarters after the origin (1–4): quarter = model_origin + horizon"),
+        "model_origin": _note("the origin: the newest quarter with data, the one the forecast was made at"),
+        "why": _note("what moved this forecast since the previous origin's, largest inputs first "
+                     "(domain.explain; a baseline's line names its rule)"),
+        "births_basis": _note("the score's births of the quarter's year: published, nowcast or unavailable "
+                              "(empty where no score is simulated)"),
+        "births_nowcast": _note("births in the quarter (a quarter of the year's births) as known at the origin: "
+                                "published, or a nowcast from earlier years"),
+        "births_log_sd": _note("log-scale standard deviation of births_nowcast (0 when published)"),
+        "model_version": _note("version of the registered model sector-vitality that served these forecasts"),
     },
     checks=[
         pa.Check(nested_intervals, name="nested_intervals",

@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from sector_forecast.defs.metadata import markdown_table, run_metadata
+from sector_forecast.defs.metadata import markdown_table, number, run_metadata
 from sector_forecast.reports.drift_pages import (
     DriftReport,
     drifted,
@@ -23,6 +23,8 @@ from sector_forecast.reports.drift_pages import (
 DATA_DRIFT_CHECK = "data_drift"
 PERFORMANCE_CHECK = "performance_degradation"
 _PLOTS = {"data_drift": "Data drift", "performance": "Performance"}
+# Short enough for the UI's metadata table to keep key and value apart, `run/` prefix included.
+_SHORT = {"performance_degradation": "performance"}
 NO_PLOTS = ("Plots are drawn for the newest quarters of a bulk run only: materialise this quarter on its own "
             "(or set `plot_quarters: 0`) to draw them.")
 
@@ -42,13 +44,13 @@ def partition_metadata(report: DriftReport, images: dict[str, str], files: dict[
         **_plots(images),
         "data_drift": dg.MetadataValue.bool(report.data_drift),
         "drifted": dg.MetadataValue.text(", ".join(drifted(report)) or "none"),
-        "data_drift_min_pvalue": dg.MetadataValue.float(float(data.table["p_value"].min())),
+        "data_drift_min_pvalue": number(data.table["p_value"].min()),
         "performance_degradation": dg.MetadataValue.bool(report.degraded),
-        "performance_statistic": dg.MetadataValue.float(float(perf.statistic)),
-        "performance_pvalue": dg.MetadataValue.float(float(perf.p_value)),
+        "performance_statistic": number(perf.statistic),
+        "performance_pvalue": number(perf.p_value),
         "performance_testable": dg.MetadataValue.bool(perf.testable),
         "alarm": dg.MetadataValue.bool(report.alarm),
-        "nominal_false_alarm_rate": dg.MetadataValue.float(data.level + perf.level),
+        "nominal_false_alarm_rate": number(data.level + perf.level),
         "judged_source": dg.MetadataValue.text(report.judged.source),
         "retrain": dg.MetadataValue.bool(report.retrain),
         "retrain_reason": dg.MetadataValue.text(report.retrain_reason),
@@ -62,15 +64,15 @@ def partition_metadata(report: DriftReport, images: dict[str, str], files: dict[
 def run_summary_metadata(reports: dict[str, DriftReport], summary: dict[str, Any], directory: Path,
                          by_horizon: pd.DataFrame) -> dict[str, Any]:
     """The run's Output metadata: a row per quarter, its alarms and false-alarm rates (`run/` when several), and
-    the prediction log graded per horizon."""
+    the prediction log graded per horizon. The rates are of the quarters outside `known_shifts_excluded`."""
     # Figures of the whole run are labelled `run/` on each partition's page when the run spans several.
     return run_metadata({
         "run_summary": dg.MetadataValue.md(markdown_table(run_table(list(reports.values())), max_rows=100)),
         "alarms": dg.MetadataValue.text(", ".join(summary["alarms"]) or "none"),
-        **{f"false_alarm_rate_outside_known_shifts/{m}": dg.MetadataValue.float(float(r["rate"] or 0))
+        **{f"false_alarm_rate/{_SHORT.get(m, m)}": number(r["rate"] or 0)
            for m, r in summary["false_alarm_rate"].items()},
         "known_shifts_excluded": dg.MetadataValue.text(", ".join(summary["excluded"]) or "none"),
-        "nominal_false_alarm_rate": dg.MetadataValue.float(summary["nominal_false_alarm_rate"]),
+        "nominal_false_alarm_rate": number(summary["nominal_false_alarm_rate"]),
         "reports_dir": dg.MetadataValue.path(str(directory)),
         "performance_by_horizon": dg.MetadataValue.md(
             "Every logged forecast graded once its quarter was published (all versions):\n\n"
@@ -87,7 +89,7 @@ def _check(name: str, newest: DriftReport, flagged: list[str], passed: bool, des
         check_name=name, asset_key="drift_report", passed=passed, severity=dg.AssetCheckSeverity.WARN,
         description=description,
         metadata={"quarter": dg.MetadataValue.text(newest.quarter),
-                  "nominal_false_alarm_rate": dg.MetadataValue.float(level),
+                  "nominal_false_alarm_rate": number(level),
                   "flagged_quarters_in_run": dg.MetadataValue.text(", ".join(flagged) or "none")},
     )
 

@@ -44,6 +44,13 @@ ENV_SNAPSHOT = "SECTOR_FORECAST_SNAPSHOT_DIR"
 _Reply = requests.Response
 
 
+def base_url_problem(url: str) -> str | None:
+    """What is wrong with `url` as a StatBank base URL, as the end of a sentence naming it; None when nothing is."""
+    if not re.match(r"https?://[^/]", url):
+        return "is not an http:// or https:// URL"
+    return None
+
+
 def env_source() -> tuple[str | None, str | None]:
     """(StatBank URL, snapshot directory) as the environment sets them: the one place they are read."""
     return os.environ.get(ENV_URL) or None, os.environ.get(ENV_SNAPSHOT) or None
@@ -60,8 +67,8 @@ class StatBankClient:
         retries: int = 3,
         backoff: float = 0.5,
     ) -> None:
-        if base_url and not re.match(r"https?://[^/]", base_url):
-            raise StatBankError(None, f"base URL {base_url!r} is not an http:// or https:// URL")
+        if base_url and (problem := base_url_problem(base_url)):
+            raise StatBankError(None, f"base URL {base_url!r} {problem}")
         self.base_url = base_url.rstrip("/") if base_url else None
         self.snapshot_dir = None if self.base_url else Path(snapshot_dir or DEFAULT_SNAPSHOT).resolve()
         self.timeout, self.retries, self.backoff = timeout, retries, backoff

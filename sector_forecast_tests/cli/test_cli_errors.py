@@ -34,3 +34,40 @@ def test_the_traceback_of_an_unexpected_error_is_there_on_request(tmp_path: Path
     assert last.startswith("Error: ") and last.endswith("(--debug or SECTOR_FORECAST_DEBUG=1 for the traceback)")
     for debug in (_run(tmp_path, "--debug"), _run(tmp_path, SECTOR_FORECAST_DEBUG="1")):
         assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr, debug.stderr
+
+
+def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    env.setdefault("DAGSTER_HOME", str(tmp_path / "home"))
+    return subprocess.run([str(VENV_BIN / "sector-forecast"), *args], cwd=tmp_path, env=isolated_env(**env),
+                          capture_output=True, text=True, timeout=300)
+
+
+def _one_line(done: subprocess.CompletedProcess, status: int) -> str:
+    """The command's whole output: one `Error: ...` line on stderr, no usage block, no traceback."""
+    assert done.returncode == status and done.stdout == "", (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    return lines[0]
+
+
+def test_usage_errors_of_the_top_level_commands_are_one_line(tmp_path: Path) -> None:
+    line = _one_line(_cli(tmp_path, "run", "--stage", "nope"), 2)
+    assert line.startswith("Error: Invalid value for --stage: nope (stages: konk4_job, "), line
+    assert _one_line(_cli(tmp_path, "run", "--bogus"), 2) == "Error: No such option '--bogus'."
+    assert _one_line(_cli(tmp_path, "--bogus", "run"), 2) == "Error: No such option '--bogus'."
+    line = _one_line(_cli(tmp_path, "ui", "--port", "x"), 2)
+    assert line == "Error: Invalid value for '--port': 'x' is not a valid integer.", line
+    assert _one_line(_cli(tmp_path, "nope"), 2) == "Error: No such command 'nope'."
+
+
+def test_a_bad_statbank_url_is_named_as_its_variable(tmp_path: Path) -> None:
+    line = _one_line(_cli(tmp_path, "run", SECTOR_FORECAST_STATBANK_URL="notaurl"), 1)
+    assert line == ("Error: SECTOR_FORECAST_STATBANK_URL='notaurl' is not an http:// or https:// URL "
+                    "(e.g. https://api.statbank.dk/v1; unset it for the bundled snapshot)")
+
+
+def test_a_dagster_home_that_is_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    for command in ("run", "evaluate", "ui"):
+        line = _one_line(_cli(tmp_path, command, DAGSTER_HOME=str(tmp_path / "afile")), 1)
+        assert line.startswith(f"Error: DAGSTER_HOME='{tmp_path / 'afile'}' is not a directory"), line

@@ -7,6 +7,8 @@ tree it recorded, and `background` the CLI's own group.
 
 from __future__ import annotations
 
+import io
+import re
 import signal
 import time
 from pathlib import Path
@@ -23,7 +25,7 @@ from scripts.processes import (
     log_tail,
     wait_until,
 )
-from sector_forecast.cli.main import STOP_GRACE_SECONDS
+from sector_forecast.cli.main import STOP_GRACE_SECONDS, _pump
 from sector_forecast_tests.deploy.services import isolated_env, port_is_free
 
 # What `dagster dev` runs, by a fragment of each command line.
@@ -33,6 +35,10 @@ PARTS = {
     "daemon": "dagster._daemon",
     "code server": "dagster code-server",
 }
+
+
+# An INFO line of the webserver or of a daemon (`... - dagster.daemon.SensorDaemon - INFO - Checking for ...`).
+INFO_LINE = re.compile(r" - (dagster\.daemon[\w.]*|dagster-webserver) - INFO - ")
 
 
 def _answers(port: int) -> bool:
@@ -79,4 +85,14 @@ def test_sigterm_stops_dagster_dev_and_every_process_it_started(tmp_path: Path) 
         assert "will not be used" not in text and "SupersessionWarning" not in text, log_tail(log)
         # The log is a file, not a terminal: no colour codes (dagster dev colours whatever its output is).
         assert "\x1b[" not in text, log_tail(log)
-        assert "dagster.daemon" in text and "Serving dagster-webserver" in text, log_tail(log)  # still passed on
+        # Quiet by default (issue 23.7): the CLI says where the UI is, the daemon's ticks and the webserver's INFO
+        # lines are not shown (`--verbose` shows them).
+        assert f"the UI will be at http://127.0.0.1:{port} " in text, log_tail(log)
+        assert not INFO_LINE.search(text), log_tail(log)
+
+
+def test_output_to_a_file_loses_its_colour_codes_line_by_line() -> None:
+    coloured = b"\x1b[32m2026-12-06 - dagster - WARNING\x1b[0m - one\n\x1b[1;31mtwo\x1b[0m\n"
+    out = io.BytesIO()
+    _pump(io.BytesIO(coloured), out, plain=True)
+    assert out.getvalue() == b"2026-12-06 - dagster - WARNING - one\ntwo\n"
