@@ -15,14 +15,7 @@ whose levels are false-alarm probabilities, so "alarm" means "this is unusual", 
   because a median that includes the sector pulls a middle sector's x to ~0 and leaves an extreme one's
   alone: x is then heavy-tailed and the t-test anti-conservative on independent simulated panels;
   leave-one-out, x is a normal minus an independent median);
-- one for the common level, so a shift of all sectors is still seen. Each sector's log count is centred on
-  its own mean over the history quarters and the common level of a quarter is the median of the ten centred
-  values (every sector informs it; the median of the raw log counts was the level of the two middle-sized
-  sectors, about 35 a quarter, and carried their Poisson noise). The test has two quarters of memory
-  (``COMMON_MEMORY``): the mean of the common level in q − 1 and q against the ``HISTORY_QUARTERS`` − 1
-  quarters before them, t = (m − mean) / (sd · sqrt(1/2 + 1/n)). A shift that starts late in quarter q is
-  seen in q + 1 with both quarters shifted, and the history it is judged against never contains them.
-  Chosen on simulated null panels (``monitoreval``; docs/monitoring.md), not on the bundled grid.
+- one for the common level (that median) by the same test, so a shock to all sectors is still seen.
 
 Under no drift the chance of any alarm in a quarter is at most the level (BH is the Simes test of the
 global null, valid for independent or positively dependent p-values).
@@ -63,7 +56,6 @@ from sector_forecast.domain.periods import quarter_offset, quarter_range
 DATA_DRIFT_LEVEL = 0.05
 PERFORMANCE_LEVEL = 0.05
 HISTORY_QUARTERS = 12  # three years: enough for a variance, short enough to follow slow change
-COMMON_MEMORY = 2  # quarters the common-level test averages (q − 1 and q)
 MIN_HISTORY = 8  # fewer finite history values: the hypothesis is not tested
 MIN_SCALE_RESIDUALS = 8  # residuals a sector needs before its errors can be standardised
 COMMON = "all sectors"
@@ -102,16 +94,6 @@ def log_counts(counts: pd.DataFrame) -> pd.DataFrame:
     return counts.assign(v=np.log1p(values)).pivot(index="quarter", columns="sector", values="v").sort_index()
 
 
-def common_level(wide: pd.DataFrame, memory: int = COMMON_MEMORY) -> pd.Series:
-    """Per quarter of the window: the median over sectors of log1p(count) − the sector's mean over the history.
-
-    The history is the window minus its last ``memory`` quarters (what the common level is judged against). A
-    quarter with a suppressed count has no common level.
-    """
-    centred = wide - wide.iloc[:len(wide) - memory].mean(axis=0, skipna=True)
-    return centred.median(axis=1, skipna=True).where(centred.notna().all(axis=1))
-
-
 def data_drift(
     counts: pd.DataFrame, quarter: str, level: float = DATA_DRIFT_LEVEL,
     history: int = HISTORY_QUARTERS, min_history: int = MIN_HISTORY,
@@ -123,19 +105,17 @@ def data_drift(
     """
     quarters = quarter_range(quarter_offset(quarter, -history), quarter)
     wide = log_counts(counts[counts["quarter"].isin(quarters)]).reindex(quarters)
+    centre = wide.median(axis=1, skipna=True)
+    level_series = centre.where(wide.notna().all(axis=1))
     relative = wide.apply(lambda col: col - wide.drop(columns=col.name).median(axis=1, skipna=True))
     series = {f"sector {s}": (int(s), relative[s]) for s in wide.columns}
-    level_series = common_level(wide)
-    recent = level_series.iloc[-COMMON_MEMORY:].mean(skipna=False)  # NaN unless every recent quarter is known
-    series[COMMON] = (None, pd.concat([level_series.iloc[:-1], pd.Series([recent], index=level_series.index[-1:])]))
+    series[COMMON] = (None, level_series)
     rows = []
     for name, (sector, values) in series.items():
-        memory = COMMON_MEMORY if name == COMMON else 1
-        past = values.iloc[:len(values) - memory].to_numpy(dtype="float64")
+        past = values.iloc[:-1].to_numpy(dtype="float64")
         n = int(np.isfinite(past).sum())
         current = float(values.iloc[-1])
-        t, p = (prediction_interval_test(past, current, memory) if n >= min_history
-                else (math.nan, math.nan))
+        t, p = prediction_interval_test(past, current) if n >= min_history else (math.nan, math.nan)
         rows.append({"hypothesis": name, "sector": sector, "value": current, "n_history": n,
                      "history_mean": float(np.nanmean(past)) if n else math.nan,
                      "history_sd": float(np.nanstd(past, ddof=1)) if n > 1 else math.nan, "t_stat": t,

@@ -21,11 +21,8 @@ def benjamini_hochberg(pvalues: np.ndarray | list[float], level: float) -> np.nd
     return rejected
 
 
-def prediction_interval_test(history: np.ndarray, value: float, draws: int = 1) -> tuple[float, float]:
-    """(t, two-sided p) of ``value`` as a new draw from the normal sample ``history`` (NaNs dropped).
-
-    ``draws`` > 1: ``value`` is the mean of that many new draws, t = (value − mean) / (sd · sqrt(1/draws + 1/n)).
-    """
+def prediction_interval_test(history: np.ndarray, value: float) -> tuple[float, float]:
+    """(t, two-sided p) of ``value`` as a new draw from the normal sample ``history`` (NaNs dropped)."""
     # scipy.stats loads in ~1 s: here, not at module level, so defining the graph does not pay for it.
     from scipy.stats import t as t_dist
 
@@ -38,7 +35,7 @@ def prediction_interval_test(history: np.ndarray, value: float, draws: int = 1) 
     tol = 1e-12 * max(1.0, abs(mean))  # a constant history computed in floating point is still constant
     if sd <= tol:
         return (0.0, 1.0) if abs(diff) <= tol else (math.copysign(math.inf, diff), 0.0)
-    t = diff / (sd * math.sqrt(1 / draws + 1 / len(h)))
+    t = diff / (sd * math.sqrt(1 + 1 / len(h)))
     return t, float(2 * t_dist.sf(abs(t), len(h) - 1))
 
 

@@ -8,8 +8,7 @@ sums instead of windows, one sort for Benjamini–Hochberg), so that the out-of-
 the scalar functions' p-values quarter by quarter.
 
 Shapes: ``counts`` and ``mu`` are ``(..., T, S)`` floats (NaN = suppressed / no forecast); the data-drift
-hypotheses are the S sectors' relative log counts and, last, the common level (index S; its test averages
-the last ``memory`` quarters, ``drift.COMMON_MEMORY``).
+hypotheses are the S sectors' relative log counts and, last, the common level (index S).
 """
 
 from __future__ import annotations
@@ -18,55 +17,21 @@ import warnings
 
 import numpy as np
 
-from sector_forecast.domain.drift import COMMON_MEMORY
 from sector_forecast.domain.hypothesis import min_reference
 
 
-def relative_series(counts: np.ndarray) -> np.ndarray:
-    """``(..., T, S)``: each sector's log1p count minus the other sectors' median, as in ``drift.data_drift``."""
+def drift_series(counts: np.ndarray) -> np.ndarray:
+    """``(..., T, S+1)``: each sector's log1p count minus the other sectors' median, then the median of all.
+
+    The common level is NaN in a quarter with any suppressed sector, as in ``drift.data_drift``.
+    """
     logs = np.log1p(np.asarray(counts, dtype="float64"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN quarters: the median is NaN, as intended
-        return logs - _median_of_others(logs)
-
-
-def common_pvalues(counts: np.ndarray, history: int, min_history: int, memory: int) -> np.ndarray:
-    """``(..., T)``: p-values of the common-level hypothesis, as ``drift.common_level`` and ``drift.data_drift``.
-
-    Per quarter t, over the window [t − history, t]: each sector centred on its mean over the window's first
-    quarters (all but the last ``memory``), the median over sectors (NaN unless every sector is known), and the
-    mean of the last ``memory`` quarters tested against the rest by ``prediction_interval_test(..., memory)``.
-    One window per quarter: the centring moves with t, so there are no rolling sums here (T small steps).
-    """
-    from scipy.special import stdtr
-
-    logs = np.log1p(np.asarray(counts, dtype="float64"))
-    T = logs.shape[-2]
-    out = np.full(logs.shape[:-1], np.nan)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN sectors / windows: NaN, as intended
-        for t in range(T):
-            window = logs[..., max(t - history, 0):t + 1, :]
-            if window.shape[-2] <= memory:
-                continue
-            centred = window - np.nanmean(window[..., :-memory, :], axis=-2, keepdims=True)
-            level = np.where(np.isfinite(centred).all(axis=-1), np.median(centred, axis=-1), np.nan)
-            past, current = level[..., :-memory], level[..., -memory:].mean(axis=-1)
-            n = np.isfinite(past).sum(axis=-1)
-            mean = np.nanmean(past, axis=-1)
-            sd = np.nanstd(past, axis=-1, ddof=1)
-            diff = current - mean
-            tol = 1e-12 * np.maximum(1.0, np.abs(mean))
-            p = 2 * stdtr(np.maximum(n - 1, 1), -np.abs(diff / (sd * np.sqrt(1 / memory + 1 / n))))
-            p = np.where(sd <= tol, np.where(np.abs(diff) <= tol, 1.0, 0.0), p)
-            out[..., t] = np.where((n >= min_history) & np.isfinite(current), p, np.nan)
-    return out
-
-
-def drift_pvalues(counts: np.ndarray, history: int, min_history: int, memory: int) -> np.ndarray:
-    """``(..., T, S+1)``: the data-drift p-values per quarter, the S sectors then the common level."""
-    sectors = window_pvalues(relative_series(counts), history, min_history)
-    return np.concatenate([sectors, common_pvalues(counts, history, min_history, memory)[..., None]], axis=-1)
+        centre = np.nanmedian(logs, axis=-1)
+        own = _median_of_others(logs)
+    common = np.where(np.isfinite(logs).all(axis=-1), centre, np.nan)
+    return np.concatenate([logs - own, common[..., None]], axis=-1)
 
 
 def _median_of_others(logs: np.ndarray) -> np.ndarray:
@@ -133,10 +98,10 @@ def bh_rejections(p: np.ndarray, level: float) -> np.ndarray:
     return tested & (p <= threshold)
 
 
-def data_drift_rejections(counts: np.ndarray, level: float, history: int, min_history: int,
-                          memory: int = COMMON_MEMORY                          ) -> tuple[np.ndarray, np.ndarray]:
+def data_drift_rejections(counts: np.ndarray, level: float, history: int, min_history: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """(rejected ``(..., T, S+1)``, tested-anything ``(..., T)``) of the data-drift monitor per quarter."""
-    p = drift_pvalues(counts, history, min_history, memory)
+    p = window_pvalues(drift_series(counts), history, min_history)
     return bh_rejections(p, level), np.isfinite(p).any(axis=-1)
 
 

@@ -34,7 +34,7 @@ def test_array_data_drift_equals_the_per_quarter_test() -> None:
     panel = counts[0].copy()
     panel[20, 3] = np.nan  # a suppressed count: sector 4 untested then, and no common level that quarter
     rejected, _ = mv.data_drift_rejections(panel, 0.05, drift.HISTORY_QUARTERS, drift.MIN_HISTORY)
-    p = mv.drift_pvalues(panel, drift.HISTORY_QUARTERS, drift.MIN_HISTORY, drift.COMMON_MEMORY)
+    p = mv.window_pvalues(mv.drift_series(panel), drift.HISTORY_QUARTERS, drift.MIN_HISTORY)
     rows = long_form(panel)
     for t in (8, 12, 20, 21, 39):
         result = drift.data_drift(rows, QUARTERS[t])
