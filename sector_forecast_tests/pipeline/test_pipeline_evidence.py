@@ -30,6 +30,18 @@ def test_the_json_has_every_documented_key_and_is_json(evidence: dict) -> None:
     for test in evidence["champion"]["challengers"].values():
         assert {"mase", "pvalue", "pvalue_holm"} <= set(test)
     assert {"quarters", "alarms"} <= set(evidence["drift"])
+    # Issue 19's additions: the score's quarter-of-year test, the monitors on simulated null panels (per
+    # monitor) and the detection grid (factor → share detected within two quarters, also for all sectors).
+    assert 0 <= evidence["score_season_pvalue"] <= 1
+    simulated = evidence["drift"]["false_alarm_rate_simulated"]
+    assert set(simulated) == {"data_drift", "performance_degradation"}
+    for monitor in simulated.values():
+        assert {"rate", "quarters", "panels"} <= set(monitor) and monitor["panels"] >= 200
+        assert 0 <= monitor["rate"] <= 0.10
+    detection = evidence["drift"]["detection"]
+    assert {"1.5", "2", "3", "all_sectors", "scenarios"} <= set(detection) and detection["scenarios"] > 0
+    for shares in (detection, detection["all_sectors"]):
+        assert all(0 <= shares[f] <= 1 for f in ("1.5", "2", "3"))
     json.dumps(evidence, allow_nan=False)  # strict JSON: NaN became null
 
 

@@ -76,6 +76,7 @@ def test_a_pull_carries_what_the_server_states(statbank_server, tmp_path):
 
 
 def test_a_source_that_states_no_provenance_is_real(dst, tmp_path):
+    # The proxy stands in for DST's own API (no provenance statement): not a label the served data contradict.
     client = StatBankClient(base_url=dst.url)
     assert P.SERVED_NOTE not in client.tableinfo("KONK25")["footnote"] and client.provenance_rows(TABLES) is None
     assert client.provenance_shares(TABLES) == {t: P.ALL_REAL for t in TABLES}
