@@ -142,11 +142,17 @@ def simulate_origin(
     inputs: OriginInputs, mu: dict[int, float], residuals: dict[int, np.ndarray], n_draws: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """``simulate_scores`` from prepared ``origin_inputs``: what a backtest calls once per model at an origin."""
+    """``simulate_scores`` from prepared ``origin_inputs``: what a backtest calls once per model at an origin.
+
+    A sector whose bankruptcy forecast is missing (NaN: a baseline that could not forecast it) gets no score
+    forecast — no row, never an invented one; the other sectors' draws are unchanged (seeded per sector).
+    """
     rows = []
     for sector in sorted(int(s) for s in mu):
         rng = np.random.default_rng([seed, sector])
         m = float(mu[sector])
+        if np.isnan(m):
+            continue
         if not np.isfinite(m) or m < 0:
             raise ValueError(f"simulate_scores: sector {sector} mean {m} is not a finite count >= 0")
         res = np.asarray(residuals.get(sector, []), dtype="float64")

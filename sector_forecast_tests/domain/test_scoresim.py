@@ -91,6 +91,11 @@ def test_count_uncertainty_and_missing_inputs():
     assert early["births_basis"] == "unavailable" and np.isnan(early["score_prediction"])
     with pytest.raises(ValueError):
         simulate_scores("2022Q3", {1: -1.0}, {}, panel, vintage)
+    # a sector without a bankruptcy forecast (a baseline that could not make one) has no score row; sector 2's
+    # draws are its own stream, so it is the same as when simulated alone
+    both = simulate_scores("2022Q3", {1: np.nan, 2: 10.0}, {2: np.linspace(-1, 1, 30)}, panel, vintage)
+    alone = simulate_scores("2022Q3", {2: 10.0}, {2: np.linspace(-1, 1, 30)}, panel, vintage)
+    pd.testing.assert_frame_equal(both, alone)
 
 
 def test_one_origins_inputs_serve_every_model_unchanged():

@@ -10,6 +10,7 @@ domain/test_evidence.py; here: the fit's page, the leaderboard's table and the g
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from sector_forecast.domain.gate import paired_losses
 from sector_forecast.reports.evaluate import collect
 from sector_forecast.statbank.snapshot import read_provenance, read_snapshot, write_snapshot_files
 from sector_forecast.storage.values import read_stored
+from sector_forecast.tracking.service import champion_name
 from sector_forecast_tests.conftest import GraphEnv, make_graph_env
 from sector_forecast_tests.statbank_server import SNAPSHOT, running_statbank_server
 
@@ -83,9 +85,6 @@ def test_the_fit_page_names_the_sector_it_could_not_forecast_and_why(graph: Grap
     assert _metadata(env, "fit_mean_4q", "2025-04-01")["missing_forecasts"].value == {}  # before the gap
 
 
-@pytest.mark.xfail(strict=True, reason="the leaderboard's score backtest (domain/scorecast.py score_backtest) passes a "
-                   "missing baseline forecast on to scoresim.simulate_scores, which raises on a NaN mean: the "
-                   "evaluation run fails instead of reporting the gap")
 def test_the_leaderboard_and_the_gate_say_how_many_forecasts_are_missing(graph: Graph) -> None:
     assert not graph.evaluation, graph.evaluation
     env = graph.env
@@ -96,7 +95,16 @@ def test_the_leaderboard_and_the_gate_say_how_many_forecasts_are_missing(graph: 
     # origins 2026Q1..2026Q3 of the fitted range: the recent mean of sector 1 includes the suppressed quarter
     assert sorted(mean_4q["origin"]) == ["2026Q1", "2026Q2", "2026Q3"] and set(mean_4q["sector"]) == {1}
     table = _metadata(env, "backtest_leaderboard")["missing_forecasts"].value
-    assert "| mean_4q | 1 | 3 |" in table.replace("  ", " ")  # model, sector, origins missing
+    assert "| mean_4q | 1 | 3 |" in re.sub(" +", " ", table)  # model, sector, origins missing
+    # the forecasts page lists what the served champion could not forecast at the newest origin, instead of failing
+    served = champion_name(read_stored(env.storage, "champion_model"))
+    by_horizon = board["predictions_by_horizon"]
+    now = by_horizon[(by_horizon["model"] == served) & (by_horizon["origin"] == by_horizon["origin"].max())]
+    gaps_now = now[now["prediction"].isna()].sort_values(["sector", "horizon"])
+    expected = ", ".join(f"sector {s} horizon {h}" for s, h in zip(gaps_now["sector"], gaps_now["horizon"],
+                                                                   strict=True)) or "none"
+    assert _metadata(env, "forecasts")["missing_forecasts"].value == expected
+    assert read_stored(env.storage, "forecasts")[["sector", "horizon"]].merge(gaps_now[["sector", "horizon"]]).empty
     # evaluate --json counts them too
     assert collect(env.storage, env.defs.resources["statbank"].provenance_shares())[
         "missing_forecasts"]["mean_4q"] == 3

@@ -48,6 +48,12 @@ def _runs(fits: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["model", "origin"], ignore_index=True)
 
 
+def _stacked(bankruptcies: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Both targets' tables; an empty one (no score graded yet: a young instance) must not turn the columns into
+    objects (pandas takes dtypes from empty frames too), which the leaderboard's contract refuses."""
+    return pd.concat([f for f in (bankruptcies, scores) if len(f)] or [bankruptcies], ignore_index=True)
+
+
 @dg.asset(
     description=(
         "Rolling-origin backtest, graded in real time: each origin saw only what DST had published on its date, "
@@ -83,13 +89,13 @@ def backtest_leaderboard(
     scores = scorecast.score_backtest(calibrated, panel, validation)
     overall, per_sector = metrics.leaderboard(calibrated, target="bankruptcies")
     s_overall, s_per_sector = metrics.leaderboard(scores, target="score")
-    board = pd.concat([overall, s_overall], ignore_index=True)
+    board = _stacked(overall, s_overall)
     board.insert(2, "role", board["model"].map(lambda m: forecasters.MODELS[m].role if m in forecasters.MODELS else ""))
     graded_origins = calibrated.dropna(subset=["actual"])["origin"].nunique()
     context.log.info(f"backtest over {graded_origins} graded origins:\n{board.to_string(index=False)}")
     value = {"score_distribution": score.score_distribution(panel), "score_season": score.quarter_of_year_test(panel),
              "score_drivers": score.score_drivers(panel), "overall": board,
-             "per_sector": pd.concat([per_sector, s_per_sector], ignore_index=True),
+             "per_sector": _stacked(per_sector, s_per_sector),
              "predictions": calibrated, "validation": validation, "score_predictions": scores, "runs": _runs(fits),
              "predictions_by_horizon": by_horizon, "validation_by_horizon": all_validation,
              "overall_by_horizon": h_overall, "per_sector_by_horizon": h_per_sector}

@@ -23,6 +23,7 @@ from sector_forecast.domain.periods import quarter_index, quarter_offset
 from sector_forecast.domain.sectors import SECTORS
 from sector_forecast.reports import plots
 from sector_forecast.tracking import runs as tracking
+from sector_forecast.tracking.service import champion_name
 
 FORECASTS_GROUP = "forecasts"
 _SCORE_COLUMNS = [f"score_{c}" for c in ("prediction", "lower80", "upper80", "lower95", "upper95")]
@@ -92,9 +93,15 @@ def forecasts(
     uri = f"models:/{mlflow.registered_model_name}@champion"
     client = mlflow.get_client()
     served = client.get_model_version_by_alias(mlflow.registered_model_name, tracking.CHAMPION_ALIAS)
-    # Every sector at every horizon the registry serves, from the newest origin (the quarters after `origin`).
+    # Every sector at every horizon the registry serves, from the newest origin (the quarters after `origin`),
+    # except what the champion could not forecast (a baseline's input unknown): the model answers those with a
+    # 400, and the page lists them instead of failing.
     request = pd.DataFrame([(s, h) for s in sorted(rows["sector"].astype(int)) for h in HORIZONS],
                            columns=["sector", "horizon"])
+    request, missing = _made(request, backtest_leaderboard, champion_name(champion_model), origin)
+    if len(missing):
+        context.log.warning(f"forecasts: {champion_name(champion_model)} made no forecast at {origin} for "
+                            + ", ".join(f"sector {s} horizon {h}" for s, h in missing.itertuples(index=False)))
     location = client.get_model_version_download_uri(mlflow.registered_model_name, served.version)
     result = load_model(location).predict(request, params={"explain": True})
     champion = str(result["model"].iloc[0])
@@ -127,8 +134,19 @@ def forecasts(
     context.log.info(f"forecasts for {target} from {source}")
     yield from checked_output(
         "forecasts", result, result, contracts.FORECASTS_SCHEMA,
-        metadata=_metadata(result, reach, why_text, panel, statbank.data_label(), source, champion_model, target),
+        metadata={**_metadata(result, reach, why_text, panel, statbank.data_label(), source, champion_model, target),
+                  "missing_forecasts": dg.MetadataValue.text(", ".join(
+                      f"sector {s} horizon {h}" for s, h in missing.itertuples(index=False)) or "none")},
     )
+
+
+def _made(request: pd.DataFrame, backtest_leaderboard: dict, model: str, origin: str):
+    """(`request` without the (sector, horizon) pairs `model` could not forecast at `origin`, those pairs)."""
+    rows = backtest_leaderboard.get("predictions_by_horizon", backtest_leaderboard["predictions"])
+    rows = rows[(rows["model"] == model) & (rows["origin"].astype(str) == origin) & rows["prediction"].isna()]
+    gaps = set(zip(rows["sector"].astype(int), rows.get("horizon", pd.Series(1, index=rows.index)), strict=True))
+    missing = request.apply(lambda r: (int(r["sector"]), int(r["horizon"])) in gaps, axis=1).astype(bool)
+    return request[~missing].reset_index(drop=True), request[missing].reset_index(drop=True)
 
 
 def _metadata(result: pd.DataFrame, reach: pd.DataFrame, why_text: str, panel: pd.DataFrame, label: str,

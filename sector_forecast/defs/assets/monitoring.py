@@ -8,9 +8,10 @@ only the newest origin when a new champion is registered: the log keeps what eac
 
 `drift_report[q]` asks of each quarter, when its counts arrive: did its bankruptcies move away from their recent
 history (data drift), and did the champion's forecast for it (logged at q−1) miss by more than its errors
-usually do (performance degradation)? A later champion does not re-judge it (automation.py). The statistics and their levels are in `domain/drift.py`; this asset gathers the inputs —
-`quarterly_panel` for q and the `HISTORY_QUARTERS` quarters before it, the champion's rows of the real-time
-backtest, the prediction log — and stores the report three ways: the asset value (a JSON-able dict),
+usually do (performance degradation)? A later champion does not re-judge it (automation.py). The statistics
+and their levels are in `domain/drift.py`; this asset gathers the inputs — `quarterly_panel` for q and the
+`HISTORY_QUARTERS` quarters before it, the champion's rows of the real-time backtest, the prediction log — and
+stores the report three ways: the asset value (a JSON-able dict),
 `<store>/monitoring/drift_report/<quarter>.json|html` (the HTML is self-contained), and the same two files as
 artefacts of the champion's MLflow run. Its per-sector table passes a blocking Pandera contract before any of
 that is written.
