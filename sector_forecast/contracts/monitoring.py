@@ -108,15 +108,22 @@ def _delay_only_if_detected(d: pd.DataFrame) -> pd.Series:
 
 MONITOR_EVALUATION_SCHEMA = pa.DataFrameSchema(
     {
-        "panel": pa.Column("int64", pa.Check.ge(0), nullable=False),
-        "start": QUARTER_COLUMN,
-        "sector": pa.Column("Int64", pa.Check.isin(list(SECTOR_CODES)), nullable=True),  # <NA>: all sectors
-        "factor": pa.Column("float64", pa.Check.gt(1), nullable=False),
-        "position": pa.Column("int64", pa.Check.isin([1, 2, 3]), nullable=False),
-        "data_drift": pa.Column(bool, nullable=False),
-        "performance": pa.Column(bool, nullable=False),
-        "detected": pa.Column(bool, nullable=False),
-        "delay": pa.Column("Int64", pa.Check.isin([0, 1]), nullable=True),
+        "panel": pa.Column("int64", pa.Check.ge(0), nullable=False,
+                           description="the counts shifted (0: the bundled ones; simulated panels: summarised)"),
+        "start": described(QUARTER_COLUMN, "the quarter the shift starts in"),
+        "sector": pa.Column("Int64", pa.Check.isin(list(SECTOR_CODES)), nullable=True,
+                            description="the shifted sector (<NA>: all sectors at once)"),
+        "factor": pa.Column("float64", pa.Check.gt(1), nullable=False,
+                            description="the shift: counts multiplied by this factor from the start month on"),
+        "position": pa.Column("int64", pa.Check.isin([1, 2, 3]), nullable=False,
+                              description="the month of the start quarter the shift begins in (1–3)"),
+        "data_drift": pa.Column(bool, nullable=False,
+                                description="data drift named what was shifted in the start quarter or the next"),
+        "performance": pa.Column(bool, nullable=False,
+                                 description="performance named what was shifted in the start quarter or the next"),
+        "detected": pa.Column(bool, nullable=False, description="either monitor alarmed (data_drift or performance)"),
+        "delay": pa.Column("Int64", pa.Check.isin([0, 1]), nullable=True,
+                           description="quarters from the start to the first alarm (<NA>: not detected)"),
     },
     checks=[
         pa.Check(_detected_is_either, name="detected_is_either_monitor", error="detected must be data_drift or "

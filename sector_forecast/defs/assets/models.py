@@ -77,6 +77,18 @@ def _path_table(parts: dict[str, dict]) -> pd.DataFrame:
                           "missing_sectors": len(p["model"].missing)} for k, p in sorted(parts.items())])
 
 
+def _run_metadata(parts: dict[str, dict], tracking_uri: str) -> dict:
+    """The run's page: the origins it fitted, the horizons, where the MLflow runs are and the tuning path."""
+    return {
+        "origins": dg.MetadataValue.text(
+            f"{quarter_key_to_label(min(parts))}..{quarter_key_to_label(max(parts))} ({len(parts)})"),
+        "horizon": dg.MetadataValue.text(
+            f"1–{max(HORIZONS)} quarters ahead (direct: one fit per horizon), bankruptcies per sector"),
+        "mlflow_tracking_uri": dg.MetadataValue.text(tracking_uri),
+        "tuning_path": dg.MetadataValue.md(markdown_table(_path_table(parts), max_rows=80)),
+    }
+
+
 def _fit_asset(model_name: str) -> dg.AssetsDefinition:
     asset_name = f"fit_{model_name}"
     spec = forecasters.MODELS[model_name]
@@ -124,17 +136,8 @@ def _fit_asset(model_name: str) -> dg.AssetsDefinition:
             context.log.warning(f"{asset_name}: {missing} sector forecasts missing (see missing_forecasts)")
         all_predictions = pd.concat([p["predictions"] for p in parts.values()], ignore_index=True)
         yield from checked_output(
-            asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA,
-            metadata={
-                "origins": dg.MetadataValue.text(
-                    f"{quarter_key_to_label(min(parts))}..{quarter_key_to_label(max(parts))} ({len(parts)})"),
-                "horizon": dg.MetadataValue.text(
-                    f"1–{max(HORIZONS)} quarters ahead (direct: one fit per horizon), bankruptcies per sector"),
-                "mlflow_tracking_uri": dg.MetadataValue.text(mlflow.uri),
-                "tuning_path": dg.MetadataValue.md(markdown_table(_path_table(parts), max_rows=80)),
-            },
-            partition_metadata=_partition_metadata(parts),
-            shared={"horizon", "mlflow_tracking_uri"},
+            asset_name, parts, all_predictions, contracts.PREDICTIONS_SCHEMA, metadata=_run_metadata(parts, mlflow.uri),
+            partition_metadata=_partition_metadata(parts), shared={"horizon", "mlflow_tracking_uri"},
         )
 
     return _fit
