@@ -24,3 +24,4 @@ _.conformal_quantile  # domain/calibration.py: the split-conformal rule the test
 _.balance  # domain/score.py: the one-quarter balance, the tests' reference for the former score's seasons
 _.load_reports  # reports/drift_pages.py: reads stored drift reports back (the monitoring tests' reader)
 _.graded_log  # storage/prediction_log.py: per-horizon grading of the log, for drift_report (issue 24 report)
+_.rolling_origin_fit  # domain/forecasters.py: the one-step fit rule the horizon fits and explanations are pinned to

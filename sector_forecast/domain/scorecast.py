@@ -15,7 +15,7 @@ from sector_forecast.domain.calibration import residual_pools
 from sector_forecast.domain.metrics import score_scale
 from sector_forecast.domain.periods import quarter_year
 from sector_forecast.domain.realtime import births_nowcast, births_vintage, origin_date, published_births, vintage_as_of
-from sector_forecast.domain.scoresim import OriginInputs, origin_inputs, simulate_origin
+from sector_forecast.domain.scoresim import OriginInputs, origin_inputs, simulate_origin, simulate_scores
 
 SCORE_COLUMNS: list[str] = [
     "model", "sector", "origin", "target_quarter", "prediction", "lower80", "upper80", "lower95", "upper95",
@@ -28,8 +28,10 @@ def score_forecast(
     origin: str, mu: dict[int, float], residuals: dict, panel: pd.DataFrame, seed: int = 0
 ) -> pd.DataFrame:
     """One origin's score forecast per sector (empty when no DEMO14 year was published by the origin)."""
-    inputs = _origin_inputs(origin, panel, published_births(panel))
-    return pd.DataFrame() if inputs is None else simulate_origin(inputs, mu, residuals, N_DRAWS, seed)
+    vintage = vintage_as_of(published_births(panel), origin_date(origin))
+    if vintage.empty:
+        return pd.DataFrame()
+    return simulate_scores(origin, mu, residuals, panel[panel["quarter"] <= origin], vintage, N_DRAWS, seed)
 
 
 def _origin_inputs(origin: str, panel: pd.DataFrame, published: pd.DataFrame) -> OriginInputs | None:
