@@ -134,10 +134,9 @@ def materialised_since(instance, since: float) -> list[tuple[float, str, str | N
     """(timestamp, asset, partition) of every materialisation after `since`, oldest first."""
     import dagster as dg
 
-    records = instance.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_MATERIALIZATION, after_timestamp=float(since)),
-        ascending=True, limit=100_000)  # fmt: skip
-    return [(r.event_log_entry.timestamp, r.asset_key.to_user_string(), r.partition_key) for r in records]
+    records = [r for key in instance.get_asset_keys() for r in instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_timestamp=float(since)), limit=10_000).records]
+    return sorted((r.timestamp, r.asset_key.to_user_string(), r.partition_key) for r in records)
 
 
 def wait_quiet(instance, quiet_for: float, timeout: float, not_before: float = 0.0) -> None:

@@ -148,15 +148,15 @@ def validation_pools(validation: pd.DataFrame | None) -> dict[tuple[str, str], n
 
 
 def _hierarchy(
-    graded: pd.DataFrame, sectors: list[int], fallback: np.ndarray, coverage: float
+    sector: np.ndarray, residual: np.ndarray, sectors: list[int], fallback: np.ndarray, coverage: float
 ) -> dict[int, tuple[str, np.ndarray]]:
-    """Per sector: (source, signed residuals) by the chain sector → pooled → validation → none."""
-    pooled = graded["residual"].to_numpy(float)
-    by_sector = {int(s): g.to_numpy(float) for s, g in graded.groupby("sector")["residual"]}
-    return {
-        s: _pick([("sector", by_sector.get(s, _EMPTY)), ("pooled", pooled), ("validation", fallback)], coverage)
-        for s in sectors
-    }
+    """Per sector: (source, signed residuals) by the chain sector → pooled → validation → none.
+
+    ``sector``/``residual``: the graded rows' sector and signed residual, in row order (the simulation
+    resamples by position).
+    """
+    return {s: _pick([("sector", residual[sector == s]), ("pooled", residual), ("validation", fallback)], coverage)
+            for s in sectors}
 
 
 def calibrate_backtest(predictions: pd.DataFrame, validation: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -254,7 +254,9 @@ def live_quantiles(
     quantiles: dict[int, dict[float, float]] = {}
     sources: dict[int, dict[float, str]] = {}
     for c in COVERAGES:
-        for s, (source, res) in _hierarchy(graded, _sectors(predictions, model), fallback, c).items():
+        chain = _hierarchy(graded["sector"].to_numpy(), graded["residual"].to_numpy(float),
+                           _sectors(predictions, model), fallback, c)
+        for s, (source, res) in chain.items():
             quantiles.setdefault(s, {})[c] = _kth(np.sort(np.abs(res)), c) if source != "none" else math.inf
             sources.setdefault(s, {})[c] = source
     for per_sector in quantiles.values():
@@ -294,7 +296,7 @@ def residual_pools(
                              _sectors(predictions, model))
         sector, target, residual, sectors = models[model]
         known = target <= origin
-        chain = [("pooled", residual[known]), ("validation", pools.get((model, origin), _EMPTY))]
-        return {s: _pick([("sector", residual[known & (sector == s)]), *chain], coverage)[1].copy() for s in sectors}
+        chain = _hierarchy(sector[known], residual[known], sectors, pools.get((model, origin), _EMPTY), coverage)
+        return {s: res.copy() for s, (_, res) in chain.items()}
 
     return at

@@ -28,7 +28,7 @@ def score_forecast(
     origin: str, mu: dict[int, float], residuals: dict, panel: pd.DataFrame, seed: int = 0
 ) -> pd.DataFrame:
     """One origin's score forecast per sector (empty when no DEMO14 year was published by the origin)."""
-    vintage = vintage_as_of(published_births(panel), origin_date(origin))
+    vintage = births_vintage(panel, origin_date(origin))
     if vintage.empty:
         return pd.DataFrame()
     return simulate_scores(origin, mu, residuals, panel[panel["quarter"] <= origin], vintage, N_DRAWS, seed)

@@ -99,9 +99,8 @@ def forecasts(
     request = pd.DataFrame([(s, h) for s in sorted(rows["sector"].astype(int)) for h in HORIZONS],
                            columns=["sector", "horizon"])
     request, missing = _made(request, backtest_leaderboard, champion_name(champion_model), origin)
-    if len(missing):
-        context.log.warning(f"forecasts: {champion_name(champion_model)} made no forecast at {origin} for "
-                            + ", ".join(f"sector {s} horizon {h}" for s, h in missing.itertuples(index=False)))
+    if missing:
+        context.log.warning(f"forecasts: {champion_name(champion_model)} made no forecast at {origin} for {missing}")
     location = client.get_model_version_download_uri(mlflow.registered_model_name, served.version)
     result = load_model(location).predict(request, params={"explain": True})
     champion = str(result["model"].iloc[0])
@@ -135,18 +134,18 @@ def forecasts(
     yield from checked_output(
         "forecasts", result, result, contracts.FORECASTS_SCHEMA,
         metadata={**_metadata(result, reach, why_text, panel, statbank.data_label(), source, champion_model, target),
-                  "missing_forecasts": dg.MetadataValue.text(", ".join(
-                      f"sector {s} horizon {h}" for s, h in missing.itertuples(index=False)) or "none")},
+                  "missing_forecasts": dg.MetadataValue.text(missing or "none")},
     )
 
 
-def _made(request: pd.DataFrame, backtest_leaderboard: dict, model: str, origin: str):
-    """(`request` without the (sector, horizon) pairs `model` could not forecast at `origin`, those pairs)."""
-    rows = backtest_leaderboard.get("predictions_by_horizon", backtest_leaderboard["predictions"])
-    rows = rows[(rows["model"] == model) & (rows["origin"].astype(str) == origin) & rows["prediction"].isna()]
-    gaps = set(zip(rows["sector"].astype(int), rows.get("horizon", pd.Series(1, index=rows.index)), strict=True))
-    missing = request.apply(lambda r: (int(r["sector"]), int(r["horizon"])) in gaps, axis=1).astype(bool)
-    return request[~missing].reset_index(drop=True), request[missing].reset_index(drop=True)
+def _made(request: pd.DataFrame, backtest_leaderboard: dict, model: str, origin: str) -> tuple[pd.DataFrame, str]:
+    """(`request` without the (sector, horizon) pairs `model` could not forecast at `origin`, those pairs named)."""
+    rows = backtest_leaderboard["predictions_by_horizon"]
+    gaps = rows[(rows["model"] == model) & (rows["origin"].astype(str) == origin) & rows["prediction"].isna()]
+    keys = ["sector", "horizon"]
+    missing = pd.MultiIndex.from_frame(request[keys]).isin(pd.MultiIndex.from_frame(gaps[keys].astype("int64")))
+    named = ", ".join(f"sector {s} horizon {h}" for s, h in request[missing].itertuples(index=False))
+    return request[~missing].reset_index(drop=True), named
 
 
 def _metadata(result: pd.DataFrame, reach: pd.DataFrame, why_text: str, panel: pd.DataFrame, label: str,
