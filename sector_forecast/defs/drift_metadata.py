@@ -1,4 +1,4 @@
-"""What `drift_report` shows in the UI: each quarter's metadata, the run's summary, and the two WARN checks.
+"""What `drift_report` shows in the UI: each quarter's metadata, the run's summary, and the three WARN checks.
 
 Kept apart from the asset (`assets/monitoring.py`) so that the asset reads as its steps — gather, build,
 check, store, show — while the report itself (text, HTML, JSON, files) is `reports/drift_pages.py`.
@@ -21,10 +21,11 @@ from sector_forecast.reports.drift_pages import (
 )
 
 DATA_DRIFT_CHECK = "data_drift"
+COMMON_LEVEL_CHECK = "common_level"
 PERFORMANCE_CHECK = "performance_degradation"
 _PLOTS = {"data_drift": "Data drift", "performance": "Performance"}
 # Short enough for the UI's metadata table to keep key and value apart, `run/` prefix included.
-_SHORT = {"performance_degradation": "performance"}
+_SHORT = {"performance_degradation": "performance", "common_level": "common"}
 NO_PLOTS = ("Plots are drawn for the newest quarters of a bulk run only: materialise this quarter on its own "
             "(or set `plot_quarters: 0`) to draw them.")
 
@@ -44,13 +45,15 @@ def partition_metadata(report: DriftReport, images: dict[str, str], files: dict[
         **_plots(images),
         "data_drift": dg.MetadataValue.bool(report.data_drift),
         "drifted": dg.MetadataValue.text(", ".join(drifted(report)) or "none"),
-        "data_drift_min_pvalue": number(data.table["p_value"].min()),
+        "data_drift_min_pvalue": number(data.table.loc[data.table["sector"].notna(), "p_value"].min()),
+        "common_level": dg.MetadataValue.bool(report.common_level),
+        "common_level_pvalue": number(data.table.loc[data.table["sector"].isna(), "p_value"].min()),
         "performance_degradation": dg.MetadataValue.bool(report.degraded),
         "performance_statistic": number(perf.statistic),
         "performance_pvalue": number(perf.p_value),
         "performance_testable": dg.MetadataValue.bool(perf.testable),
         "alarm": dg.MetadataValue.bool(report.alarm),
-        "nominal_false_alarm_rate": number(data.level + perf.level),
+        "nominal_false_alarm_rate": number(round(sum(report.levels().values()), 6)),
         "judged_source": dg.MetadataValue.text(report.judged.source),
         "retrain": dg.MetadataValue.bool(report.retrain),
         "retrain_reason": dg.MetadataValue.text(report.retrain_reason),
@@ -95,11 +98,14 @@ def _check(name: str, newest: DriftReport, flagged: list[str], passed: bool, des
 
 
 def monitor_checks(newest: DriftReport, summary: dict[str, Any]) -> list[dg.AssetCheckResult]:
-    """Both monitors' WARN checks on the run's newest quarter, naming every quarter of the run they flagged."""
+    """The monitors' WARN checks on the run's newest quarter, naming every quarter of the run they flagged."""
     data, perf = newest.data, newest.performance
+    sectors = data.table["sector"].notna()
     return [
         _check(DATA_DRIFT_CHECK, newest, summary["data_drift_alarms"], not newest.data_drift, data.summary,
-               data.level, bool(data.table["p_value"].notna().any())),
+               data.level, bool(data.table.loc[sectors, "p_value"].notna().any())),
+        _check(COMMON_LEVEL_CHECK, newest, summary["common_level_alarms"], not newest.common_level, data.summary,
+               data.common_level, bool(data.table.loc[~sectors, "p_value"].notna().any())),
         _check(PERFORMANCE_CHECK, newest, summary["performance_alarms"], not newest.degraded, perf.summary,
                perf.level, perf.testable),
     ]

@@ -1,24 +1,20 @@
-"""Monitors that are right when they speak: two tests a quarter, each with a stated false-alarm rate.
+"""Monitors that are right when they speak: three tests a quarter, each with a stated false-alarm rate.
 
-The reference design KS-tested 16 features at p < 0.15 without multiple-testing control on overlapping
-4-quarter windows, and alarmed in 14 of 23 quarters of stationary data. Here each quarter q gets two tests
-whose levels are false-alarm probabilities, so "alarm" means "this is unusual", not "the test is noisy":
+The reference design KS-tested 16 features at p < 0.15 without multiple-testing control and alarmed in 14 of
+23 quarters of stationary data. Here each test's level is a false-alarm probability (reasons and
+measurements: docs/monitoring.md):
 
-**Data drift** (level ``DATA_DRIFT_LEVEL``). Eleven hypotheses, Benjamini–Hochberg across them:
+**Data drift** (level ``DATA_DRIFT_LEVEL``). Ten hypotheses, Benjamini–Hochberg across them: per sector s,
+its *relative* log count x = log1p(y_s,q) − median over the *other* sectors of log1p(y_·,q) against its
+previous ``HISTORY_QUARTERS`` quarters, by a prediction-interval t-test t = (x − mean) / (sd · sqrt(1 + 1/n)),
+Student t with n − 1 df, two-sided. Relative, because the sectors share one business cycle (all ten level
+tests would fire together, which BH cannot discount); leave-one-out, because a median that includes the
+sector makes x heavy-tailed. BH is the Simes test of the global null: any rejection at most the level.
 
-- per sector s: the sector's *relative* log count x = log1p(y_s,q) − median over the *other* sectors of
-  log1p(y_·,q) against its previous ``HISTORY_QUARTERS`` quarters, by a prediction-interval t-test
-  t = (x − mean) / (sd · sqrt(1 + 1/n)), Student t with n − 1 df, two-sided. Relative, because the sectors
-  share one business cycle: a quarter where every sector moves together would make all ten level tests
-  fire at once (BH cannot discount that), and which sector's share moved is the question here. The
-  median, so one sector's jump does not move the other nine's relative values; of the *other* sectors,
-  because a median that includes the sector pulls a middle sector's x to ~0 and leaves an extreme one's
-  alone: x is then heavy-tailed and the t-test anti-conservative on independent simulated panels;
-  leave-one-out, x is a normal minus an independent median);
-- one for the common level (that median) by the same test, so a shock to all sectors is still seen.
-
-Under no drift the chance of any alarm in a quarter is at most the level (BH is the Simes test of the
-global null, valid for independent or positively dependent p-values).
+**Common level** (level ``COMMON_LEVEL_LEVEL``, the data-drift level): the median of all ten log counts by
+the same test, on its own. As the eleventh hypothesis of the BH family above it needed p ≤ level/11 when
+alone, so an all-sector shift had to be about twice the size to be seen (chosen on the simulated panels
+of ``monitoreval.py``).
 
 **Performance degradation** (level ``PERFORMANCE_LEVEL``). The champion's realised errors for target q
 (its forecast made at origin q − 1) as Pearson residuals r = (y − μ)/sqrt(μ + 1), each divided by the
@@ -29,7 +25,7 @@ its rank among the same statistic of every earlier quarter: p = (1 + #{earlier �
 Exact under exchangeability; it can reach the level only with n ≥ 1/level − 1 earlier quarters, so before
 that the monitor says "not testable yet" rather than guess.
 
-An alarm in a quarter is either monitor's; by the union bound its nominal rate is at most the sum of the
+An alarm in a quarter is any monitor's; by the union bound its nominal rate is at most the sum of the
 levels. Pure pandas/numpy/scipy (the tests themselves: ``hypothesis.py``): the assets gather the inputs,
 ``reports/drift_pages.py`` renders the result.
 """
@@ -54,11 +50,15 @@ from sector_forecast.domain.hypothesis import (
 from sector_forecast.domain.periods import quarter_offset, quarter_range
 
 DATA_DRIFT_LEVEL = 0.05
+COMMON_LEVEL_LEVEL = DATA_DRIFT_LEVEL  # its own test, at the same level
 PERFORMANCE_LEVEL = 0.05
 HISTORY_QUARTERS = 12  # three years: enough for a variance, short enough to follow slow change
 MIN_HISTORY = 8  # fewer finite history values: the hypothesis is not tested
 MIN_SCALE_RESIDUALS = 8  # residuals a sector needs before its errors can be standardised
 COMMON = "all sectors"
+MONITORS = ("data_drift", "common_level", "performance_degradation")
+LEVELS = {"data_drift": DATA_DRIFT_LEVEL, "common_level": COMMON_LEVEL_LEVEL,
+          "performance_degradation": PERFORMANCE_LEVEL}
 # Known shifts, excluded from the false-alarm rate: COVID-19 lockdowns from March 2020 and the Danish
 # compensation and tax-deferral schemes held bankruptcies down, then released them, through 2021 (the
 # bundled data's 2020–21 dip). Alarms there are right, so they do not count as false.
@@ -73,17 +73,20 @@ DATA_DRIFT_COLUMNS = ["hypothesis", "sector", "value", "n_history", "history_mea
 
 @dataclass
 class DataDriftResult:
-    """One quarter's eleven tests, the BH verdicts and a sentence."""
+    """One quarter's eleven tests (ten sectors under BH, the common level on its own), verdicts, a sentence."""
 
     quarter: str
     level: float
     table: pd.DataFrame
-    alarm: bool
+    alarm: bool  # a sector's relative level moved (BH over the ten)
     summary: str
     series: pd.DataFrame  # quarters × hypotheses: the tested values, history then the quarter (for plots)
+    common_alarm: bool = False  # the common level moved (its own test at ``common_level``)
+    common_level: float = COMMON_LEVEL_LEVEL
 
     def to_dict(self) -> dict[str, Any]:
-        return {"quarter": self.quarter, "level": self.level, "alarm": self.alarm, "summary": self.summary,
+        return {"quarter": self.quarter, "level": self.level, "alarm": self.alarm,
+                "common_alarm": self.common_alarm, "common_level": self.common_level, "summary": self.summary,
                 "rejected": self.table.loc[self.table["rejected"], "hypothesis"].tolist(),
                 "tests": self.table.to_dict("records")}
 
@@ -96,13 +99,15 @@ def log_counts(counts: pd.DataFrame) -> pd.DataFrame:
 
 def data_drift(
     counts: pd.DataFrame, quarter: str, level: float = DATA_DRIFT_LEVEL,
-    history: int = HISTORY_QUARTERS, min_history: int = MIN_HISTORY,
+    history: int = HISTORY_QUARTERS, min_history: int = MIN_HISTORY, common_level: float | None = None,
 ) -> DataDriftResult:
     """Test ``quarter``'s bankruptcies (``sector, quarter, bankruptcies`` rows) against the quarters before it.
 
     Only quarters from ``quarter − history`` to ``quarter`` are read, so a replay of an old quarter never
-    sees later data. A suppressed count leaves its sector untested; the common level needs every sector.
+    sees later data. A suppressed count leaves its sector untested; the common level needs every sector and
+    is tested at ``common_level`` (default: ``level``), outside the sectors' BH family.
     """
+    common_level = level if common_level is None else common_level
     quarters = quarter_range(quarter_offset(quarter, -history), quarter)
     wide = log_counts(counts[counts["quarter"].isin(quarters)]).reindex(quarters)
     centre = wide.median(axis=1, skipna=True)
@@ -122,19 +127,28 @@ def data_drift(
                      "p_value": p})
     table = pd.DataFrame(rows)
     table["sector"] = table["sector"].astype("Int64")
-    table["rejected"] = benjamini_hochberg(table["p_value"].to_numpy(), level)
+    sectors = table["sector"].notna().to_numpy()
+    table["rejected"] = False
+    table.loc[sectors, "rejected"] = benjamini_hochberg(table.loc[sectors, "p_value"].to_numpy(), level)
+    table.loc[~sectors, "rejected"] = (table.loc[~sectors, "p_value"] <= common_level).to_numpy()
     tested = table["p_value"].notna()
-    ranks = table.loc[tested, "p_value"].rank(method="first")
-    table["bh_threshold"] = level * ranks.reindex(table.index) / max(int(tested.sum()), 1)
+    ranks = table.loc[tested & sectors, "p_value"].rank(method="first")
+    table["bh_threshold"] = level * ranks.reindex(table.index) / max(int((tested & sectors).sum()), 1)
+    table.loc[~sectors, "bh_threshold"] = common_level  # not in the BH family: its own level
     table = table[DATA_DRIFT_COLUMNS]
-    hits = table.loc[table["rejected"], "hypothesis"].tolist()
+    hits = table.loc[table["rejected"] & sectors, "hypothesis"].tolist()
+    common = table[~sectors].iloc[0]
     if not tested.any():
         summary = f"{quarter}: not testable (fewer than {min_history} history quarters)"
     else:
-        summary = (f"{quarter}: {len(hits)} of {int(tested.sum())} hypotheses rejected (Benjamini–Hochberg at "
-                   f"{level:g}, previous {history} quarters)" + (f": {', '.join(hits)}" if hits else ""))
+        summary = (f"{quarter}: {len(hits)} of {int((tested & sectors).sum())} sectors rejected (Benjamini–Hochberg "
+                   f"at {level:g}, previous {history} quarters)" + (f": {', '.join(hits)}" if hits else ""))
+        summary += ("; common level not testable (a sector suppressed or too little history)"
+                    if pd.isna(common["p_value"]) else
+                    f"; common level p = {common['p_value']:.3f} {'≤' if common['rejected'] else '>'} "
+                    f"{common_level:g}")
     frame = pd.DataFrame({name: values for name, (_, values) in series.items()})
-    return DataDriftResult(quarter, level, table, bool(hits), summary, frame)
+    return DataDriftResult(quarter, level, table, bool(hits), summary, frame, bool(common["rejected"]), common_level)
 
 
 # ---- performance degradation -----------------------------------------------------------------------------
@@ -225,17 +239,23 @@ def performance_degradation(
 
 # ---- over many quarters -----------------------------------------------------------------------------------
 
-def _flags(report: Mapping[str, Any]) -> tuple[str, bool, bool, bool, bool]:
-    """(quarter, data drift alarm, performance alarm, data drift tested, performance testable) of a report.
+def _flags(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A report's quarter and, per monitor, (alarmed, could test the quarter).
 
-    A report without the tests (older or hand-made) counts as tested by both monitors.
+    A report without the tests (older or hand-made) counts as tested by every monitor, except the common
+    level in a report from before it was a monitor of its own (no ``common_level`` flag).
     """
-    flags = report.get("flags", {})
-    tests = report.get("data_drift", {}).get("tests")
-    tested = True if tests is None else any(t.get("p_value") is not None for t in tests)
-    testable = bool(report.get("performance", {}).get("testable", True))
-    return (str(report["quarter"]), bool(flags.get("data_drift", False)),
-            bool(flags.get("performance_degradation", flags.get("degraded", False))), tested, testable)
+    flags, tests = report.get("flags", {}), report.get("data_drift", {}).get("tests")
+
+    def tested(common: bool) -> bool:
+        return tests is None or any(t.get("p_value") is not None for t in tests
+                                    if (t.get("hypothesis") == COMMON) == common)
+
+    return {"quarter": str(report["quarter"]),
+            "data_drift": (bool(flags.get("data_drift", False)), tested(False)),
+            "common_level": (bool(flags.get("common_level", False)), "common_level" in flags and tested(True)),
+            "performance_degradation": (bool(flags.get("performance_degradation", flags.get("degraded", False))),
+                                        bool(report.get("performance", {}).get("testable", True)))}
 
 
 def _rate(alarms: list[str], quarters: list[str]) -> dict[str, Any]:
@@ -250,35 +270,32 @@ def drift_summary(
     """Alarms over the monitored quarters and each monitor's false-alarm rate outside known shifts.
 
     ``reports``: drift report dicts (``drift_report``'s value per partition, or its JSON files) with
-    ``quarter`` and ``flags.data_drift`` / ``flags.performance_degradation``; a mapping's values are used.
+    ``quarter`` and ``flags.data_drift`` / ``flags.common_level`` / ``flags.performance_degradation``; a
+    mapping's values are used.
     ``false_alarm_rate[monitor]`` = its alarmed quarters / the quarters it could test, both outside
     ``excluded`` (rate None when none remain): the data-drift test runs from the first report, the
     performance test only once it has enough earlier quarters (2019Q1 on the bundled data), so one rate
-    over both would mix two denominators. ``false_alarm_rate_any`` is the old figure (either monitor, every
+    over both would mix two denominators. ``false_alarm_rate_any`` is the old figure (any monitor, every
     quarter outside ``excluded``). Both count every alarm outside known shifts as false, which is right only
     on data without other shifts: ``monitoreval.py`` gives the rates on simulated null panels.
     """
     items = list(reports.values()) if isinstance(reports, Mapping) else list(reports)
-    flags = sorted({f[0]: f for f in map(_flags, items)}.values())
+    flags = sorted({f["quarter"]: f for f in map(_flags, items)}.values(), key=lambda f: f["quarter"])
     skip = set(excluded)
-    alarms = [q for q, d, p, _, _ in flags if d or p]
-    outside = [f for f in flags if f[0] not in skip]
-    false = [q for q in alarms if q not in skip]
+    outside = [f for f in flags if f["quarter"] not in skip]
+    alarms = [f["quarter"] for f in flags if any(f[m][0] for m in MONITORS)]
     return {
         "quarters": len(flags),
-        "first_quarter": flags[0][0] if flags else None,
-        "last_quarter": flags[-1][0] if flags else None,
+        "first_quarter": flags[0]["quarter"] if flags else None,
+        "last_quarter": flags[-1]["quarter"] if flags else None,
         "alarms": alarms,
-        "data_drift_alarms": [f[0] for f in flags if f[1]],
-        "performance_alarms": [f[0] for f in flags if f[2]],
-        "excluded": sorted(f[0] for f in flags if f[0] in skip),
-        "false_alarms": false,
-        "false_alarm_rate": {
-            "data_drift": _rate([f[0] for f in outside if f[1] and f[3]], [f[0] for f in outside if f[3]]),
-            "performance_degradation": _rate([f[0] for f in outside if f[2] and f[4]],
-                                             [f[0] for f in outside if f[4]]),
-        },
-        "false_alarm_rate_any": len(false) / len(outside) if outside else None,
-        "levels": {"data_drift": DATA_DRIFT_LEVEL, "performance_degradation": PERFORMANCE_LEVEL},
-        "nominal_false_alarm_rate": DATA_DRIFT_LEVEL + PERFORMANCE_LEVEL,
+        **{f"{m}_alarms": [f["quarter"] for f in flags if f[m][0]] for m in ("data_drift", "common_level")},
+        "performance_alarms": [f["quarter"] for f in flags if f["performance_degradation"][0]],
+        "excluded": sorted(f["quarter"] for f in flags if f["quarter"] in skip),
+        "false_alarms": [q for q in alarms if q not in skip],
+        "false_alarm_rate": {m: _rate([f["quarter"] for f in outside if f[m][0] and f[m][1]],
+                                      [f["quarter"] for f in outside if f[m][1]]) for m in MONITORS},
+        "false_alarm_rate_any": len([q for q in alarms if q not in skip]) / len(outside) if outside else None,
+        "levels": LEVELS,
+        "nominal_false_alarm_rate": round(sum(LEVELS.values()), 6),
     }

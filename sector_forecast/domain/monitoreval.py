@@ -35,7 +35,7 @@ from sector_forecast.domain.hypothesis import min_reference
 SIM_PANELS = 200
 SIM_GRID_PANELS = 2
 SEED = 20261206
-MONITORS = ("data_drift", "performance_degradation")
+MONITORS = drift.MONITORS
 
 
 @dataclass
@@ -64,6 +64,11 @@ def panel_arrays(counts: pd.DataFrame, champion_rows: pd.DataFrame) -> tuple[pd.
     return wide, mu.reindex(index=wide.index, columns=wide.columns).astype("float64")
 
 
+def _levels(levels: tuple[float, float]) -> dict[str, float]:
+    """Each monitor's level from (data drift, performance): the common level is tested at the data-drift level."""
+    return {"data_drift": levels[0], "common_level": levels[0], "performance_degradation": levels[1]}
+
+
 def simulated_false_alarms(model: nm.NullModel, quarters: list[str], first_monitored: int, first_forecast: int,
                            levels: tuple[float, float], panels: int = SIM_PANELS, seed: int = SEED
                            ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -71,15 +76,15 @@ def simulated_false_alarms(model: nm.NullModel, quarters: list[str], first_monit
     counts, mu = nm.simulate(model, panels, quarters[0], len(quarters), seed)
     mu[:, :first_forecast] = np.nan
     rejected, tested = mv.data_drift_rejections(counts, levels[0], drift.HISTORY_QUARTERS, drift.MIN_HISTORY)
-    tested[:, :first_monitored] = False
     perf, testable, _ = mv.performance_alarms(counts, mu, levels[1], drift.MIN_SCALE_RESIDUALS)
-    testable[:, :first_monitored] = False
+    monitors = {"data_drift": (rejected[..., :-1].any(axis=-1), tested[..., :-1].any(axis=-1)),
+                "common_level": (rejected[..., -1], tested[..., -1]), "performance_degradation": (perf, testable)}
     rows = []
-    monitors = {"data_drift": (rejected.any(axis=-1), tested), "performance_degradation": (perf, testable)}
     for name, (alarm, can) in monitors.items():
+        can[:, :first_monitored] = False
         hits, n = (alarm & can).sum(axis=1), can.sum(axis=1)
         per_panel = hits / np.maximum(n, 1)
-        rows.append({"monitor": name, "level": levels[MONITORS.index(name)], "panels": panels,
+        rows.append({"monitor": name, "level": _levels(levels)[name], "panels": panels,
                      "quarters": int(n.sum()), "quarters_per_panel": int(n.max()), "alarms": int(hits.sum()),
                      "rate": float(hits.sum() / n.sum()) if n.sum() else math.nan,  # NaN: nothing testable
                      "panel_rate_median": float(np.median(per_panel)),
@@ -127,7 +132,7 @@ def evaluate_monitors(counts: pd.DataFrame, champion_rows: pd.DataFrame, first_m
     sim_grid = mg.detection_grid(sim_counts[:SIM_GRID_PANELS], sim_mu[:SIM_GRID_PANELS], starts, *args)
     return MonitorEvaluation(model.describe(), simulated, _labelled(grid, quarters, sectors),
                              mg.detection_shares(grid), mg.detection_shares(sim_grid),
-                             {"data_drift": levels[0], "performance_degradation": levels[1]})
+                             _levels(levels))
 
 
 def _rounded(value: float) -> float | None:

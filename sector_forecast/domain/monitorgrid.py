@@ -5,7 +5,8 @@ or 3) of quarter q on: quarter q gets 1 + (factor − 1)·(4 − position)/3 of 
 quarter taken as equal, since the monitors see quarters), every later quarter ``factor`` times it, rounded
 to a count. It is **detected** when, in q or q + 1 (within two quarters), an alarm names what was shifted:
 
-- data drift: the shifted sector's hypothesis is rejected (for an all-sector shift: the common level's);
+- data drift: the shifted sector's hypothesis is rejected (for an all-sector shift: the common level's, its
+  own monitor; the grid's ``data_drift`` column holds either);
 - performance: the monitor alarms and its statistic is the shifted sector's (any sector when all shifted).
 
 Forecasts. The forecast judged in q was made at q − 1, before the shift: it is the panel's own. The one for

@@ -8,7 +8,7 @@ sums instead of windows, one sort for Benjamini–Hochberg), so that the out-of-
 the scalar functions' p-values quarter by quarter.
 
 Shapes: ``counts`` and ``mu`` are ``(..., T, S)`` floats (NaN = suppressed / no forecast); the data-drift
-hypotheses are the S sectors' relative log counts and, last, the common level (index S).
+hypotheses are the S sectors' relative log counts and, last, the common level (index S, its own monitor).
 """
 
 from __future__ import annotations
@@ -98,11 +98,16 @@ def bh_rejections(p: np.ndarray, level: float) -> np.ndarray:
     return tested & (p <= threshold)
 
 
-def data_drift_rejections(counts: np.ndarray, level: float, history: int, min_history: int
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """(rejected ``(..., T, S+1)``, tested-anything ``(..., T)``) of the data-drift monitor per quarter."""
+def data_drift_rejections(counts: np.ndarray, level: float, history: int, min_history: int,
+                          common_level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rejected ``(..., T, S+1)``, tested ``(..., T, S+1)``) per hypothesis and quarter.
+
+    The S sectors by Benjamini–Hochberg at ``level`` among themselves; the common level (index S) on its own
+    at ``common_level`` (default ``level``), as in ``drift.data_drift``.
+    """
     p = window_pvalues(drift_series(counts), history, min_history)
-    return bh_rejections(p, level), np.isfinite(p).any(axis=-1)
+    common = np.isfinite(p[..., -1:]) & (p[..., -1:] <= (level if common_level is None else common_level))
+    return np.concatenate([bh_rejections(p[..., :-1], level), common], axis=-1), np.isfinite(p)
 
 
 def performance_statistics(counts: np.ndarray, mu: np.ndarray, min_residuals: int

@@ -74,19 +74,29 @@ class DriftReport:
         return self.data.alarm
 
     @property
+    def common_level(self) -> bool:
+        return self.data.common_alarm
+
+    @property
     def degraded(self) -> bool:
         return self.performance.alarm
 
     @property
     def alarm(self) -> bool:
-        return self.data_drift or self.degraded
+        return self.data_drift or self.common_level or self.degraded
 
     def headline(self) -> str:
         champ = (f"champion v{self.champion['version']} ({self.champion['model']}, origin {self.champion['origin']})"
                  if self.champion else "no champion registered")
         return (f"{self.quarter}: {'DATA DRIFT' if self.data_drift else 'no data drift'}; "
+                f"{'COMMON LEVEL SHIFT' if self.common_level else 'common level as usual'}; "
                 f"{'PERFORMANCE DEGRADED' if self.degraded else 'performance as usual'}; "
                 f"{'RETRAIN' if self.retrain else 'no retrain'} — {champ}")
+
+    def levels(self) -> dict[str, float]:
+        """Each monitor's level: its nominal false-alarm rate a quarter."""
+        return {"data_drift": self.data.level, "common_level": self.data.common_level,
+                "performance_degradation": self.performance.level}
 
     def sector_table(self) -> pd.DataFrame:
         """One row per sector: its data-drift test and its judged forecast error (the contract-checked part)."""
@@ -105,10 +115,10 @@ class DriftReport:
         """The JSON form stored beside the HTML and logged to MLflow (NaN becomes null)."""
         return to_json({
             "quarter": self.quarter, "generated_at": self.generated_at, "headline": self.headline(),
-            "flags": {"data_drift": self.data_drift, "performance_degradation": self.degraded,
-                      "degraded": self.degraded, "alarm": self.alarm, "retrain": self.retrain},
-            "levels": {"data_drift": self.data.level, "performance_degradation": self.performance.level,
-                       "nominal_false_alarm_rate": self.data.level + self.performance.level},
+            "flags": {"data_drift": self.data_drift, "common_level": self.common_level,
+                      "performance_degradation": self.degraded, "degraded": self.degraded, "alarm": self.alarm,
+                      "retrain": self.retrain},
+            "levels": {**self.levels(), "nominal_false_alarm_rate": round(sum(self.levels().values()), 6)},
             "champion": self.champion, "judged_forecast": vars(self.judged), "retrain_reason": self.retrain_reason,
             "data_drift": self.data.to_dict(), "performance": self.performance.to_dict(),
             "per_sector": self.sector_table().to_dict("records"),
@@ -144,7 +154,7 @@ def build_report(
     champion: dict[str, Any] | None, data_level: float = drift.DATA_DRIFT_LEVEL,
     performance_level: float = drift.PERFORMANCE_LEVEL,
 ) -> DriftReport:
-    """Run both monitors for ``quarter``.
+    """Run the three monitors for ``quarter`` (data drift and the common level from ``data_level``).
 
     ``counts``: panel rows ``sector, quarter, bankruptcies`` covering the history window; ``log``: the
     prediction log; ``champion_rows``: the champion model's leaderboard rows (``sector, origin,
@@ -155,7 +165,7 @@ def build_report(
     forecast, judged = judged_forecast(log, champion_rows, quarter)
     current = forecast.merge(now.rename(columns={"bankruptcies": "actual"}), on="sector", how="left")
     performance = drift.performance_degradation(champion_rows, current, quarter, level=performance_level)
-    retrain, reason = retrain_decision(quarter, data.alarm or performance.alarm, champion)
+    retrain, reason = retrain_decision(quarter, data.alarm or data.common_alarm or performance.alarm, champion)
     return DriftReport(quarter, data, performance, judged, champion, retrain, reason, counts=now)
 
 
@@ -179,16 +189,16 @@ def load_reports(directory: Path) -> list[dict[str, Any]]:
 
 
 def drifted(report: DriftReport) -> list[str]:
-    """The data-drift hypotheses the report rejects (sectors and the median), in test order."""
+    """The data-drift hypotheses the report rejects (sectors, then the common level), in test order."""
     table = report.data.table
     return table.loc[table["rejected"], "hypothesis"].tolist()
 
 
 def run_table(reports: list[DriftReport]) -> pd.DataFrame:
-    """One row per quarter of a run: both verdicts and the retrain flag (the run's summary in the UI)."""
-    return pd.DataFrame([{"quarter": r.quarter, "data_drift": r.data_drift, "drifted": ", ".join(drifted(r)),
-                          "performance_p": r.performance.p_value, "degraded": r.degraded, "retrain": r.retrain}
-                         for r in reports])
+    """One row per quarter of a run: the verdicts and the retrain flag (the run's summary in the UI)."""
+    return pd.DataFrame([{"quarter": r.quarter, "data_drift": r.data_drift, "common_level": r.common_level,
+                          "drifted": ", ".join(drifted(r)), "performance_p": r.performance.p_value,
+                          "degraded": r.degraded, "retrain": r.retrain} for r in reports])
 
 
 # ---- text ---------------------------------------------------------------------------------------------------
@@ -198,7 +208,8 @@ def summary_markdown(report: DriftReport) -> str:
     j, champ = report.judged, report.champion
     lines = [
         f"## Drift report {report.quarter}", "", f"**{report.headline()}**", "",
-        f"- **Data drift** (nominal false-alarm rate {report.data.level:g} a quarter): {report.data.summary}.",
+        f"- **Data drift and common level** (nominal false-alarm rate {report.data.level:g} a quarter each): "
+        f"{report.data.summary}.",
         f"- **Performance** (nominal false-alarm rate {report.performance.level:g} a quarter): "
         f"{report.performance.summary}. Judged: the forecast made at {j.origin or '-'} ({j.source}"
         + (f", version {j.model_version}" if j.model_version else "") + ").",
@@ -237,10 +248,10 @@ def to_html(report: DriftReport, images: dict[str, str]) -> str:
     body = [
         f"<h1>Sector forecast drift report {html.escape(report.quarter)}</h1>",
         f"<p>{html.escape(report.headline())}<br><small>generated {report.generated_at}</small></p>",
-        "<p>" + flag("data drift", report.data_drift) + flag("performance degradation", report.degraded)
-        + flag("retrain", report.retrain) + "</p>",
-        f"<h2>Data drift</h2><p>{html.escape(report.data.summary)} (nominal false-alarm rate "
-        f"{report.data.level:g} a quarter)</p>",
+        "<p>" + flag("data drift", report.data_drift) + flag("common level", report.common_level)
+        + flag("performance degradation", report.degraded) + flag("retrain", report.retrain) + "</p>",
+        f"<h2>Data drift and common level</h2><p>{html.escape(report.data.summary)} (nominal false-alarm rate "
+        f"{report.data.level:g} a quarter each)</p>",
         _img("data drift", images.get("data_drift")),
         report.data.table.to_html(**fmt),
         f"<h2>Performance</h2><p>{html.escape(report.performance.summary)} (nominal false-alarm rate "

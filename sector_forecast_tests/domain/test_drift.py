@@ -72,8 +72,9 @@ def test_data_drift_flags_only_the_tripled_sector() -> None:
     assert table.loc["sector 10", "n_history"] == 12
     # The other nine and the common level did not move: t = 0, p = 1.
     assert (table.drop("sector 10")["p_value"] == 1.0).all()
-    assert result.alarm and table.index[table["rejected"]].tolist() == ["sector 10"]
-    assert "1 of 11 hypotheses rejected" in result.summary and result.to_dict()["rejected"] == ["sector 10"]
+    assert result.alarm and table.index[table["rejected"]].tolist() == ["sector 10"] and not result.common_alarm
+    assert "1 of 10 sectors rejected" in result.summary and result.to_dict()["rejected"] == ["sector 10"]
+    assert "common level p = 1.000 > 0.05" in result.summary
 
 
 def test_data_drift_is_quiet_inside_the_history_range() -> None:
@@ -85,11 +86,36 @@ def test_data_drift_is_quiet_inside_the_history_range() -> None:
     assert not result.alarm
 
 
-def test_a_shock_to_every_sector_is_the_common_level_hypothesis() -> None:
-    # Every sector ×4 in 2012Q1 (sector 10 too): relative values unchanged, the median jumps by log 4.
+def test_a_shock_to_every_sector_is_the_common_level_monitor() -> None:
+    # Every sector ×4 in 2012Q1 (sector 10 too): the median jumps by about log 4. (The sectors' relative values
+    # move a little too, log1p(4y) − log1p(y) not being exactly log 4, against a history of sd 0.)
     result = drift.data_drift(panel(sector10_last=101 * 1.0 - 1, all_factor=4.0), "2012Q1")
     rejected = result.table.loc[result.table["rejected"], "hypothesis"].tolist()
-    assert drift.COMMON in rejected and result.alarm
+    assert drift.COMMON in rejected and result.common_alarm
+
+
+def common_panel(last: float) -> pd.DataFrame:
+    """Sector s has log1p = log(10·s + 1) + c[t]: c alternates ±0.1 over the 12 history quarters, then ``last``.
+
+    Every relative value is constant (p = 1); the common level is the sectors' median plus c, so its
+    history has mean 0 and sd 0.1·sqrt(12/11), as sector 10's in ``panel``.
+    """
+    c = [0.1 if i % 2 else -0.1 for i in range(12)] + [last]
+    return pd.DataFrame([{"sector": s, "quarter": q, "bankruptcies": math.exp(math.log(10 * s + 1) + c[i]) - 1}
+                         for i, q in enumerate(QUARTERS) for s in range(1, 11)])
+
+
+def test_the_common_level_is_tested_at_the_level_not_inside_the_sectors_bh_family() -> None:
+    # last = 0.25·sqrt(13/11): t = last / (0.1·sqrt(12/11)·sqrt(13/12)) = 2.5, two-sided p with 11 df ≈ 0.030.
+    result = drift.data_drift(common_panel(0.25 * math.sqrt(13 / 11)), "2012Q1")
+    common = result.table.set_index("hypothesis").loc[drift.COMMON]
+    assert common["t_stat"] == pytest.approx(2.5) and common["p_value"] == pytest.approx(2 * stats.t.sf(2.5, 11))
+    # 0.030 ≤ 0.05: the common level alarms on its own. As the eleventh hypothesis of one BH family with ten
+    # sectors at p = 1 it would have needed p ≤ 0.05/11 = 0.0045 and stayed silent.
+    assert result.common_alarm and not result.alarm and common["bh_threshold"] == 0.05
+    assert not hypothesis.benjamini_hochberg([1.0] * 10 + [common["p_value"]], 0.05).any()
+    # t = 2.0 (p ≈ 0.071): quiet.
+    assert not drift.data_drift(common_panel(0.2 * math.sqrt(13 / 11)), "2012Q1").common_alarm
 
 
 def test_data_drift_reads_only_the_window_and_skips_short_or_suppressed_history() -> None:
@@ -156,17 +182,24 @@ def test_drift_summary_rates_each_monitor_over_the_quarters_it_could_test() -> N
         "c": {"quarter": "2020Q2", "flags": {"data_drift": False, "performance_degradation": True}},
         "d": {"quarter": "2022Q2", "flags": {"data_drift": False, "degraded": True},  # older reports' key
               "data_drift": untested},
+        "e": {"quarter": "2023Q1", "flags": {"data_drift": False, "common_level": True,
+                                             "performance_degradation": False},
+              "data_drift": {"tests": [{"hypothesis": "sector 1", "p_value": 0.5},
+                                       {"hypothesis": "all sectors", "p_value": 0.01}]}},
     }
     summary = drift.drift_summary(reports)
-    assert summary["quarters"] == 4 and summary["alarms"] == ["2019Q4", "2020Q2", "2022Q2"]
-    assert summary["excluded"] == ["2020Q2"] and summary["false_alarms"] == ["2019Q4", "2022Q2"]
-    assert summary["false_alarm_rate_any"] == pytest.approx(2 / 3)  # 2 alarms in the 3 quarters outside 2020–21
+    assert summary["quarters"] == 5 and summary["alarms"] == ["2019Q4", "2020Q2", "2022Q2", "2023Q1"]
+    assert summary["excluded"] == ["2020Q2"] and summary["false_alarms"] == ["2019Q4", "2022Q2", "2023Q1"]
+    assert summary["false_alarm_rate_any"] == pytest.approx(3 / 4)  # 3 alarms in the 4 quarters outside 2020–21
     rates = summary["false_alarm_rate"]
-    # Data drift tested 2019Q4 and 2022Q1 (2022Q2 had no p-value): 1 alarm (2019Q4) in 2.
-    assert rates["data_drift"] == {"rate": 0.5, "alarms": 1, "quarters": 2, "first_quarter": "2019Q4"}
-    # Performance testable in 2022Q1 and 2022Q2 (not 2019Q4): 1 alarm (2022Q2) in 2.
-    assert rates["performance_degradation"] == {"rate": 0.5, "alarms": 1, "quarters": 2, "first_quarter": "2022Q1"}
+    # Data drift tested 2019Q4, 2022Q1 and 2023Q1 (2022Q2 had no p-value): 1 alarm (2019Q4) in 3.
+    assert rates["data_drift"] == {"rate": 1 / 3, "alarms": 1, "quarters": 3, "first_quarter": "2019Q4"}
+    # The common level is its own monitor only in reports that carry its flag: 2023Q1, 1 alarm in 1.
+    assert rates["common_level"] == {"rate": 1.0, "alarms": 1, "quarters": 1, "first_quarter": "2023Q1"}
+    # Performance testable in 2022Q1, 2022Q2 and 2023Q1 (not 2019Q4): 1 alarm (2022Q2) in 3.
+    assert rates["performance_degradation"] == {"rate": 1 / 3, "alarms": 1, "quarters": 3, "first_quarter": "2022Q1"}
     assert summary["data_drift_alarms"] == ["2019Q4"] and summary["performance_alarms"] == ["2020Q2", "2022Q2"]
+    assert summary["common_level_alarms"] == ["2023Q1"] and summary["nominal_false_alarm_rate"] == 0.15
     empty = drift.drift_summary([])
     assert empty["false_alarm_rate_any"] is None and empty["false_alarm_rate"]["data_drift"]["rate"] is None
     assert len(drift.KNOWN_SHIFTS) == 8 and drift.KNOWN_SHIFTS[0] == "2020Q1"

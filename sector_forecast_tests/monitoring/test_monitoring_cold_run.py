@@ -45,7 +45,7 @@ def test_every_quarter_has_a_report_and_files_and_recent_ones_have_plots(materia
         else:  # a cold backfill draws plots for its newest quarters only
             assert "materialise this quarter on its own" in metadata["plots"].value
         assert metadata["retrain"].value is False
-        assert metadata["nominal_false_alarm_rate"].value == drift.DATA_DRIFT_LEVEL + drift.PERFORMANCE_LEVEL
+        assert metadata["nominal_false_alarm_rate"].value == round(sum(drift.LEVELS.values()), 6)
         body = json.loads((env.storage / "monitoring" / "drift_report" / f"{quarter}.json").read_text())
         assert body["quarter"] == quarter and len(body["per_sector"]) == 10
         html = (env.storage / "monitoring" / "drift_report" / f"{quarter}.html").read_text()
@@ -71,7 +71,7 @@ def test_false_alarms_on_the_bundled_data_stay_within_ten_percent(materialised_g
 
 def test_contracts_and_checks_are_recorded(materialised_graph: GraphEnv) -> None:
     storage = materialised_graph.instance.event_log_storage
-    keys = [dg.AssetCheckKey(dg.AssetKey("drift_report"), n) for n in ("data_drift", "performance_degradation")]
+    keys = [dg.AssetCheckKey(dg.AssetKey("drift_report"), n) for n in drift.MONITORS]
     contracts = [dg.AssetCheckKey(dg.AssetKey(a), "contract")
                  for a in ("drift_report", "batch_predictions", "monitor_evaluation")]
     latest = storage.get_latest_asset_check_execution_by_key(keys + contracts)
@@ -110,7 +110,7 @@ def test_the_graph_measures_the_monitors_out_of_sample(materialised_graph: Graph
     simulated = summary["false_alarm_rate_simulated"]
     # 200 null panels × the quarters each monitor can test on the bundled calendar: data drift 2012Q1..2026Q3
     # (59), performance once 8 residuals scale and 19 earlier statistics rank it (targets 2012Q2 + 27 = 2019Q1 on).
-    assert simulated["data_drift"]["quarters"] == 200 * 59
+    assert simulated["data_drift"]["quarters"] == simulated["common_level"]["quarters"] == 200 * 59
     assert simulated["performance_degradation"]["quarters"] == 200 * len(quarter_range("2019Q1", NEWEST))
     assert all(r["rate"] <= 0.10 for r in simulated.values()), simulated
     detection = summary["detection"]
@@ -118,3 +118,7 @@ def test_the_graph_measures_the_monitors_out_of_sample(materialised_graph: Graph
     assert detection["start_quarters"][0] == "2019Q1" and detection["start_quarters"][-1] == "2026Q2"
     assert detection["scenarios"] == len(detection["start_quarters"]) * (10 + 1) * 3 * 3
     assert detection["1.5"] <= detection["2"] <= detection["3"] and detection["all_sectors"]["3"] == 1.0
+    # An all-sector ×1.5 shift is detected in most scenarios (the common level is its own 5% test; as the
+    # eleventh hypothesis of the sectors' BH family it was seen in about a third): a finding on the bundled
+    # counts, kept here so that a change which loses it fails.
+    assert detection["all_sectors"]["1.5"] > 0.5, detection

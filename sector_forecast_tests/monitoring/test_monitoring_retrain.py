@@ -2,9 +2,9 @@
 sensor asks once, the requested run re-fits and re-promotes, and the report then stops asking.
 
 One scenario per module (see conftest.py): the graph as of August 2022 (champion trained through 2022Q2), then
-2022Q3 published with four times the bankruptcies in every sector — the common-level hypothesis of the data
-drift monitor. The backtest here starts at 2021Q1, so the performance monitor has too few earlier quarters to
-speak (it needs 19 for a 5% rank test) and says so. The steps build on each other through module fixtures.
+2022Q3 published with four times the bankruptcies in every sector — what the common-level monitor is for.
+The backtest here starts at 2021Q1, so the performance monitor has too few earlier quarters to speak (it needs
+19 for a 5% rank test) and says so. The steps build on each other through module fixtures.
 """
 
 from __future__ import annotations
@@ -82,8 +82,9 @@ def test_base_graph_has_a_report_per_quarter_and_no_retrain(shift_scenario: Shif
 
 def test_shifted_quarter_raises_data_drift_and_retrain(shifted: ShiftScenario) -> None:
     body = report(shifted.env, SHIFTED)
-    assert body["flags"] == {"data_drift": True, "performance_degradation": False, "degraded": False,
-                             "alarm": True, "retrain": True}
+    flags = body["flags"]
+    assert (flags["common_level"], flags["performance_degradation"], flags["alarm"], flags["retrain"]) == (
+        True, False, True, True)
     assert "all sectors" in body["data_drift"]["rejected"]  # every sector ×4: the common level moved
     # Judged on the forecast the champion (origin 2022Q2, version 1) served before 2022Q3 was published.
     judged = body["judged_forecast"]
@@ -115,9 +116,9 @@ def test_report_ui_metadata_html_and_mlflow(shifted: ShiftScenario) -> None:
 
 
 def test_warn_checks_show_drift_without_failing_the_run(shifted: ShiftScenario) -> None:
-    drifted = check_evaluation(shifted.env, "data_drift")
+    drifted = check_evaluation(shifted.env, "common_level")
     assert drifted.passed is False and drifted.severity == dg.AssetCheckSeverity.WARN
-    assert drifted.metadata["quarter"].value == SHIFTED and "all sectors" in drifted.description
+    assert drifted.metadata["quarter"].value == SHIFTED and "common level p = 0.000 ≤ 0.05" in drifted.description
     # Performance cannot be ranked yet on this cut snapshot: the check says so as a WARN, never a pass.
     untestable = check_evaluation(shifted.env, "performance_degradation")
     assert untestable.passed is False and untestable.severity == dg.AssetCheckSeverity.WARN
@@ -174,6 +175,6 @@ def test_requested_retrain_refits_promotes_and_stops_the_flag(shifted: ShiftScen
         # Monitoring the quarter again: the champion in service was trained on 2022Q3, so no retrain.
         run_stage(env, "monitoring_job", SHIFTED_QUARTER, SHIFTED_QUARTER)
     body = report(env, SHIFTED)
-    assert body["flags"]["data_drift"] is True and body["flags"]["retrain"] is False
+    assert body["flags"]["common_level"] is True and body["flags"]["retrain"] is False
     assert "was trained on" in body["retrain_reason"]
     assert not tick(env, ticks.shifted.cursor).run_requests

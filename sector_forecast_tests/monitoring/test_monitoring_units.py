@@ -175,7 +175,8 @@ def test_report_json_is_strict_html_self_contained_and_summarisable(tmp_path: Pa
     loud = report(factor=3.0)
     body = json.loads(json.dumps(loud.to_dict(), allow_nan=False))
     assert body["flags"]["data_drift"] is True and body["flags"]["retrain"] is True
-    assert body["levels"] == {"data_drift": 0.05, "performance_degradation": 0.05, "nominal_false_alarm_rate": 0.1}
+    assert body["levels"] == {"data_drift": 0.05, "common_level": 0.05, "performance_degradation": 0.05,
+                              "nominal_false_alarm_rate": 0.15}
     assert len(body["per_sector"]) == 10 and body["judged_forecast"]["origin"] == "2018Q3"
     images = plots.drift_figures(loud)
     html = drift_pages.to_html(loud, images)

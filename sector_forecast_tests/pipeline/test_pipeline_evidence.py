@@ -34,7 +34,7 @@ def test_the_json_has_every_documented_key_and_is_json(evidence: dict) -> None:
     # monitor) and the detection grid (factor → share detected within two quarters, also for all sectors).
     assert 0 <= evidence["score_season_pvalue"] <= 1
     simulated = evidence["drift"]["false_alarm_rate_simulated"]
-    assert set(simulated) == {"data_drift", "performance_degradation"}
+    assert set(simulated) == {"data_drift", "common_level", "performance_degradation"}
     for monitor in simulated.values():
         assert {"rate", "quarters", "panels"} <= set(monitor) and monitor["panels"] >= 200
         assert 0 <= monitor["rate"] <= 0.10

@@ -38,6 +38,7 @@ from sector_forecast.contracts.monitoring import (
 )
 from sector_forecast.defs.checks import checked_output, contract_spec, require_contract
 from sector_forecast.defs.drift_metadata import (
+    COMMON_LEVEL_CHECK,
     DATA_DRIFT_CHECK,
     PERFORMANCE_CHECK,
     monitor_checks,
@@ -199,13 +200,17 @@ def batch_predictions(
         contract_spec("drift_report", "Pandera contract of the per-sector table: ten sectors a quarter, p-values "
                       "in [0, 1], a sector flagged only where tested."),
         dg.AssetCheckSpec(DATA_DRIFT_CHECK, asset="drift_report",
-                          description="WARN when the newest quarter's bankruptcies drifted (BH at 5% across the "
-                          "ten sectors and their median): nominal false-alarm rate 5% a quarter."),
+                          description="WARN when a sector's share of the newest quarter's bankruptcies drifted (BH "
+                          "at 5% across the ten sectors): nominal false-alarm rate 5% a quarter."),
+        dg.AssetCheckSpec(COMMON_LEVEL_CHECK, asset="drift_report",
+                          description="WARN when the newest quarter's common level (the median of the ten sectors' "
+                          "log bankruptcies) left its last three years (t-test at 5%): nominal false-alarm rate "
+                          "5% a quarter."),
         dg.AssetCheckSpec(PERFORMANCE_CHECK, asset="drift_report",
                           description="WARN when the champion's errors on the newest quarter rank among the worst "
                           "5% of all earlier quarters: nominal false-alarm rate 5% a quarter."),
     ],
-    code_version="4",
+    code_version="5",
 )
 def drift_report(
     context: dg.AssetExecutionContext,
@@ -259,7 +264,7 @@ def drift_report(
     kinds={"numpy"},
     check_specs=[contract_spec("monitor_evaluation", "Pandera contract of the detection grid: one row per "
                                "scenario, detected = either monitor, a delay (0 or 1) exactly where detected.")],
-    code_version="1",
+    code_version="2",
 )
 def monitor_evaluation(
     context: dg.AssetExecutionContext, quarterly_panel: dict[str, pd.DataFrame], champion_model: dict,
