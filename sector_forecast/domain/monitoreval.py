@@ -135,6 +135,11 @@ def evaluate_monitors(counts: pd.DataFrame, champion_rows: pd.DataFrame, first_m
                              _levels(levels))
 
 
+# The grid's columns by the monitor they stand for: an all-sector shift's data test is the common level's.
+_GRID_MONITORS = {"one sector": {"data_drift": "data_drift", "performance": "performance"},
+                  "all sectors": {"common_level": "data_drift", "performance": "performance"}}
+
+
 def _rounded(value: float) -> float | None:
     return None if math.isnan(float(value)) else round(float(value), 4)
 
@@ -157,8 +162,8 @@ def evaluation_summary(value: dict[str, Any] | None) -> dict[str, Any]:
                                        for m in sim.index},
         "detection": {**_by_factor(shares, "one sector", "detected"),
                       "all_sectors": _by_factor(shares, "all sectors", "detected"),
-                      "by_monitor": {f"{kind.replace(' ', '_')}_{m}": _by_factor(shares, kind, m)
-                                     for kind in ("one sector", "all sectors") for m in ("data_drift", "performance")},
+                      "by_monitor": {f"{kind.replace(' ', '_')}_{name}": _by_factor(shares, kind, column)
+                                     for kind, monitors in _GRID_MONITORS.items() for name, column in monitors.items()},
                       "scenarios": int(len(grid)), "start_quarters": sorted(set(grid["start"].astype(str)))},
         "null_model": value["null_model"],
     }

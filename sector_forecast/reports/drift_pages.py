@@ -1,4 +1,4 @@
-"""The drift report of one quarter: which forecast is judged, both monitors' verdicts, JSON, markdown, HTML.
+"""The drift report of one quarter: which forecast is judged, the monitors' verdicts, JSON, markdown, HTML.
 
 No Dagster here: the asset (`assets/monitoring.py`) gathers the inputs and stores what this module returns,
 so a report can be rebuilt, and the stored ones summarised (`load_reports` + `domain.drift.drift_summary`),

@@ -6,8 +6,8 @@ so each origin's forecast and interval use only what was known at q. No model is
 to the prediction log (`storage/prediction_log.py` says why the log is a file of its own). Automation re-logs
 only the newest origin when a new champion is registered: the log keeps what each origin's champion served.
 
-`drift_report[q]` asks of each quarter, when its counts arrive: did its bankruptcies move away from their recent
-history (data drift), and did the champion's forecast for it (logged at q−1) miss by more than its errors
+`drift_report[q]` asks of each quarter, when its counts arrive: did a sector's share of its bankruptcies move
+away from its recent history (data drift), did the level common to all sectors move (common level), and did the champion's forecast for it (logged at q−1) miss by more than its errors
 usually do (performance degradation)? A later champion does not re-judge it (automation.py). The statistics
 and their levels are in `domain/drift.py`; this asset gathers the inputs — `quarterly_panel` for q and the
 `HISTORY_QUARTERS` quarters before it, the champion's rows of the real-time backtest, the prediction log — and
@@ -16,7 +16,7 @@ stores the report three ways: the asset value (a JSON-able dict),
 artefacts of the champion's MLflow run. Its per-sector table passes a blocking Pandera contract before any of
 that is written.
 
-`monitor_evaluation` measures both monitors out of sample (`domain/monitoreval.py`): false alarms on panels
+`monitor_evaluation` measures the monitors out of sample (`domain/monitoreval.py`): false alarms on panels
 simulated from a null model fitted to the counts, and detection on a grid of shifts of the bundled counts
 judged with the champion's backtest forecasts; `sector-forecast evaluate` reads its stored value.
 
@@ -91,7 +91,7 @@ class DriftConfig(dg.Config):
 
 
 def _counts(quarterly_panel: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The panel partitions read as one frame of `sector, quarter, bankruptcies`: what both monitors judge."""
+    """The panel partitions read as one frame of `sector, quarter, bankruptcies`: what the monitors judge."""
     return pd.concat(quarterly_panel.values(), ignore_index=True)[["sector", "quarter", "bankruptcies"]]
 
 
@@ -180,11 +180,12 @@ def batch_predictions(
 
 @dg.asset(
     description=(
-        "Per quarter q, two monitors with stated false-alarm rates (docs/monitoring.md). Data drift: each "
-        "sector's log bankruptcies relative to the other sectors' median, and the median of all, against the "
-        "previous 12 quarters by a prediction-interval t-test, Benjamini–Hochberg at 5% across the eleven. "
+        "Per quarter q, three monitors with stated false-alarm rates (docs/monitoring.md). Data drift: each "
+        "sector's log bankruptcies relative to the other sectors' median against the previous 12 quarters by a "
+        "prediction-interval t-test, Benjamini–Hochberg at 5% across the ten. Common level: the median of all "
+        "ten by the same test, on its own at 5%. "
         "Performance: the champion's forecast for q (made at q−1) as standardised Pearson residuals, the largest "
-        "squared one ranked among every earlier quarter's (alarm at rank p ≤ 5%). A retrain flag when either alarms "
+        "squared one ranked among every earlier quarter's (alarm at rank p ≤ 5%). A retrain flag when any alarms "
         "on a quarter after the champion's training origin. Markdown, plots, JSON and a self-contained HTML file; "
         "logged to the champion's MLflow run."
     ),
@@ -263,7 +264,7 @@ def drift_report(
     io_manager_key="parquet_io_manager",
     kinds={"numpy"},
     check_specs=[contract_spec("monitor_evaluation", "Pandera contract of the detection grid: one row per "
-                               "scenario, detected = either monitor, a delay (0 or 1) exactly where detected.")],
+                               "scenario, detected = any monitor, a delay (0 or 1) exactly where detected.")],
     code_version="2",
 )
 def monitor_evaluation(
