@@ -7,8 +7,9 @@ to the prediction log (`storage/prediction_log.py` says why the log is a file of
 only the newest origin when a new champion is registered: the log keeps what each origin's champion served.
 
 `drift_report[q]` asks of each quarter, when its counts arrive: did a sector's share of its bankruptcies move
-away from its recent history (data drift), did the level common to all sectors move (common level), and did the champion's forecast for it (logged at q−1) miss by more than its errors
-usually do (performance degradation)? A later champion does not re-judge it (automation.py). The statistics
+away from its recent history (data drift), did the level common to all sectors move (common level), and
+did the champion's forecast for it (logged at q−1) miss by more than its errors usually do (performance
+degradation)? A later champion does not re-judge it (automation.py). The statistics
 and their levels are in `domain/drift.py`; this asset gathers the inputs — `quarterly_panel` for q and the
 `HISTORY_QUARTERS` quarters before it, the champion's rows of the real-time backtest, the prediction log — and
 stores the report three ways: the asset value (a JSON-able dict),
