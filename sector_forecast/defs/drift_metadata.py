@@ -4,6 +4,7 @@ Kept apart from the asset (`assets/monitoring.py`) so that the asset reads as it
 check, store, show — while the report itself (text, HTML, JSON, files) is `reports/drift_pages.py`.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,9 @@ def partition_metadata(report: DriftReport, images: dict[str, str], files: dict[
         **_plots(images),
         "data_drift": dg.MetadataValue.bool(report.data_drift),
         "drifted": dg.MetadataValue.text(", ".join(drifted(report)) or "none"),
-        "data_drift_min_pvalue": number(data.table.loc[data.table["sector"].notna(), "p_value"].min()),
+        "data_drift_min_pvalue": number(data.pvalues()[0]),
         "common_level": dg.MetadataValue.bool(report.common_level),
-        "common_level_pvalue": number(data.table.loc[data.table["sector"].isna(), "p_value"].min()),
+        "common_level_pvalue": number(data.pvalues()[1]),
         "performance_degradation": dg.MetadataValue.bool(report.degraded),
         "performance_statistic": number(perf.statistic),
         "performance_pvalue": number(perf.p_value),
@@ -100,12 +101,12 @@ def _check(name: str, newest: DriftReport, flagged: list[str], passed: bool, des
 def monitor_checks(newest: DriftReport, summary: dict[str, Any]) -> list[dg.AssetCheckResult]:
     """The monitors' WARN checks on the run's newest quarter, naming every quarter of the run they flagged."""
     data, perf = newest.data, newest.performance
-    sectors = data.table["sector"].notna()
+    sector_p, common_p = data.pvalues()
     return [
         _check(DATA_DRIFT_CHECK, newest, summary["data_drift_alarms"], not newest.data_drift, data.summary,
-               data.level, bool(data.table.loc[sectors, "p_value"].notna().any())),
+               data.level, not math.isnan(sector_p)),
         _check(COMMON_LEVEL_CHECK, newest, summary["common_level_alarms"], not newest.common_level, data.summary,
-               data.common_level, bool(data.table.loc[~sectors, "p_value"].notna().any())),
+               data.common_level, not math.isnan(common_p)),
         _check(PERFORMANCE_CHECK, newest, summary["performance_alarms"], not newest.degraded, perf.summary,
                perf.level, perf.testable),
     ]

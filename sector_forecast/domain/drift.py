@@ -16,18 +16,15 @@ the same test, on its own. As the eleventh hypothesis of the BH family above it 
 alone, so an all-sector shift had to be about twice the size to be seen (chosen on the simulated panels
 of ``monitoreval.py``).
 
-**Performance degradation** (level ``PERFORMANCE_LEVEL``). The champion's realised errors for target q
-(its forecast made at origin q − 1) as Pearson residuals r = (y − μ)/sqrt(μ + 1), each divided by the
-sector's root-mean-square residual over targets before q (so a sector with ten bankruptcies a quarter
-counts as much as one with two hundred); the statistic is the largest squared standardised residual over
-the sectors (one broken sector must not be averaged away by nine healthy ones). Its conformal p-value is
-its rank among the same statistic of every earlier quarter: p = (1 + #{earlier ≥ current}) / (1 + n).
-Exact under exchangeability; it can reach the level only with n ≥ 1/level − 1 earlier quarters, so before
-that the monitor says "not testable yet" rather than guess.
+**Performance degradation** (level ``PERFORMANCE_LEVEL``). The champion's errors for target q (its forecast
+made at q − 1) as Pearson residuals r = (y − μ)/sqrt(μ + 1), each divided by the sector's RMS residual over
+targets before q; the statistic is the largest squared one over the sectors (one broken sector must not be
+averaged away), its conformal p-value its rank among the same statistic of every earlier quarter:
+p = (1 + #{earlier ≥ current}) / (1 + n). Exact under exchangeability; it reaches the level only with
+n ≥ 1/level − 1 earlier quarters ("not testable yet" before that).
 
-An alarm in a quarter is any monitor's; by the union bound its nominal rate is at most the sum of the
-levels. Pure pandas/numpy/scipy (the tests themselves: ``hypothesis.py``): the assets gather the inputs,
-``reports/drift_pages.py`` renders the result.
+An alarm in a quarter is any monitor's: its nominal rate is at most the sum of the levels (union bound).
+The tests themselves are ``hypothesis.py``; ``reports/drift_pages.py`` renders the result.
 """
 
 from __future__ import annotations
@@ -83,6 +80,11 @@ class DataDriftResult:
     series: pd.DataFrame  # quarters × hypotheses: the tested values, history then the quarter (for plots)
     common_alarm: bool = False  # the common level moved (its own test at ``common_level``)
     common_level: float = COMMON_LEVEL_LEVEL
+
+    def pvalues(self) -> tuple[float, float]:
+        """(smallest sector p-value, the common level's p-value): NaN where nothing was tested."""
+        common = self.table["sector"].isna()
+        return float(self.table.loc[~common, "p_value"].min()), float(self.table.loc[common, "p_value"].min())
 
     def to_dict(self) -> dict[str, Any]:
         return {"quarter": self.quarter, "level": self.level, "alarm": self.alarm,

@@ -41,8 +41,8 @@ def champion_in_service(client: MlflowClient, registered_model: str, champion_mo
     return info
 
 
-METRIC_KEYS = ("monitoring_data_drift_min_pvalue", "monitoring_performance_statistic",
-               "monitoring_performance_pvalue", "monitoring_alarm")
+METRIC_KEYS = ("monitoring_data_drift_min_pvalue", "monitoring_common_level_pvalue",
+               "monitoring_performance_statistic", "monitoring_performance_pvalue", "monitoring_alarm")
 
 
 class MlflowReportLogger:
@@ -65,7 +65,7 @@ class MlflowReportLogger:
         for name, path in files.items():
             self.client.log_text(self.run_id, path.read_text(), f"monitoring/drift_report_{report.quarter}.{name}")
         step = quarter_index(report.quarter)
-        values = (report.data.table["p_value"].min(), report.performance.statistic, report.performance.p_value,
+        values = (*report.data.pvalues(), report.performance.statistic, report.performance.p_value,
                   float(report.alarm))
         now = int(time.time() * 1000)
         for key, value in zip(METRIC_KEYS, values, strict=True):
