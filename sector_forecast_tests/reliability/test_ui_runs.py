@@ -90,6 +90,9 @@ def test_a_ui_run_whose_worker_dies_is_failed_by_its_code_server_or_the_next_use
         os.kill(_run_worker(home, alone, cli, tree, log).pid, signal.SIGKILL)
         wait_until(lambda: _status(home, alone) == dg.DagsterRunStatus.FAILURE, "the code server's verdict", 60,
                    cli, log)
+        with home.instance() as instance:
+            said = [e.message for e in instance.all_logs(alone, of_type=dg.DagsterEventType.ENGINE_EVENT)]
+        assert any(f"Run execution process for {alone} was terminated by signal 9" in m for m in said), said
 
         with_dev = submit(client, STAGE, window)
         worker = _run_worker(home, with_dev, cli, tree, log)
