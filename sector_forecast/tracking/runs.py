@@ -203,7 +203,8 @@ def keep_first(client: MlflowClient, name: str, fingerprint: str) -> Any:
     `registry_lock` keeps two registrations of one content apart only on a SQLite store. Two hosts on one
     tracking server can both find no version of the content and both register one; each then calls this, and
     both end at the lowest version whatever the interleaving: the lowest is never deleted, and the alias only
-    ever points at it. A version the other process deleted first is already gone.
+    ever points at it. A version the other process deleted first is already gone. Content registered once
+    before and served again (data revised back) likewise returns to its first version.
     """
     from mlflow.exceptions import MlflowException
 

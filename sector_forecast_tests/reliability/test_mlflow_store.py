@@ -138,3 +138,15 @@ def test_copies_registered_before_either_host_settles_end_at_the_lowest_version(
     assert kept == ["2", "2"]
     assert _versions(client) == {"1": "older", "2": "same"}
     assert client.get_model_version_by_alias(MODEL, runs.CHAMPION_ALIAS).run_id == run_a
+
+
+def test_forecasts_served_again_return_to_their_first_version(tmp_path: Path) -> None:
+    """Data revised back: the champion's content is one registered before, so no version is added for it."""
+    from sector_forecast.tracking import runs
+
+    client, (run_a, run_b) = _store(tmp_path)
+    for run, content in ((run_a, "x"), (run_b, "y"), (run_b, "x")):
+        version = runs.register_champion(client, MODEL, f"runs:/{run}/model", run, tags={}, fingerprint=content)
+    assert (str(version.version), version.run_id) == ("1", run_a)
+    assert _versions(client) == {"1": "x", "2": "y"}
+    assert str(client.get_model_version_by_alias(MODEL, runs.CHAMPION_ALIAS).version) == "1"

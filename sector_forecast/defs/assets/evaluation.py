@@ -173,8 +173,9 @@ def _register(
         )
         version = tracking.register_champion(
             client, mlflow.registered_model_name, model_uri, gate_run, tags=tags, fingerprint=stamp)
-    if version.run_id != gate_run:  # another host on the tracking server registered these forecasts first
-        log.info(f"champion version {version.version} already serves these forecasts: the copy was deleted")
+    if version.run_id != gate_run:  # registered before, or by another host on the tracking server meanwhile
+        log.info(f"version {version.version} was registered from these forecasts first: the champion again, "
+                 "the new copy deleted")
         return {"version": str(version.version), "registration": "unchanged"}
     return {"version": str(version.version), "model_uri": model_uri, "registration": "registered"}
 
