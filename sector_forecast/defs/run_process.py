@@ -16,8 +16,8 @@ Who writes the tags:
   executor is in-process (`definitions.py`), so that happens once per run, in the run worker; a CLI run
   writes the same tags again.
 
-Not covered: a run worker killed between its run turning STARTED and its resources being initialised (its
-code is already loaded then: well under a second), and runs of asset checks alone (no IO manager).
+Not covered: a run worker killed in the short moment between its run turning STARTED and its resources being
+initialised (its code is loaded before), and runs of asset checks alone (no IO manager).
 """
 
 from __future__ import annotations
