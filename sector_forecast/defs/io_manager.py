@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from sector_forecast.defs.run_process import tag_executing_process
 from sector_forecast.storage.values import read_value, write_value
 
 
@@ -26,6 +27,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     """
 
     base_dir: str | None = None
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Record the process executing this run (`run_process`): every asset step writes through this IO
+        manager, so every run that materialises initialises it, once, in the process that executes it."""
+        tag_executing_process(context)
 
     def root_for(self, instance: dg.DagsterInstance) -> Path:
         """Where assets are kept: `base_dir`, else the instance's storage directory."""

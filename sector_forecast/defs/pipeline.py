@@ -4,17 +4,16 @@ Each stage is one Dagster run over a partition range (single-run backfill), so a
 partitions costs a handful of runs, and `dagster dev` on the same `$DAGSTER_HOME` shows the same history.
 Partitions DST has not published yet are left out, and the summary says so.
 
-Runs executed in-process die with their process (kill -9, OOM, power loss) and Dagster's run monitoring
-only watches workers a run launcher started, so every run records the process executing it
-(`process_tags`) and `fail_interrupted_runs` marks those whose process is gone as failed.
+Runs executed in-process die with their process (kill -9, OOM, power loss), and Dagster's run monitoring
+cannot tell whether a `DefaultRunLauncher`'s worker lives, so every run records the process executing it
+(`run_process`: the CLI at launch, every run worker when it starts) and `fail_interrupted_runs` marks those
+whose process is gone as failed.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from sector_forecast.defs.partitions import (
     quarterly_partitions,
     yearly_partitions,
 )
+from sector_forecast.defs.run_process import HOST_TAG, PROCESS_TAG, process_tags, process_token
 from sector_forecast.domain.periods import quarter_month_starts
 from sector_forecast.statbank import StatBankClient
 
@@ -59,33 +59,8 @@ class PipelineResult:
 
 
 LAUNCHED_BY_TAG = "sector_forecast/launched_by"
-HOST_TAG = "sector_forecast/host"
-PROCESS_TAG = "sector_forecast/process"  # "<pid>:<start time>": a recycled pid is another process
 IN_PROGRESS = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
                dg.DagsterRunStatus.CANCELING)
-
-
-def process_token(pid: int) -> str | None:
-    """`pid` with its start time (clock ticks since boot, /proc on Linux); None when no such process exists."""
-    if sys.platform.startswith("linux"):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return None
-        # Field 22 is the start time; fields are counted after the command name, which may hold spaces.
-        return f"{pid}:{stat.rsplit(')', 1)[1].split()[19]}"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return f"{pid}:"
-
-
-def process_tags() -> dict[str, str]:
-    """Tags naming the process that executes a run in-process, for `fail_interrupted_runs`."""
-    return {HOST_TAG: socket.gethostname(), PROCESS_TAG: process_token(os.getpid()) or f"{os.getpid()}:"}
 
 
 def fail_interrupted_runs(instance: dg.DagsterInstance) -> list[str]:

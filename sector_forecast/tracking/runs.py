@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 CHAMPION_ALIAS = "champion"
+FINGERPRINT_TAG = "fit_fingerprint"  # a hash of what a version serves (`defs/assets/evaluation.fingerprint`)
 
 
 def client_for(uri: str) -> MlflowClient:
@@ -81,8 +82,9 @@ def registry_lock(uri: str) -> Iterator[None]:
     """Hold while checking "is this content already the champion?" and registering it if not.
 
     Two processes on one SQLite store (a CLI run beside `dagster dev`'s automation) would otherwise both see
-    no matching version and both register one. A tracking server is reached by runs the deployment's queued
-    run coordinator serialises per job; a lock file cannot span its hosts, so none is taken there.
+    no matching version and both register one (and log the model twice). A lock file cannot span the hosts of
+    a tracking server, so none is taken there: two registrations of one content can happen, and
+    `register_champion` deletes the later one (`keep_first`).
     """
     if not uri.startswith("sqlite:///"):
         yield
@@ -166,24 +168,54 @@ def current_champion(client: MlflowClient, name: str) -> Any | None:
 def same_champion(client: MlflowClient, name: str, fingerprint: str) -> Any | None:
     """The current champion if it was registered from the same fit (re-runs must not add versions)."""
     current = current_champion(client, name)
-    if current is not None and current.tags.get("fit_fingerprint") == fingerprint:
+    if current is not None and current.tags.get(FINGERPRINT_TAG) == fingerprint:
         return current
     return None
 
 
-def register_champion(client: MlflowClient, name: str, model_uri: str, run_id: str, tags: Mapping[str, str]) -> Any:
-    """Register a new version and move the `champion` alias to it."""
+def register_champion(
+    client: MlflowClient, name: str, model_uri: str, run_id: str, tags: Mapping[str, str], fingerprint: str
+) -> Any:
+    """Register a new version of `fingerprint`'s content and move the `champion` alias to the content's version.
+
+    That is the new version unless another process registered the same content meanwhile (`keep_first`).
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(
-            name, description="Next-quarter Sector Vitality Score per Danish DB07 sector (sector_forecast)."
-        )
+        with contextlib.suppress(MlflowException):  # created meanwhile by a process racing us: it is there
+            client.create_registered_model(
+                name, description="Next-quarter Sector Vitality Score per Danish DB07 sector (sector_forecast)."
+            )
     # A tracking server accepts a `models:/m-<id>` source only together with that logged model's id (the
     # SQLite store does not check; found by the image test against a real `mlflow server`).
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
-    version = client.create_model_version(name, model_uri, run_id=run_id, tags=dict(tags), model_id=model_id)
-    client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
-    return version
+    client.create_model_version(name, model_uri, run_id=run_id, tags={**tags, FINGERPRINT_TAG: fingerprint},
+                                model_id=model_id)
+    return keep_first(client, name, fingerprint)
+
+
+def keep_first(client: MlflowClient, name: str, fingerprint: str) -> Any:
+    """Keep the lowest version registered from `fingerprint`, with the `champion` alias; delete the others.
+
+    `registry_lock` keeps two registrations of one content apart only on a SQLite store. Two hosts on one
+    tracking server can both find no version of the content and both register one; each then calls this, and
+    both end at the lowest version whatever the interleaving: the lowest is never deleted, and the alias only
+    ever points at it. A version the other process deleted first is already gone. Content registered once
+    before and served again (data revised back) likewise returns to its first version.
+    """
+    from mlflow.exceptions import MlflowException
+
+    versions = client.search_model_versions(f"name = '{name}' and tags.{FINGERPRINT_TAG} = '{fingerprint}'")
+    first = min(versions, key=lambda v: int(v.version))
+    for version in versions:
+        if version.version != first.version:
+            try:
+                client.delete_model_version(name, version.version)
+            except MlflowException as err:
+                if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, first.version)
+    return first

@@ -4,6 +4,7 @@ started services, and the instance's sensors and schedules stopped.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.processes import wait_until
+from scripts.processes import REPO, VENV_BIN, wait_until
 
 
 def isolated_env(**extra: str) -> dict[str, str]:
@@ -34,6 +35,26 @@ class Service:
 
 
 # ------------------------------------------------------------------------------------- sensors and schedules
+
+
+def graphql_via_cli(env: dict[str, str], workdir: Path) -> Callable[[str, dict], dict]:
+    """GraphQL against the instance in `$DAGSTER_HOME` without a webserver (`dagster-graphql`): to stop the
+    sensors and schedules before a daemon starts, whose first tick would otherwise launch runs of its own."""
+
+    def execute(document: str, variables: dict) -> dict:
+        out = workdir / "graphql.json"
+        reply = subprocess.run(
+            [str(VENV_BIN / "dagster-graphql"), "-w", str(REPO / "workspace.yaml"), "-t", document,
+             "-v", json.dumps(variables), "-o", str(out)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert reply.returncode == 0, reply.stderr[-2000:]
+        body = json.loads(out.read_text())
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    return execute
+
 
 _INSTIGATORS = """
 query Instigators($sel: RepositorySelector!) {

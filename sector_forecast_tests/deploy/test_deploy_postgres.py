@@ -12,6 +12,7 @@ database — not through Dagster's Python API, which could be reading SQLite by 
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from scripts.processes import graphql_over_http, log_tail
 from sector_forecast.defs.pipeline import published_ranges
+from sector_forecast.defs.run_process import HOST_TAG, PROCESS_TAG
 from sector_forecast.domain.forecasters import MODELS
 from sector_forecast.statbank import StatBankClient
 from sector_forecast_tests.deploy.runs import run_rows, submit, wait_for_runs
@@ -111,6 +113,7 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
         last_origin = ranges["fits_job"][1]
         fits = submit(client, "fits_job", (last_origin, last_origin))
         wait_for_runs(postgres, [fits], 300, logs)
+        services_pids = {service.proc.pid for service in services.values()}
 
     timeline = run_rows(postgres, [*first_wave, panel, fits])
     print(
@@ -127,6 +130,12 @@ def test_queued_runs_and_history_live_in_postgres(postgres, compose_on_host, spa
     )
     assert [r[0] for r in fit_partitions] == [last_origin]
     assert_history_in_postgres(postgres, [*first_wave, panel, fits], konk25, home)
+    # Each run names the process that executed it (`defs/run_process.py`): its own run worker on this host, what
+    # `sector-forecast run`/`ui` judge after a crash; not a service's process.
+    tagged = dict(postgres.query("dagster", "SELECT run_id, value FROM run_tags WHERE key = %s", (PROCESS_TAG,)))
+    hosts = {v for _, v in postgres.query("dagster", "SELECT run_id, value FROM run_tags WHERE key = %s", (HOST_TAG,))}
+    workers = {int(tagged[run].split(":")[0]) for run in [*first_wave, panel, fits] if run in tagged}
+    assert len(workers) == 6 and not workers & services_pids and hosts == {socket.gethostname()}, (tagged, hosts)
     all_runs = postgres.query("dagster", "SELECT run_id FROM runs")
     assert sorted(r[0] for r in all_runs) == sorted([*first_wave, panel, fits]), "runs nobody asked for"
     heartbeats = postgres.query("dagster", "SELECT count(*) FROM daemon_heartbeats")[0][0]

@@ -10,8 +10,6 @@ Playwright; nothing is downloaded. Screenshots go to test-artifacts/e2e/.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 
 from scripts.processes import REPO, VENV_BIN, background, free_port, graphql_over_http, log_tail, wait_until
 from scripts.ui_pages import CHROMIUM, chromium, location_loaded, ui_page
-from sector_forecast_tests.deploy.services import isolated_env, stop_instigators
+from sector_forecast_tests.deploy.services import graphql_via_cli, isolated_env, stop_instigators
 from sector_forecast_tests.statbank_server import ServerHandle, running_statbank_server
 
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -41,24 +39,6 @@ class DagsterUI:
         return self.graphql(document, variables)
 
 
-def _graphql_via_cli(env: dict[str, str], workdir: Path) -> Callable[[str, dict], dict]:
-    """GraphQL against the instance in `$DAGSTER_HOME` without a webserver (`dagster-graphql`)."""
-
-    def execute(document: str, variables: dict) -> dict:
-        out = workdir / "graphql.json"
-        reply = subprocess.run(
-            [str(VENV_BIN / "dagster-graphql"), "-w", str(REPO / "workspace.yaml"), "-t", document,
-             "-v", json.dumps(variables), "-o", str(out)],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert reply.returncode == 0, reply.stderr[-2000:]
-        body = json.loads(out.read_text())
-        assert not body.get("errors"), body["errors"]
-        return body["data"]
-
-    return execute
-
-
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
     root = tmp_path_factory.mktemp("dagster_ui")
@@ -75,7 +55,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
             wait_until(
                 lambda: (home / "dagster.yaml").exists(), "sector-forecast run", 120, run, root / "run.log"
             )
-            stop_instigators(_graphql_via_cli(env, root))
+            stop_instigators(graphql_via_cli(env, root))
             assert run.wait(timeout=600) == 0, log_tail(root / "run.log")
         port = free_port()
         log = root / "dagster_dev.log"

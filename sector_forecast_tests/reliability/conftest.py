@@ -7,6 +7,7 @@ The PostgreSQL variant writes `deploy/dagster.postgres.yaml` verbatim into the h
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from scripts.processes import REPO
+from scripts.processes import REPO, VENV_BIN, background, free_port, wait_until
+from sector_forecast.cli.main import STOP_GRACE_SECONDS
 from sector_forecast_tests.deploy.conftest import DEPLOY, postgres  # noqa: F401 (the fixture, for this folder)
 from sector_forecast_tests.deploy.services import isolated_env
 
@@ -50,3 +52,13 @@ def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     else:
         shutil.copyfile(REPO / "dagster.yaml", path / "dagster.yaml")
     yield Home(path=path, env=isolated_env(**extra), backend=request.param)
+
+
+def ui_until_swept(home: Home, log: Path) -> str:
+    """`sector-forecast ui` until it has judged the instance's runs (before `dagster dev` starts), then stopped."""
+    cmd = [str(VENV_BIN / "sector-forecast"), "ui", "--port", str(free_port())]
+    with background(cmd, log, env=home.env, cwd=home.path) as cli:
+        wait_until(lambda: "dagster dev" in log.read_text(), "the ui's dagster dev command line", 300, cli, log)
+        cli.send_signal(signal.SIGTERM)  # the CLI stops `dagster dev`'s own process group before it exits
+        cli.wait(timeout=STOP_GRACE_SECONDS + 30)
+    return log.read_text()

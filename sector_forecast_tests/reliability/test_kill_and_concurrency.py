@@ -17,12 +17,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from scripts.processes import VENV_BIN, background, free_port, wait_until
+from scripts.processes import VENV_BIN, wait_until
 from sector_forecast.cli.home import exclusive_instance
-from sector_forecast.cli.main import STOP_GRACE_SECONDS
 from sector_forecast.defs.definitions import defs
 from sector_forecast.defs.partitions import RANGE_END, RANGE_START
-from sector_forecast_tests.reliability.conftest import Home
+from sector_forecast_tests.reliability.conftest import Home, ui_until_swept
 
 KILLED_STAGE, KILLED_ASSET = "konk25_job", "konk25_raw"  # 213 months, materialised one by one: ~30 s
 QUICK_STAGE = "demo14_job"  # five years: a few seconds
@@ -83,22 +82,12 @@ def _status(home: Home, run: dg.DagsterRun) -> dict[str, dg.AssetPartitionStatus
         return dict(instance.get_status_by_partition(dg.AssetKey(KILLED_ASSET), keys, partitions_def))
 
 
-def _ui_until_swept(home: Home, log: Path) -> str:
-    """`sector-forecast ui` until it has judged the instance's runs (before `dagster dev` starts), then stopped."""
-    cmd = [str(VENV_BIN / "sector-forecast"), "ui", "--port", str(free_port())]
-    with background(cmd, log, env=home.env, cwd=home.path) as cli:
-        wait_until(lambda: "dagster dev" in log.read_text(), "the ui's dagster dev command line", 300, cli, log)
-        cli.send_signal(signal.SIGTERM)  # the CLI stops `dagster dev`'s own process group before it exits
-        cli.wait(timeout=STOP_GRACE_SECONDS + 30)
-    return log.read_text()
-
-
 # The next use of the instance: `ui` on SQLite, a `run` of another, quick stage on PostgreSQL.
 @pytest.mark.parametrize(("home", "next_use"), [("sqlite", "ui"), ("postgres", "run")], indirect=["home"])
 def test_a_killed_run_is_marked_failed_by_the_next_use(home: Home, next_use: str, tmp_path: Path) -> None:
     killed, pid, done = _killed_half_way(home, tmp_path / "killed.log")
     log = tmp_path / "next.log"
-    _marked_failed(home, killed, pid, _ui_until_swept(home, log) if next_use == "ui" else _run(home, QUICK_STAGE, log))
+    _marked_failed(home, killed, pid, ui_until_swept(home, log) if next_use == "ui" else _run(home, QUICK_STAGE, log))
     status = _status(home, killed)
     # The asset page: nothing shown materialised that the killed run did not finish, every partition it did
     # not finish failed, none still "materialising". (Dagster may also show a finished partition of a failed

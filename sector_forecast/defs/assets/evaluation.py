@@ -172,7 +172,11 @@ def _register(
                 table, model=tags["model"], origin=tags["origin"], data_source=tags["data.source"], workdir=workdir),
         )
         version = tracking.register_champion(
-            client, mlflow.registered_model_name, model_uri, gate_run, tags={**tags, "fit_fingerprint": stamp})
+            client, mlflow.registered_model_name, model_uri, gate_run, tags=tags, fingerprint=stamp)
+    if version.run_id != gate_run:  # registered before, or by another host on the tracking server meanwhile
+        log.info(f"version {version.version} was registered from these forecasts first: the champion again, "
+                 "the new copy deleted")
+        return {"version": str(version.version), "registration": "unchanged"}
     return {"version": str(version.version), "model_uri": model_uri, "registration": "registered"}
 
 
