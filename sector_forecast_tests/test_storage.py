@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sector_forecast.storage.values import PARTS, read_value, write_value
+from sector_forecast.storage.values import PARTS, Pickled, read_value, write_value
 
 
 class Estimator:
@@ -59,3 +59,12 @@ def test_rewrites_leave_only_the_files_the_new_value_names(tmp_path: Path) -> No
 def test_nothing_stored_is_a_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_value(tmp_path / "absent" / "value")
+
+
+def test_lazy_pickles_come_back_unpickled_only_on_load(tmp_path: Path) -> None:
+    base = tmp_path / "fit_glm" / "2024-01-01"
+    write_value(base, leaderboard_like())
+    lazy = read_value(base, lazy_pickles=True)
+    assert isinstance(lazy["model"], Pickled) and isinstance(lazy["by_sector"], Pickled)
+    assert lazy["overall"].equals(leaderboard_like()["overall"]) and lazy["decision"] == "promoted"
+    assert lazy["model"].load().coef == 0.5 and lazy["by_sector"].load() == leaderboard_like()["by_sector"]

@@ -18,6 +18,9 @@ import dagster as dg
 from sector_forecast.defs.run_process import tag_executing_process
 from sector_forecast.storage.values import read_value, write_value
 
+# An input's metadata key: its partitions' pickled entries come as `storage.values.Pickled`, unpickled on demand.
+LAZY_PICKLES = "lazy_pickles"
+
 
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores each asset partition as `<base_dir>/<asset key>/<partition>.parquet|.json`.
@@ -70,11 +73,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         directory = self._asset_dir(context)
         if not context.has_asset_partitions:
             return read_value(directory / "value")
-        allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
+        metadata = context.definition_metadata or {}
+        allow_missing = bool(metadata.get("allow_missing_partitions", False))
+        lazy = bool(metadata.get(LAZY_PICKLES, False))
         loaded: dict[str, Any] = {}
         for key in context.asset_partition_keys:
             try:
-                loaded[key] = read_value(directory / key)
+                loaded[key] = read_value(directory / key, lazy_pickles=lazy)
             except FileNotFoundError:
                 if not allow_missing:
                     raise FileNotFoundError(

@@ -32,8 +32,8 @@ def dm_test(
     If the autocovariance sum makes V <= 0 (possible for h > 1) γ_0 alone is used. Returns (NaN, NaN) with
     T < 2 or when all d are equal and zero.
     """
-    # scipy.stats loads in ~1 s: here, not at module level, so defining the graph does not pay for it.
-    from scipy.stats import t as t_dist
+    # scipy.special's stdtr is what scipy.stats.t.cdf computes, without importing scipy.stats (~1.5 s).
+    from scipy.special import stdtr
 
     if h < 1:
         raise ValueError(f"dm_test: horizon h must be >= 1, got {h}")
@@ -59,7 +59,7 @@ def dm_test(
     dm = dbar / math.sqrt(lrv / t_len)
     hln = math.sqrt((t_len + 1 - 2 * h + h * (h - 1) / t_len) / t_len)
     statistic = hln * dm
-    return statistic, float(t_dist.cdf(statistic, df=t_len - 1))
+    return statistic, float(stdtr(t_len - 1, statistic))
 
 
 def _p(pvalue: float) -> str:

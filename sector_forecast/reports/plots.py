@@ -138,7 +138,8 @@ def fan_chart(history: pd.DataFrame, forecasts: pd.DataFrame, note: str = "", ye
 
 def data_drift_png(report: DriftReport) -> str:
     """Each hypothesis: its history, the Bonferroni-level prediction band, and the quarter (red if rejected)."""
-    from scipy.stats import t as t_dist  # only where a drift figure is drawn, like matplotlib
+    # scipy.stats.t.ppf is stdtrit(df, q): from scipy.special, so a drift_report run never imports scipy.stats.
+    from scipy.special import stdtrit
 
     table = report.data.table.set_index("hypothesis")
     series = report.data.series
@@ -152,7 +153,7 @@ def data_drift_png(report: DriftReport) -> str:
         ax.plot(x[:-1], values[:-1], "o-", color="tab:blue", markersize=3)
         n = int(row["n_history"])
         if n >= 2 and math.isfinite(row["history_sd"]):
-            half = t_dist.ppf(1 - alpha / 2, n - 1) * row["history_sd"] * math.sqrt(1 + 1 / n)
+            half = stdtrit(n - 1, 1 - alpha / 2) * row["history_sd"] * math.sqrt(1 + 1 / n)
             ax.axhspan(row["history_mean"] - half, row["history_mean"] + half, color="tab:blue", alpha=0.12)
         ax.plot(x[-1], values[-1], "o", color="tab:red" if row["rejected"] else "tab:green", markersize=6)
         ax.set_title(f"{name}: p {row['p_value']:.2g}", fontsize=8)

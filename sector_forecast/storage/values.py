@@ -18,6 +18,7 @@ import os
 import pickle
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,22 +101,40 @@ def write_value(base: Path, value: Any) -> Path:
     return path
 
 
-def _restore(item: Any, directory: Path) -> Any:
+@dataclass(frozen=True)
+class Pickled:
+    """A dict entry stored as a pickle, not yet unpickled: `load()` does it.
+
+    Unpickling a fitted estimator imports its library (scikit-learn, XGBoost: seconds in a fresh run worker);
+    a reader that wants the other entries of a fit only (`backtest_leaderboard`) asks for these instead.
+    """
+
+    path: Path
+
+    def load(self) -> Any:
+        return pickle.loads(self.path.read_bytes())
+
+
+def _restore(item: Any, directory: Path, lazy_pickles: bool) -> Any:
     if isinstance(item, dict) and "$parquet" in item:
         return read_parquet(directory / item["$parquet"])
     if isinstance(item, dict) and "$pickle" in item:
-        return pickle.loads((directory / item["$pickle"]).read_bytes())
+        pickled = Pickled(directory / item["$pickle"])
+        return pickled if lazy_pickles else pickled.load()
     return item
 
 
-def read_value(base: Path) -> Any:
-    """What `write_value` stored under `base`; FileNotFoundError when nothing is there."""
+def read_value(base: Path, lazy_pickles: bool = False) -> Any:
+    """What `write_value` stored under `base`; FileNotFoundError when nothing is there.
+
+    `lazy_pickles`: a dict's pickled entries come back as `Pickled` (unpickled on `load()`), the rest as stored.
+    """
     parquet, bundle, pkl = (base.with_suffix(s) for s in _FORMATS)
     if parquet.exists():
         return read_parquet(parquet)
     if bundle.exists():
         doc = json.loads(bundle.read_text())
-        return {k: _restore(v, base.parent) for k, v in doc.items()}
+        return {k: _restore(v, base.parent, lazy_pickles) for k, v in doc.items()}
     if pkl.exists():
         return pickle.loads(pkl.read_bytes())
     raise FileNotFoundError(str(base))

@@ -14,18 +14,22 @@ import dagster as dg
 import pandas as pd
 
 from sector_forecast.contracts import forecasting as contracts
-from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
+from sector_forecast.defs.assets.models import FIT_ASSET_NAMES, run_summary
 from sector_forecast.defs.checks import checked_output, contract_spec
 from sector_forecast.defs.evaluation_metadata import gate_metadata, leaderboard_metadata
+from sector_forecast.defs.io_manager import LAZY_PICKLES
 from sector_forecast.defs.partitions import quarter_key_to_label
 from sector_forecast.defs.resources import MlflowResource, StatBankResource
 from sector_forecast.domain import calibration, explain, forecasters, gate, horizons, metrics, score, scorecast
 from sector_forecast.domain.jsonable import to_json
+from sector_forecast.storage.values import Pickled
 from sector_forecast.tracking import runs as tracking
 
 # Every partition that is materialised: in the first days of a quarter its origin partition already exists but
 # DST has not published the quarter's last month, so its fits (and features) are not there yet.
 PRESENT = {"metadata": {"allow_missing_partitions": True}}
+# The fits without their fitted estimators, which the leaderboard does not use (their libraries cost seconds).
+FITS_PRESENT = {"metadata": {"allow_missing_partitions": True, LAZY_PICKLES: True}}
 ALL_PRESENT = {"partition_mapping": dg.AllPartitionMapping(), **PRESENT}
 EVALUATION_GROUP = "evaluation"
 GATE_ALPHA = 0.10  # the evidence bar: one-sided DM p < 0.10 against the best baseline, after Holm
@@ -39,12 +43,19 @@ def newest(partitions: dict[str, object], asset: str) -> tuple[str, object]:
     return key, partitions[key]
 
 
+def _summary(part: dict) -> dict[str, str]:
+    """A fit partition's `run_summary`; a partition stored before fits kept one has its model unpickled for it."""
+    if "summary" in part:
+        return part["summary"]
+    model = part["model"]
+    return run_summary(model.load() if isinstance(model, Pickled) else model)
+
+
 def _runs(fits: dict[str, dict]) -> pd.DataFrame:
     """One row per (model, origin): its MLflow run, chosen parameters and missing sectors (why, per sector)."""
-    rows = [{"model": part["model"].name, "origin": quarter_key_to_label(key), "mlflow_run_id": part["mlflow_run_id"],
-             "parameters": str(part["model"].params),
-             "missing": "; ".join(f"{s}: {r}" for s, r in sorted(part["model"].missing.items()))}
-            for fit in fits.values() for key, part in fit.items()]
+    rows = [{"model": summary["model"], "origin": quarter_key_to_label(key), "mlflow_run_id": part["mlflow_run_id"],
+             "parameters": summary["parameters"], "missing": summary["missing"]}
+            for fit in fits.values() for key, part in fit.items() for summary in [_summary(part)]]
     return pd.DataFrame(rows).sort_values(["model", "origin"], ignore_index=True)
 
 
@@ -67,7 +78,7 @@ def _stacked(bankruptcies: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     ),
     group_name=EVALUATION_GROUP,
     ins={
-        **{name: dg.AssetIn(name, **PRESENT) for name in FIT_ASSET_NAMES},
+        **{name: dg.AssetIn(name, **FITS_PRESENT) for name in FIT_ASSET_NAMES},
         "quarterly_panel": dg.AssetIn(**ALL_PRESENT),
     },
     io_manager_key="parquet_io_manager",

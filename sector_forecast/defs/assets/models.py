@@ -52,7 +52,18 @@ def _fit_origin(model_name: str, features: pd.DataFrame, frames: dict, key: str,
                  "missing_sectors": len(fitted.missing)},
         key=key, tables={"predictions.csv": predictions},
     )
-    return {"model": fitted, "predictions": predictions, "validation": validation, "mlflow_run_id": run_id}
+    return {"model": fitted, "summary": run_summary(fitted), "predictions": predictions, "validation": validation,
+            "mlflow_run_id": run_id}
+
+
+def run_summary(fitted: forecasters.FittedModel) -> dict[str, str]:
+    """The fitted model as the leaderboard's runs table shows it, stored as JSON beside the pickled model.
+
+    So `backtest_leaderboard` reads it without unpickling hundreds of estimators (and importing scikit-learn
+    and XGBoost into its run: seconds) for a name and two strings.
+    """
+    return {"model": fitted.name, "parameters": str(fitted.params),
+            "missing": "; ".join(f"{s}: {r}" for s, r in sorted(fitted.missing.items()))}
 
 
 def _partition_metadata(parts: dict[str, dict]):
