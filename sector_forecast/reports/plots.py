@@ -143,7 +143,8 @@ def data_drift_png(report: DriftReport) -> str:
 
     table = report.data.table.set_index("hypothesis")
     series = report.data.series
-    alpha = report.data.level / max(int(table["p_value"].notna().sum()), 1)
+    sectors = table["sector"].notna()
+    alpha = report.data.level / max(int(table.loc[sectors, "p_value"].notna().sum()), 1)  # the ten: Bonferroni
     fig, axes = _plt().subplots(2, 6, figsize=(13, 4.2), sharex=True)
     fig.subplots_adjust(left=0.04, right=0.99, top=0.86, bottom=0.08, wspace=0.35, hspace=0.35)
     x = np.arange(len(series))
@@ -153,7 +154,8 @@ def data_drift_png(report: DriftReport) -> str:
         ax.plot(x[:-1], values[:-1], "o-", color="tab:blue", markersize=3)
         n = int(row["n_history"])
         if n >= 2 and math.isfinite(row["history_sd"]):
-            half = stdtrit(n - 1, 1 - alpha / 2) * row["history_sd"] * math.sqrt(1 + 1 / n)
+            level = alpha if sectors[name] else report.data.common_level  # the common level: its own test
+            half = stdtrit(n - 1, 1 - level / 2) * row["history_sd"] * math.sqrt(1 + 1 / n)
             ax.axhspan(row["history_mean"] - half, row["history_mean"] + half, color="tab:blue", alpha=0.12)
         ax.plot(x[-1], values[-1], "o", color="tab:red" if row["rejected"] else "tab:green", markersize=6)
         ax.set_title(f"{name}: p {row['p_value']:.2g}", fontsize=8)
@@ -161,8 +163,9 @@ def data_drift_png(report: DriftReport) -> str:
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(series.columns):]:
         ax.axis("off")
-    fig.suptitle(f"Data drift {report.quarter}: log1p(count) relative to the other sectors' median (all sectors: "
-                 f"the median); band = prediction interval at {alpha:.2g} (Bonferroni)", fontsize=9)
+    fig.suptitle(f"Data drift {report.quarter}: log1p(count) relative to the other sectors' median; band = "
+                 f"prediction interval at {alpha:.2g} (Bonferroni). All sectors: the common level, its own test, "
+                 f"band at {report.data.common_level:g}", fontsize=9)
     return png_base64(fig, dpi=72, tight=False)
 
 
