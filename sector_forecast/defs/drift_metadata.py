@@ -40,15 +40,16 @@ def _plots(images: dict[str, str]) -> dict[str, Any]:
 def partition_metadata(report: DriftReport, images: dict[str, str], files: dict[str, Path]) -> dict[str, Any]:
     """One quarter's page: the report as markdown, its plots, both verdicts with their figures, the files."""
     data, perf = report.data, report.performance
+    sector_p, common_p = data.pvalues()
     return {
         "dagster/row_count": dg.MetadataValue.int(len(report.sector_table())),
         "report": dg.MetadataValue.md(summary_markdown(report)),
         **_plots(images),
         "data_drift": dg.MetadataValue.bool(report.data_drift),
         "drifted": dg.MetadataValue.text(", ".join(drifted(report)) or "none"),
-        "data_drift_min_pvalue": number(data.pvalues()[0]),
+        "data_drift_min_pvalue": number(sector_p),
         "common_level": dg.MetadataValue.bool(report.common_level),
-        "common_level_pvalue": number(data.pvalues()[1]),
+        "common_level_pvalue": number(common_p),
         "performance_degradation": dg.MetadataValue.bool(report.degraded),
         "performance_statistic": number(perf.statistic),
         "performance_pvalue": number(perf.p_value),
@@ -106,7 +107,7 @@ def monitor_checks(newest: DriftReport, summary: dict[str, Any]) -> list[dg.Asse
         _check(DATA_DRIFT_CHECK, newest, summary["data_drift_alarms"], not newest.data_drift, data.summary,
                data.level, not math.isnan(sector_p)),
         _check(COMMON_LEVEL_CHECK, newest, summary["common_level_alarms"], not newest.common_level, data.summary,
-               data.common_level, not math.isnan(common_p)),
+               data.level, not math.isnan(common_p)),
         _check(PERFORMANCE_CHECK, newest, summary["performance_alarms"], not newest.degraded, perf.summary,
                perf.level, perf.testable),
     ]

@@ -78,8 +78,7 @@ class DataDriftResult:
     alarm: bool  # a sector's relative level moved (BH over the ten)
     summary: str
     series: pd.DataFrame  # quarters × hypotheses: the tested values, history then the quarter (for plots)
-    common_alarm: bool = False  # the common level moved (its own test at ``common_level``)
-    common_level: float = COMMON_LEVEL_LEVEL
+    common_alarm: bool = False  # the common level moved (its own test, at ``level`` too)
 
     def pvalues(self) -> tuple[float, float]:
         """(smallest sector p-value, the common level's p-value): NaN where nothing was tested."""
@@ -88,7 +87,7 @@ class DataDriftResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"quarter": self.quarter, "level": self.level, "alarm": self.alarm,
-                "common_alarm": self.common_alarm, "common_level": self.common_level, "summary": self.summary,
+                "common_alarm": self.common_alarm, "summary": self.summary,
                 "rejected": self.table.loc[self.table["rejected"], "hypothesis"].tolist(),
                 "tests": self.table.to_dict("records")}
 
@@ -101,15 +100,14 @@ def log_counts(counts: pd.DataFrame) -> pd.DataFrame:
 
 def data_drift(
     counts: pd.DataFrame, quarter: str, level: float = DATA_DRIFT_LEVEL,
-    history: int = HISTORY_QUARTERS, min_history: int = MIN_HISTORY, common_level: float | None = None,
+    history: int = HISTORY_QUARTERS, min_history: int = MIN_HISTORY,
 ) -> DataDriftResult:
     """Test ``quarter``'s bankruptcies (``sector, quarter, bankruptcies`` rows) against the quarters before it.
 
     Only quarters from ``quarter − history`` to ``quarter`` are read, so a replay of an old quarter never
     sees later data. A suppressed count leaves its sector untested; the common level needs every sector and
-    is tested at ``common_level`` (default: ``level``), outside the sectors' BH family.
+    is tested on its own at ``level``, outside the sectors' BH family.
     """
-    common_level = level if common_level is None else common_level
     quarters = quarter_range(quarter_offset(quarter, -history), quarter)
     wide = log_counts(counts[counts["quarter"].isin(quarters)]).reindex(quarters)
     centre = wide.median(axis=1, skipna=True)
@@ -132,11 +130,11 @@ def data_drift(
     sectors = table["sector"].notna().to_numpy()
     table["rejected"] = False
     table.loc[sectors, "rejected"] = benjamini_hochberg(table.loc[sectors, "p_value"].to_numpy(), level)
-    table.loc[~sectors, "rejected"] = (table.loc[~sectors, "p_value"] <= common_level).to_numpy()
+    table.loc[~sectors, "rejected"] = (table.loc[~sectors, "p_value"] <= level).to_numpy()
     tested = table["p_value"].notna()
     ranks = table.loc[tested & sectors, "p_value"].rank(method="first")
     table["bh_threshold"] = level * ranks.reindex(table.index) / max(int((tested & sectors).sum()), 1)
-    table.loc[~sectors, "bh_threshold"] = common_level  # not in the BH family: its own level
+    table.loc[~sectors, "bh_threshold"] = level  # not in the BH family: the level itself
     table = table[DATA_DRIFT_COLUMNS]
     hits = table.loc[table["rejected"] & sectors, "hypothesis"].tolist()
     common = table[~sectors].iloc[0]
@@ -148,9 +146,9 @@ def data_drift(
         summary += ("; common level not testable (a sector suppressed or too little history)"
                     if pd.isna(common["p_value"]) else
                     f"; common level p = {common['p_value']:.3f} {'≤' if common['rejected'] else '>'} "
-                    f"{common_level:g}")
+                    f"{level:g}")
     frame = pd.DataFrame({name: values for name, (_, values) in series.items()})
-    return DataDriftResult(quarter, level, table, bool(hits), summary, frame, bool(common["rejected"]), common_level)
+    return DataDriftResult(quarter, level, table, bool(hits), summary, frame, bool(common["rejected"]))
 
 
 # ---- performance degradation -----------------------------------------------------------------------------

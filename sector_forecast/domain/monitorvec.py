@@ -98,15 +98,15 @@ def bh_rejections(p: np.ndarray, level: float) -> np.ndarray:
     return tested & (p <= threshold)
 
 
-def data_drift_rejections(counts: np.ndarray, level: float, history: int, min_history: int,
-                          common_level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def data_drift_rejections(counts: np.ndarray, level: float, history: int, min_history: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """(rejected ``(..., T, S+1)``, tested ``(..., T, S+1)``) per hypothesis and quarter.
 
     The S sectors by Benjamini–Hochberg at ``level`` among themselves; the common level (index S) on its own
-    at ``common_level`` (default ``level``), as in ``drift.data_drift``.
+    at ``level`` too, as in ``drift.data_drift``.
     """
     p = window_pvalues(drift_series(counts), history, min_history)
-    common = np.isfinite(p[..., -1:]) & (p[..., -1:] <= (level if common_level is None else common_level))
+    common = np.isfinite(p[..., -1:]) & (p[..., -1:] <= level)
     return np.concatenate([bh_rejections(p[..., :-1], level), common], axis=-1), np.isfinite(p)
 
 

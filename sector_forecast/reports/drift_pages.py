@@ -95,7 +95,7 @@ class DriftReport:
 
     def levels(self) -> dict[str, float]:
         """Each monitor's level: its nominal false-alarm rate a quarter."""
-        return {"data_drift": self.data.level, "common_level": self.data.common_level,
+        return {"data_drift": self.data.level, "common_level": self.data.level,
                 "performance_degradation": self.performance.level}
 
     def sector_table(self) -> pd.DataFrame:

@@ -154,7 +154,7 @@ def data_drift_png(report: DriftReport) -> str:
         ax.plot(x[:-1], values[:-1], "o-", color="tab:blue", markersize=3)
         n = int(row["n_history"])
         if n >= 2 and math.isfinite(row["history_sd"]):
-            level = alpha if sectors[name] else report.data.common_level  # the common level: its own test
+            level = alpha if sectors[name] else report.data.level  # the common level: its own test
             half = stdtrit(n - 1, 1 - level / 2) * row["history_sd"] * math.sqrt(1 + 1 / n)
             ax.axhspan(row["history_mean"] - half, row["history_mean"] + half, color="tab:blue", alpha=0.12)
         ax.plot(x[-1], values[-1], "o", color="tab:red" if row["rejected"] else "tab:green", markersize=6)
@@ -165,7 +165,7 @@ def data_drift_png(report: DriftReport) -> str:
         ax.axis("off")
     fig.suptitle(f"Data drift {report.quarter}: log1p(count) relative to the other sectors' median; band = "
                  f"prediction interval at {alpha:.2g} (Bonferroni). All sectors: the common level, its own test, "
-                 f"band at {report.data.common_level:g}", fontsize=9)
+                 f"band at {report.data.level:g}", fontsize=9)
     return png_base64(fig, dpi=72, tight=False)
 
 
