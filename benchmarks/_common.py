@@ -65,11 +65,12 @@ def home_env(home: Path, url: str | None = None) -> dict[str, str]:
     return clean_env(DAGSTER_HOME=str(home), **({"SECTOR_FORECAST_STATBANK_URL": url} if url else {}))
 
 
-_PEAK = "import resource, subprocess, sys\ncode = subprocess.call(sys.argv[2:])\nopen(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\nsys.exit(code)"  # noqa: E501
+# The run's largest process (KiB) and the CPU seconds of its whole process tree (user + system, workers included).
+_PEAK = "import resource, subprocess, sys\ncode = subprocess.call(sys.argv[2:])\nu = resource.getrusage(resource.RUSAGE_CHILDREN)\nopen(sys.argv[1], 'w').write(f'{u.ru_maxrss} {u.ru_utime + u.ru_stime}')\nsys.exit(code)"  # noqa: E501
 
 
-def cold_run(home: Path, url: str | None = None) -> tuple[float, int, str]:
-    """`sector-forecast run` into the empty `home`: (wall s, peak RSS of its largest process, output)."""
+def cold_run(home: Path, url: str | None = None) -> tuple[float, int, str, float]:
+    """`sector-forecast run` into the empty `home`: (wall s, peak RSS of its largest process, output, CPU s)."""
     instance_home(home)
     log, peak = home.parent / "run.log", home.parent / "run.maxrss"  # a wrapper: the peak starts from zero
     started = time.perf_counter()
@@ -78,7 +79,9 @@ def cold_run(home: Path, url: str | None = None) -> tuple[float, int, str]:
                               stdout=out, stderr=subprocess.STDOUT).returncode  # fmt: skip
     if code != 0:
         raise RuntimeError(f"`sector-forecast run` failed ({code}): {log_tail(log)}")
-    return time.perf_counter() - started, int(peak.read_text()) * 1024, log.read_text(errors="replace")
+    wall = time.perf_counter() - started
+    maxrss, cpu = peak.read_text().split()
+    return wall, int(maxrss) * 1024, log.read_text(errors="replace"), float(cpu)
 
 
 def cli(home: Path, *args: str) -> str:

@@ -116,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     print(machine(), flush=True)
     with fresh_home(keep=args.keep) as clean, fresh_home(keep=args.keep) as crashed:
-        wall, _, _ = cold_run(clean)
+        wall = cold_run(clean)[0]
         reference, versions = json.loads(cli(clean, "evaluate", "--json")), registry(clean)[1]
         print(f"clean run: {wall:.0f}s", flush=True)
         tally = {"kills": 0, "rerun rc 0": 0, "clean after re-run": 0}

@@ -51,7 +51,7 @@ def print_summary(
     echo("== stages")
     for stage in result.stages:
         echo(f"  {stage.job:<15} {stage.partitions:<25} {'ok' if stage.success else 'FAILED':<6} "
-             f"{stage.seconds:6.1f}s  run {stage.run_id}")
+             f"{stage.seconds:6.1f}s  run {stage.run_id}{'  ' + stage.assets if stage.assets else ''}")
     for note in result.notes:
         echo(f"  note: {note}")
     board = stored(instance, "backtest_leaderboard")

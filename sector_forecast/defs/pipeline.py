@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
 from sector_forecast.defs.jobs import STAGES
 from sector_forecast.defs.partitions import (
     RANGE_END,
@@ -35,6 +36,7 @@ from sector_forecast.defs.partitions import (
     yearly_partitions,
 )
 from sector_forecast.defs.run_process import HOST_TAG, PROCESS_TAG, process_tags, process_token
+from sector_forecast.defs.stage_pool import RAW_STAGES, Finished, Launch, StagePool, costliest_first, stage_workers
 from sector_forecast.domain.periods import quarter_month_starts
 from sector_forecast.statbank import StatBankClient
 
@@ -46,6 +48,7 @@ class StageResult:
     run_id: str
     success: bool
     seconds: float
+    assets: str = ""  # the stage's assets this run materialised, when the stage is several runs (the fits)
 
 
 @dataclass
@@ -154,34 +157,43 @@ def run_pipeline(
     echo: Callable[[str], None] = print,
     log_level: str = "WARNING",
 ) -> PipelineResult:
-    """Materialise every published partition of every stage, in dependency order."""
+    """Materialise every published partition of every stage, in dependency order.
+
+    With more than one worker (`stage_pool`), the raw tables run side by side and the fits one run per model.
+    """
     ranges = published_ranges(client)
-    order = jobs or list(STAGES)
     result = PipelineResult()
-    for name in order:
-        job = defs.resolve_job_def(name)
-        tags: dict[str, str] = {LAUNCHED_BY_TAG: "sector-forecast run", **process_tags()}
-        span = "-"
-        if name != "evaluation_job":
-            window = ranges.get(name)
-            if window is None:
-                result.notes.append(f"{name}: nothing published to materialise")
-                continue
-            tags.update({RANGE_START: window[0], RANGE_END: window[1]})
-            span = "..".join(period_label(job.partitions_def, key) for key in window)
-        echo(f"→ {name} {span}")
-        started = time.perf_counter()
-        outcome = job.execute_in_process(
-            instance=instance, tags=tags, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-        elapsed = time.perf_counter() - started
-        result.stages.append(StageResult(name, span, outcome.run_id, outcome.success, elapsed))
-        echo(f"  {'ok' if outcome.success else 'FAILED'} in {elapsed:.1f}s (run {outcome.run_id[:8]})")
-        if not outcome.success:
-            for line in failure_lines(outcome):
-                echo(f"  {line}")
-            break
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    # An ephemeral instance has no reference a worker process could open.
+    workers = 1 if instance.is_ephemeral else stage_workers()
+    pool = StagePool(defs, instance, workers, run_config, failure_lines) if workers > 1 else None
+    try:
+        for batch in _batches(jobs or list(STAGES)):
+            launches = [launch for name in batch if (launch := _launch(defs, name, ranges, result)) is not None]
+            if pool is not None and launches and launches[0].job == "fits_job":
+                launches = [Launch(launches[0].job, launches[0].span, launches[0].tags, asset)
+                            for asset in costliest_first(list(FIT_ASSET_NAMES))]
+            for job in dict.fromkeys(launch.job for launch in launches):
+                span = next(launch.span for launch in launches if launch.job == job)
+                per_model = " (one run per model)" if len(launches) > 1 and job == "fits_job" else ""
+                echo(f"→ {job} {span}{per_model}")
+            if pool is not None and len(launches) > 1:
+                echo(f"  {len(launches)} runs, {min(workers, len(launches))} at a time")
+                finished = pool.run_all(launches)
+            else:
+                finished = (_in_process(defs, instance, launch, run_config) for launch in launches)
+            for done in finished:
+                result.stages.append(StageResult(done.launch.job, done.launch.span, done.run_id, done.success,
+                                                 done.seconds, done.launch.asset or ""))
+                what = f"{done.launch.asset or done.launch.job}: " if len(launches) > 1 else ""
+                echo(f"  {what}{'ok' if done.success else 'FAILED'} in {done.seconds:.1f}s (run {done.run_id[:8]})")
+                for line in done.failures:
+                    echo(f"  {line}")
+            if not result.success:
+                break
+    finally:
+        if pool is not None:
+            pool.close()
     last_month = ranges.get("konk25_job")
     if last_month:
         result.notes.append(
@@ -191,6 +203,39 @@ def run_pipeline(
     if panel:
         result.notes.append(f"quarters {quarter_key_to_label(panel[0])}..{quarter_key_to_label(panel[1])}")
     return result
+
+
+def _batches(order: list[str]) -> list[list[str]]:
+    """The stages in `order`, consecutive raw tables together (they may run at once), every other stage alone."""
+    batches: list[list[str]] = []
+    for name in order:
+        if name in RAW_STAGES and batches and batches[-1][-1] in RAW_STAGES:
+            batches[-1].append(name)
+        else:
+            batches.append([name])
+    return batches
+
+
+def _launch(defs: dg.Definitions, name: str, ranges: dict, result: PipelineResult) -> Launch | None:
+    """The run of stage `name` over its published range; None (and a note) when nothing is published."""
+    tags: dict[str, str] = {LAUNCHED_BY_TAG: "sector-forecast run", **process_tags()}
+    if name == "evaluation_job":
+        return Launch(name, "-", tags)
+    window = ranges.get(name)
+    if window is None:
+        result.notes.append(f"{name}: nothing published to materialise")
+        return None
+    tags.update({RANGE_START: window[0], RANGE_END: window[1]})
+    partitions_def = defs.resolve_job_def(name).partitions_def
+    return Launch(name, "..".join(period_label(partitions_def, key) for key in window), tags)
+
+
+def _in_process(defs: dg.Definitions, instance: dg.DagsterInstance, launch: Launch, run_config: dict) -> Finished:
+    started = time.perf_counter()
+    outcome = defs.resolve_job_def(launch.job).execute_in_process(
+        instance=instance, tags=launch.tags, raise_on_error=False, run_config=run_config)
+    failures = [] if outcome.success else failure_lines(outcome)
+    return Finished(launch, outcome.run_id, outcome.success, time.perf_counter() - started, failures)
 
 
 def failure_lines(outcome: dg.ExecuteInProcessResult) -> list[str]:
