@@ -1,8 +1,9 @@
 """Run the whole graph in-process on a Dagster instance: what `sector-forecast run` does.
 
 Each stage is one Dagster run over a partition range (single-run backfill), so a cold run of hundreds of
-partitions costs a handful of runs, and `dagster dev` on the same `$DAGSTER_HOME` shows the same history.
-Partitions DST has not published yet are left out, and the summary says so.
+partitions costs a handful of runs, and `dagster dev` on the same `$DAGSTER_HOME` shows the same history. With
+more than one CPU the raw tables run side by side and the fits as one run per model, in worker processes
+(`stage_pool`). Partitions DST has not published yet are left out, and the summary says so.
 
 Runs executed in-process die with their process (kill -9, OOM, power loss), and Dagster's run monitoring
 cannot tell whether a `DefaultRunLauncher`'s worker lives, so every run records the process executing it

@@ -1,4 +1,5 @@
-"""`sector-forecast run`'s worker processes (`defs/stage_pool.py`): how many, in which order, none outliving its run.
+"""`sector-forecast run`'s worker processes (`defs/stage_pool.py`): how many, in which order, none outliving its run,
+and a killed run's fit runs failed by the next use, as a killed in-process run is (`test_kill_and_concurrency.py`).
 
 That the fits they store equal a fit run alone or in a range in one process is `pipeline/test_pipeline_one_model.py`
 (the session's graph is a cold run, so its fits come from the workers).
@@ -6,16 +7,23 @@ That the fits they store equal a fit run alone or in a range in one process is `
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from scripts.processes import VENV_BIN, wait_until
 from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
-from sector_forecast.defs.run_process import process_token
+from sector_forecast.defs.run_process import PROCESS_TAG, process_token
 from sector_forecast.defs.stage_pool import WORKERS_ENV, costliest_first, stage_workers
+from sector_forecast.statbank.client import ENV_URL
+from sector_forecast_tests.conftest import GraphEnv, copy_graph
+from sector_forecast_tests.deploy.services import isolated_env
 
 # A parent whose one pool worker is busy (as with a fit) and prints its pid; the parent waits to be killed.
 # Busy matters: an idle worker leaves anyway when its parent's end of the task queue closes.
@@ -63,3 +71,46 @@ def test_the_number_of_workers_comes_from_the_environment(monkeypatch: pytest.Mo
             stage_workers()
     monkeypatch.delenv(WORKERS_ENV)
     assert stage_workers() >= 1
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_run_leaves_no_fit_going_and_its_fit_runs_are_failed_next_time(
+    materialised_graph: GraphEnv, tmp_path: Path
+) -> None:
+    env_copy = copy_graph(materialised_graph.root, tmp_path / "copy", materialised_graph.url)
+    env_copy.instance.dispose()
+    home = env_copy.root / "dagster_home"
+    shutil.copytree(env_copy.storage, home / "storage", dirs_exist_ok=True)  # where the CLI's instance keeps it
+    env = isolated_env(DAGSTER_HOME=str(home), MLFLOW_TRACKING_URI=env_copy.mlflow_uri, **{WORKERS_ENV: "2"},
+                       **{ENV_URL: materialised_graph.url})
+    log = tmp_path / "killed.log"
+    with log.open("wb") as out:
+        cli = subprocess.Popen([str(VENV_BIN / "sector-forecast"), "run", "--stage", "fits_job"], cwd=tmp_path,
+                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            def two_fits_running() -> list[dg.DagsterRun]:
+                runs = instance.get_runs(dg.RunsFilter(job_name="fits_job", statuses=[dg.DagsterRunStatus.STARTED]))
+                return runs if len(runs) == 2 and all(PROCESS_TAG in r.tags for r in runs) else []
+
+            wait_until(lambda: bool(two_fits_running()), "two fit runs in their workers", 300, cli, log)
+            running = two_fits_running()
+    finally:
+        cli.send_signal(signal.SIGKILL)
+        cli.wait()
+    workers = {int(run.tags[PROCESS_TAG].split(":")[0]) for run in running}
+    assert cli.pid not in workers and len(workers) == 2  # each run names the worker executing it
+    deadline = time.monotonic() + 30
+    while any(process_token(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if process_token(pid)], "a fit worker outlived the killed run"
+
+    nxt = subprocess.run([str(VENV_BIN / "sector-forecast"), "run", "--stage", "demo14_job"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert nxt.returncode == 0, nxt.stdout[-3000:] + nxt.stderr[-3000:]
+    for run in running:
+        pid = run.tags[PROCESS_TAG].split(":")[0]
+        assert f"run {run.run_id[:8]} (fits_job) interrupted: process {pid} " in nxt.stdout, nxt.stdout[-3000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert not instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+        assert {instance.get_run_by_id(r.run_id).status for r in running} == {dg.DagsterRunStatus.FAILURE}
