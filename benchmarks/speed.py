@@ -11,6 +11,7 @@ GraphQL as the UI does), dev (`dagster dev`'s start and memory), --suite (the wh
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -228,7 +229,7 @@ def cold(repeat: int) -> dict[str, list[float]]:
 def live(repeat: int) -> dict[str, list[float]]:
     """Publish the quarter-closing KONK25 month under `dagster dev`; time until fresh forecasts and drift_report."""
     out: dict[str, list[float]] = {"live": [], "live_repeated": [], "worker_start": []}
-    for n, url, _, instance in repetitions("live", repeat, trimmed=True):
+    for n, url, graphql, instance in repetitions("live", repeat, trimmed=True):
         since = time.time()
         published = requests.post(url.removesuffix("/v1") + "/admin/publish", json={"table": "KONK25"}, timeout=30)
         published.raise_for_status()  # the server's seeded generator makes the month's numbers
@@ -241,10 +242,32 @@ def live(repeat: int) -> dict[str, list[float]]:
         fresh = ", ".join(f"{a} {first.get(a, float('inf')):.1f} s" for a in ("forecasts", "drift_report"))
         print(f"  live run {n}: fresh {fresh} after publication; {load()}")
         repeated, workers = report_runs(instance, since)
+        report_ticks(graphql, since)
         out["live"].append(max(first.get(a, float("inf")) for a in ("forecasts", "drift_report")))
         out["live_repeated"].append(repeated)
         out["worker_start"] += [statistics.median(workers)] if workers else []
     return out
+
+
+TICKS = """query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
+  ... on Sensor { sensorState { ticks(limit: 200) { timestamp endTimestamp } } } } }"""
+
+
+def report_ticks(graphql: GraphQL, since: float) -> None:
+    """The automation sensor's rhythm after `since`: seconds between tick starts, and each tick's evaluation."""
+    from sector_forecast.defs.automation import AUTOMATION_SENSOR_NAME
+
+    selector = {"repositoryLocationName": "sector_forecast", "repositoryName": "__repository__",
+                "sensorName": AUTOMATION_SENSOR_NAME}
+    reply = graphql(TICKS, {"selector": selector})["sensorOrError"]
+    ticks = sorted((t["timestamp"], t["endTimestamp"]) for t in reply["sensorState"]["ticks"]
+                   if t["timestamp"] >= since)
+    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(ticks)]
+    spans = [end - start for start, end in ticks if end]
+    if gaps and spans:
+        print(f"    automation ticks: {len(ticks)}, every {statistics.median(gaps):.1f} s (median; "
+              f"{min(gaps):.1f}-{max(gaps):.1f}), each evaluated in {statistics.median(spans):.2f} s (median; "
+              f"max {max(spans):.2f})")
 
 
 LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
