@@ -59,7 +59,8 @@ def _check_source_url() -> None:
               "SECTOR_FORECAST_STATBANK_URL is set) into the Dagster instance at $DAGSTER_HOME "
               "(./.dagster_home when unset), then print a summary, the leaderboard and the forecasts. "
               "One run at a time per instance: a second waits for the first, saying so. Runs left unfinished "
-              "by a process that died are marked failed first.")
+              "by a process that died are marked failed first. The raw tables and the fits use every CPU (worker "
+              "processes; SECTOR_FORECAST_WORKERS sets how many, 1 runs everything in this process).")
 # Stage names are the job names in `defs/jobs.py`, checked once the graph is imported: listing them here
 # would mean importing Dagster for every `--help` (over a second) or keeping a second copy of the list.
 @click.option("--stage", "stages", multiple=True, metavar="JOB",
@@ -74,10 +75,15 @@ def run(stages: tuple[str, ...]) -> None:
     from sector_forecast.defs.jobs import STAGES
     from sector_forecast.defs.pipeline import fail_interrupted_runs, remove_partial_writes, run_pipeline
     from sector_forecast.defs.resources import StatBankResource
+    from sector_forecast.defs.stage_pool import stage_workers
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)} (stages: {', '.join(STAGES)})", param_hint="--stage")
+    try:
+        stage_workers()  # a bad SECTOR_FORECAST_WORKERS fails here, before anything is started
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
 
     statbank_resource = StatBankResource.from_env()
     client = statbank_resource.get_client()

@@ -66,6 +66,11 @@ def test_a_bad_statbank_url_is_named_as_its_variable(tmp_path: Path) -> None:
                     "(e.g. https://api.statbank.dk/v1; unset it for the bundled snapshot)")
 
 
+def test_a_bad_number_of_workers_is_named_as_its_variable(tmp_path: Path) -> None:
+    line = _one_line(_cli(tmp_path, "run", SECTOR_FORECAST_WORKERS="two"), 1)
+    assert line == "Error: SECTOR_FORECAST_WORKERS='two': expected a whole number of processes, 1 or more"
+
+
 def test_a_dagster_home_that_is_a_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
     for command in ("run", "evaluate", "ui"):

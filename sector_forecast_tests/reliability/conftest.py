@@ -17,6 +17,8 @@ import pytest
 
 from scripts.processes import REPO, VENV_BIN, background, free_port, wait_until
 from sector_forecast.cli.main import STOP_GRACE_SECONDS
+from sector_forecast.statbank.client import ENV_URL
+from sector_forecast_tests.conftest import GraphEnv, copy_graph
 from sector_forecast_tests.deploy.conftest import DEPLOY, postgres  # noqa: F401 (the fixture, for this folder)
 from sector_forecast_tests.deploy.services import isolated_env
 
@@ -62,3 +64,13 @@ def ui_until_swept(home: Home, log: Path) -> str:
         cli.send_signal(signal.SIGTERM)  # the CLI stops `dagster dev`'s own process group before it exits
         cli.wait(timeout=STOP_GRACE_SECONDS + 30)
     return log.read_text()
+
+
+def cli_home(graph: GraphEnv, root: Path, **env: str) -> tuple[Path, dict[str, str], str]:
+    """A private copy of `graph` laid out as a `$DAGSTER_HOME` the CLI uses: (home, its environment, MLflow URI)."""
+    copy = copy_graph(graph.root, root, graph.url)
+    copy.instance.dispose()
+    home = copy.root / "dagster_home"
+    shutil.copytree(copy.storage, home / "storage", dirs_exist_ok=True)  # where the CLI's instance keeps it
+    return home, isolated_env(DAGSTER_HOME=str(home), MLFLOW_TRACKING_URI=copy.mlflow_uri,
+                              **{ENV_URL: graph.url}, **env), copy.mlflow_uri

@@ -14,7 +14,6 @@ That a killed run is marked failed on PostgreSQL is `test_kill_and_concurrency.p
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -26,9 +25,8 @@ from mlflow.tracking import MlflowClient
 
 from scripts.processes import VENV_BIN, wait_until
 from sector_forecast.defs.pipeline import PARTIAL_WRITE, remove_partial_writes
-from sector_forecast.statbank.client import ENV_URL
-from sector_forecast_tests.conftest import GraphEnv, copy_graph
-from sector_forecast_tests.deploy.services import isolated_env
+from sector_forecast_tests.conftest import GraphEnv
+from sector_forecast_tests.reliability.conftest import cli_home
 
 STAGE = "evaluation_job"
 MODEL = "sector-vitality"
@@ -43,15 +41,10 @@ def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProc
 def test_a_run_killed_in_the_evaluation_stage_resumes_to_the_same_evidence(
     materialised_graph: GraphEnv, tmp_path: Path
 ) -> None:
-    env_copy = copy_graph(materialised_graph.root, tmp_path / "copy", materialised_graph.url)
-    env_copy.instance.dispose()
-    home = env_copy.root / "dagster_home"
-    shutil.copytree(env_copy.storage, home / "storage", dirs_exist_ok=True)  # where the CLI's instance keeps it
-    env = isolated_env(DAGSTER_HOME=str(home), MLFLOW_TRACKING_URI=env_copy.mlflow_uri,
-                       **{ENV_URL: materialised_graph.url})
+    home, env, mlflow_uri = cli_home(materialised_graph, tmp_path / "copy")
     before = _cli(env, tmp_path, "evaluate", "--json")
     assert before.returncode == 0, before.stderr
-    client = MlflowClient(tracking_uri=env_copy.mlflow_uri)
+    client = MlflowClient(tracking_uri=mlflow_uri)
     versions = len(client.search_model_versions(f"name = '{MODEL}'"))
 
     log = tmp_path / "killed.log"

@@ -7,7 +7,6 @@ That the fits they store equal a fit run alone or in a range in one process is `
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,9 +20,8 @@ from scripts.processes import VENV_BIN, wait_until
 from sector_forecast.defs.assets.models import FIT_ASSET_NAMES
 from sector_forecast.defs.run_process import PROCESS_TAG, process_token
 from sector_forecast.defs.stage_pool import WORKERS_ENV, costliest_first, stage_workers
-from sector_forecast.statbank.client import ENV_URL
-from sector_forecast_tests.conftest import GraphEnv, copy_graph
-from sector_forecast_tests.deploy.services import isolated_env
+from sector_forecast_tests.conftest import GraphEnv
+from sector_forecast_tests.reliability.conftest import cli_home
 
 # A parent whose one pool worker is busy (as with a fit) and prints its pid; the parent waits to be killed.
 # Busy matters: an idle worker leaves anyway when its parent's end of the task queue closes.
@@ -77,12 +75,7 @@ def test_the_number_of_workers_comes_from_the_environment(monkeypatch: pytest.Mo
 def test_a_killed_run_leaves_no_fit_going_and_its_fit_runs_are_failed_next_time(
     materialised_graph: GraphEnv, tmp_path: Path
 ) -> None:
-    env_copy = copy_graph(materialised_graph.root, tmp_path / "copy", materialised_graph.url)
-    env_copy.instance.dispose()
-    home = env_copy.root / "dagster_home"
-    shutil.copytree(env_copy.storage, home / "storage", dirs_exist_ok=True)  # where the CLI's instance keeps it
-    env = isolated_env(DAGSTER_HOME=str(home), MLFLOW_TRACKING_URI=env_copy.mlflow_uri, **{WORKERS_ENV: "2"},
-                       **{ENV_URL: materialised_graph.url})
+    home, env, _ = cli_home(materialised_graph, tmp_path / "copy", **{WORKERS_ENV: "2"})
     log = tmp_path / "killed.log"
     with log.open("wb") as out:
         cli = subprocess.Popen([str(VENV_BIN / "sector-forecast"), "run", "--stage", "fits_job"], cwd=tmp_path,
