@@ -174,10 +174,8 @@ def run_pipeline(
             if pool is not None and launches and launches[0].job == "fits_job":
                 launches = [Launch(launches[0].job, launches[0].span, launches[0].tags, asset)
                             for asset in costliest_first(list(FIT_ASSET_NAMES))]
-            for job in dict.fromkeys(launch.job for launch in launches):
-                span = next(launch.span for launch in launches if launch.job == job)
-                per_model = " (one run per model)" if len(launches) > 1 and job == "fits_job" else ""
-                echo(f"→ {job} {span}{per_model}")
+            for launch in {launch.job: launch for launch in launches}.values():  # a line per stage, not per run
+                echo(f"→ {launch.job} {launch.span}{' (one run per model)' if launch.asset else ''}")
             if pool is not None and len(launches) > 1:
                 echo(f"  {len(launches)} runs, {min(workers, len(launches))} at a time")
                 finished = pool.run_all(launches)
