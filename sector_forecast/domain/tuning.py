@@ -9,6 +9,7 @@ scored by the scale-free MAE (|error| / the sector's MASE scale, so a large sect
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,15 +26,29 @@ CV_FOLDS = 2
 CV_FOLD_QUARTERS = 4  # 2 x 4 = 8 quarters of rolling cross-validation inside the window
 
 
-def fit_estimator(spec: ModelSpec, params: dict[str, Any], rows: pd.DataFrame, seed: int) -> Any:
-    """``spec``'s estimator with ``params`` fitted on ``rows`` (their design and target)."""
-    from threadpoolctl import threadpool_limits
-
-    estimator = spec.build(params, seed)
-    # One BLAS thread: on ~500 x 30 matrices threads cost more than they give (10x slower on 2 busy cores).
-    with threadpool_limits(limits=1):
-        estimator.fit(spec.design(rows), rows[TARGET_COLUMN].to_numpy(dtype="float64"))
+def fit_estimator(
+    spec: ModelSpec, params: dict[str, Any], rows: pd.DataFrame, seed: int, design: pd.DataFrame | None = None
+) -> Any:
+    """``spec``'s estimator with ``params`` fitted on ``rows`` (their design, unless given, and target)."""
+    estimator = spec.build(params, seed)  # imports the model's libraries
+    x = spec.design(rows) if design is None else design
+    # One BLAS/OpenMP thread: on ~500 x 30 matrices threads cost more than they give (10x slower on 2 busy cores).
+    with _thread_pools(spec.name).limit(limits=1):
+        estimator.fit(x, rows[TARGET_COLUMN].to_numpy(dtype="float64"))
     return estimator
+
+
+@functools.cache
+def _thread_pools(model: str) -> Any:
+    """The thread pools loaded once ``model``'s first estimator is built, found once per process and model.
+
+    ``threadpool_limits(1)`` would search the loaded libraries again on every fit, ~3 ms each: a fifth to a third
+    of a tuned model's fits (the fits line of ``benchmarks/speed.py --direct``). The libraries are the same after
+    the model's first build: its imports load them, and a fit loads none.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def cv_blocks(quarters: list[str]) -> list[list[str]]:
@@ -52,16 +67,19 @@ def cross_validate(
     A block starting at quarter b is predicted by a fit on rows whose target was known at b: quarters <= b-horizon.
     """
     blocks = cv_blocks(sorted(rows["quarter"].unique()))
+    # The design is row-wise, so it is built once and sliced (it was a sixth of a GLM's tuning, built per fit).
+    design = None if spec.kind == "rule" else spec.design(rows)
     tuning, best = [], None
     for params in grid:
         preds = []
         for block in blocks:
             known = rows["quarter"] <= quarter_offset(block[0], -horizon)
-            fit_part, val_part = rows[known], rows[rows["quarter"].isin(block)]
-            if spec.kind == "rule":
+            validated = rows["quarter"].isin(block)
+            fit_part, val_part = rows[known], rows[validated]
+            if design is None:
                 pred, _ = baselines.rule_forecast(spec.name, val_part)
             else:
-                pred = fit_estimator(spec, params, fit_part, seed).predict(spec.design(val_part))
+                pred = fit_estimator(spec, params, fit_part, seed, design[known]).predict(design[validated])
             preds.append(val_part.assign(prediction=np.asarray(pred, dtype="float64")))
         cv = pd.concat(preds, ignore_index=True)
         scaled = (cv[TARGET_COLUMN] - cv["prediction"]).abs() / cv["sector"].map(scales)
