@@ -2,7 +2,7 @@
 
 Most of a cold run is stages whose parts share nothing. The three raw tables each read their own StatBank table.
 The seven fit assets read the same features and none reads another, and each is single-threaded on purpose
-(XGBoost `n_jobs=1`, the cross-validation under `threadpool_limits(1)`, so refits are bit-identical), so in one
+(XGBoost `n_jobs=1`, every estimator fit on one BLAS/OpenMP thread, so refits are bit-identical), so in one
 process they leave every other core idle for the longest stage (~60% of a cold run). Here those parts are runs of
 their own, executed in-process by worker processes: each raw job over its published range, and `fits_job` once per
 model (that asset selected) over the origins, the tuned regressions first since they cost most. What a user sees
