@@ -157,8 +157,9 @@ def fit_model(
         raise ValueError(f"{name}: need targets in at least 2 quarters to tune, got {quarters}")
     scales = mase_scales(rows) if scales is None else scales
     grid = spec.grid if params is None else [params]
-    tuning, best, cv, cv_quarters = cross_validate(spec, rows, scales, seed, grid, horizon)
-    estimator = None if spec.kind == "rule" else fit_estimator(spec, best["params"], rows, seed)
+    design = None if spec.kind == "rule" else spec.design(rows)  # once: the tuning slices it, the refit uses it
+    tuning, best, cv, cv_quarters = cross_validate(spec, rows, scales, seed, grid, horizon, design)
+    estimator = None if design is None else fit_estimator(spec, best["params"], rows, seed, design)
     graded = cv.dropna(subset=["prediction"])
     residuals = pearson_residual(graded[TARGET_COLUMN].to_numpy(float), graded["prediction"].to_numpy(float))
     return FittedModel(

@@ -60,15 +60,17 @@ def cv_blocks(quarters: list[str]) -> list[list[str]]:
 
 def cross_validate(
     spec: ModelSpec, rows: pd.DataFrame, scales: dict[int, float], seed: int, grid: list[dict[str, Any]],
-    horizon: int = 1,
+    horizon: int = 1, design: pd.DataFrame | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], pd.DataFrame, list[str]]:
     """Rolling-origin CV of every grid point: (tuning table, best entry, its CV rows with predictions, CV quarters).
 
     A block starting at quarter b is predicted by a fit on rows whose target was known at b: quarters <= b-horizon.
+    ``design``: ``spec.design(rows)`` when the caller has built it (``fit_model`` refits on it whole).
     """
     blocks = cv_blocks(sorted(rows["quarter"].unique()))
     # The design is row-wise, so it is built once and sliced (it was a sixth of a GLM's tuning, built per fit).
-    design = None if spec.kind == "rule" else spec.design(rows)
+    if design is None and spec.kind != "rule":
+        design = spec.design(rows)
     tuning, best = [], None
     for params in grid:
         preds = []
