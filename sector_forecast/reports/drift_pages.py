@@ -68,6 +68,8 @@ class DriftReport:
     retrain_reason: str
     counts: pd.DataFrame = field(repr=False)  # sector, bankruptcies of the quarter
     generated_at: str = field(default_factory=lambda: clock.now().isoformat(timespec="seconds"))
+    # Built once: the JSON, HTML, markdown, metadata and contract show it (7 calls a report; docs/benchmarks.md).
+    _table: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def data_drift(self) -> bool:
@@ -100,6 +102,11 @@ class DriftReport:
 
     def sector_table(self) -> pd.DataFrame:
         """One row per sector: its data-drift test and its judged forecast error (the contract-checked part)."""
+        if self._table is None:
+            self._table = self._build_sector_table()
+        return self._table.copy()  # a caller's change must not reach the next caller
+
+    def _build_sector_table(self) -> pd.DataFrame:
         tests = self.data.table.dropna(subset=["sector"]).astype({"sector": "int64"}).rename(columns={
             "value": "relative_log", "rejected": "drift_rejected"})
         counts = self.counts.assign(bankruptcies=pd.to_numeric(

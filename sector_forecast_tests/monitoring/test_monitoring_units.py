@@ -171,6 +171,15 @@ def test_monitor_table_contract_names_broken_rows() -> None:
     assert "rejected_only_if_tested" in checks
 
 
+def test_sector_table_is_built_once_and_a_callers_change_does_not_reach_the_next() -> None:
+    loud = report(factor=3.0)
+    first = loud.sector_table()
+    pd.testing.assert_frame_equal(first, loud._build_sector_table())  # the memo is what a fresh build gives
+    first.loc[:, "p_value"] = 9.0  # e.g. a caller preparing its own view
+    assert (loud.sector_table()["p_value"] <= 1).all()
+    assert loud.to_dict()["per_sector"] == loud.sector_table().to_dict("records")
+
+
 def test_report_json_is_strict_html_self_contained_and_summarisable(tmp_path: Path) -> None:
     loud = report(factor=3.0)
     body = json.loads(json.dumps(loud.to_dict(), allow_nan=False))
