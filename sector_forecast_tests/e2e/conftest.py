@@ -50,11 +50,13 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
             MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
         )
         stages = [arg for job in PRE_MATERIALISED for arg in ("--stage", job)]
-        # `run` copies the project's dagster.yaml into the new home; the sensors are stopped meanwhile.
+        # `run` copies the project's dagster.yaml into the new home and opens the instance, creating its SQLite
+        # storages; the sensors are stopped meanwhile, once its first stage line shows the storages exist (two
+        # processes creating one SQLite schedule storage at once can both stamp its schema: "alembic_version has
+        # more than one head", seen 2026-12-07).
         with background([str(VENV_BIN / "sector-forecast"), "run", *stages], root / "run.log", env) as run:
-            wait_until(
-                lambda: (home / "dagster.yaml").exists(), "sector-forecast run", 120, run, root / "run.log"
-            )
+            wait_until(lambda: "→ " in (root / "run.log").read_text(errors="replace"), "sector-forecast run's "
+                       "first stage", 180, run, root / "run.log")  # fmt: skip
             stop_instigators(graphql_via_cli(env, root))
             assert run.wait(timeout=600) == 0, log_tail(root / "run.log")
         port = free_port()
