@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/_direct.py    # prints the step times as one JSON line
 
-`speed.py --only cold` runs it after each cold run, under the same load.
+`speed.py --only cold` runs it (as `speed.py --direct`) after each cold run, under the same load.
 """
 
 from __future__ import annotations
