@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from _common import CLI, REPO, clean_env, cold_run, fresh_home, home_env, instance_at
@@ -126,31 +127,82 @@ def wait_quiet(instance, quiet_for: float, timeout: float, not_before: float = 0
     raise TimeoutError(f"still busy after {timeout:.0f} s")
 
 
-def report_runs(instance, since: float) -> tuple[int, list[float]]:
-    """Print each run after `since` (created / started / ended, s after it): the per-hop breakdown.
+@dataclass(frozen=True)
+class RunSpan:
+    """One run, in seconds after t=0: created, started, ended (None while not); its assets and partitions."""
 
-    Returns (partitions materialised more than once, each run's created -> started)."""
+    created: float
+    started: float | None
+    ended: float | None
+    assets: frozenset[str]
+    partitions: str  # "[first..last]" of a range run, "[key]" or "[-]"
+
+
+def runs_since(instance, since: float) -> list[RunSpan]:
+    """Every run created after `since`, oldest first."""
     from datetime import UTC, datetime
 
     import dagster as dg
 
     records = instance.get_run_records(dg.RunsFilter(created_after=datetime.fromtimestamp(since, tz=UTC)),
                                        ascending=True)  # fmt: skip
-    print(f"    {len(records)} runs (created / started / ended, s after t=0; work = ended - started):")
-    workers = []
+    spans = []
     for record in records:
         run, stats = record.dagster_run, instance.get_run_stats(record.dagster_run.run_id)
-        created = record.create_timestamp.timestamp()
-        workers += [stats.start_time - created] if stats.start_time else []
+        at = [t - since if t else None for t in (stats.start_time, stats.end_time)]
         span = [run.tags.get(f"dagster/asset_partition_range_{end}") for end in ("start", "end")]
         where = f"[{span[0]}..{span[1]}]" if span[0] else f"[{run.tags.get('dagster/partition', '-')}]"
-        shown = " / ".join(f"{t - since:6.1f}" if t else "     -" for t in (created, stats.start_time, stats.end_time))
-        assets = ",".join(sorted(k.to_user_string() for k in (run.asset_selection or []))) or run.job_name
-        print(f"      {shown}  {assets[:60]}{where}")
+        assets = frozenset(k.to_user_string() for k in (run.asset_selection or [])) or frozenset([run.job_name])
+        spans.append(RunSpan(record.create_timestamp.timestamp() - since, *at, assets, where))
+    return spans
+
+
+def path_breakdown(runs: list[RunSpan], last: RunSpan, end: float) -> tuple[int, dict[str, float]]:
+    """Where the time to `end` (inside `last`) went along the chain of runs that led to `last`: (runs, parts).
+
+    A run's predecessor is the run that ended last before it was created (the run whose end let the sensor,
+    the automation or the backfill daemon create it); runs off that chain (a drift report beside the fits)
+    are left out. The four parts add up to `end`: before the first run was created (the publication
+    sensor's poll), the runs' starts (created -> started: queue and worker process), between runs (a run's
+    end -> the next one's creation: ticks and daemon iterations) and the runs' own work (to `end` in `last`).
+    """
+    chain = [last]
+    while before := [r for r in runs if r.ended is not None and r.ended <= chain[-1].created]:
+        chain.append(max(before, key=lambda r: r.ended))
+    chain.reverse()
+    return len(chain), {
+        "before the first run": chain[0].created,
+        "starting runs": sum(r.started - r.created for r in chain),
+        "between runs": sum(b.created - a.ended for a, b in itertools.pairwise(chain)),
+        "work": sum(r.ended - r.started for r in chain[:-1]) + end - chain[-1].started,
+    }
+
+
+def report_path(runs: list[RunSpan], asset: str, at: float) -> dict[str, float]:
+    """Print and return `path_breakdown` to `asset`'s materialisation at `at` (s after t=0); {} if no run holds it."""
+    last = next((r for r in runs if asset in r.assets and r.started is not None and r.started <= at
+                 and (r.ended is None or at <= r.ended)), None)  # fmt: skip
+    if last is None:
+        return {}
+    n, parts = path_breakdown(runs, last, at)
+    print(f"    path to {asset} ({n} runs): {' + '.join(f'{v:.1f} s {k}' for k, v in parts.items())}"
+          f" = {sum(parts.values()):.1f} s")
+    return parts
+
+
+def report_runs(instance, since: float) -> tuple[int, list[RunSpan]]:
+    """Print each run after `since` (created / started / ended, s after it): the per-hop breakdown.
+
+    Returns (partitions materialised more than once, the runs)."""
+    runs = runs_since(instance, since)
+    print(f"    {len(runs)} runs (created / started / ended, s after t=0; work = ended - started):")
+    for run in runs:
+        shown = " / ".join(f"{t:6.1f}" if t is not None else "     -" for t in (run.created, run.started, run.ended))
+        print(f"      {shown}  {','.join(sorted(run.assets))[:60]}{run.partitions}")
     counts = Counter(f"{a}[{p}]" if p else a for _, a, p in materialised_since(instance, since))
     repeated = {k: n for k, n in sorted(counts.items()) if n > 1}
     print(f"    partitions materialised more than once: {len(repeated)} {list(repeated.items())[:12] or ''}")
-    return len(repeated), workers
+    return len(repeated), runs
 
 
 TICKS = """query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {

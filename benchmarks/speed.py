@@ -31,6 +31,7 @@ from _dagster_dev import (
     loaded,
     materialised_since,
     repetitions,
+    report_path,
     report_runs,
     report_ticks,
     rss_of_group,
@@ -105,6 +106,7 @@ def cold(repeat: int) -> dict[str, list[float]]:
 def live(repeat: int) -> dict[str, list[float]]:
     """Publish the quarter-closing KONK25 month under `dagster dev`; time until fresh forecasts and drift_report."""
     out: dict[str, list[float]] = {"live": [], "live_repeated": [], "worker_start": []}
+    paths: list[dict[str, float]] = []
     for n, url, graphql, instance in repetitions("live", repeat, trimmed=True):
         since = time.time()
         published = requests.post(url.removesuffix("/v1") + "/admin/publish", json={"table": "KONK25"}, timeout=30)
@@ -117,13 +119,22 @@ def live(repeat: int) -> dict[str, list[float]]:
         wait_quiet(instance, QUIET_AFTER, 900)
         fresh = ", ".join(f"{a} {first.get(a, float('inf')):.1f} s" for a in ("forecasts", "drift_report"))
         print(f"  live run {n}: fresh {fresh} after publication; {load()}")
-        repeated, workers = report_runs(instance, since)
+        repeated, runs = report_runs(instance, since)
+        paths.append(report_path(runs, "forecasts", first.get("forecasts", float("inf"))))
         report_ticks(graphql, since)
         out["live"].append(max(first.get(a, float("inf")) for a in ("forecasts", "drift_report")))
         out["live_repeated"].append(repeated)
+        workers = [r.started - r.created for r in runs if r.started is not None]
         out["worker_start"] += [statistics.median(workers)] if workers else []
+    print_path_medians(paths)
     return out
 
+
+def print_path_medians(paths: list[dict[str, float]]) -> None:
+    """The medians of each part of the path to fresh `forecasts` over the repetitions (`report_path`)."""
+    if len(paths := [p for p in paths if p]) > 1:
+        print(f"  path to forecasts, medians of {len(paths)}: "
+              + ", ".join(f"{k} {statistics.median(p[k] for p in paths):.1f} s" for k in paths[0]))
 
 
 LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
@@ -140,6 +151,7 @@ def backfill(repeat: int) -> dict[str, list[float]]:
     below = dg.AssetSelection.assets("quarterly_panel").downstream().resolve(defs.resolve_asset_graph())
     assets = sorted(k.to_user_string() for k in below)
     out: dict[str, list[float]] = {"backfill": [], "backfill_repeated": []}
+    paths: list[dict[str, float]] = []
     for n, _, graphql, instance in repetitions("backfill", repeat, trimmed=False):
         quarters = sorted(instance.get_materialized_partitions(dg.AssetKey("quarterly_panel")))[-2:]
         if n == 1:
@@ -157,7 +169,11 @@ def backfill(repeat: int) -> dict[str, list[float]]:
         wait_quiet(instance, QUIET_AFTER, 900)
         print(f"  backfill run {n}: {status} after {done:.1f} s; {load()}")
         out["backfill"].append(done if status.startswith("COMPLETED") else float("inf"))
-        out["backfill_repeated"].append(report_runs(instance, since)[0])
+        repeated, runs = report_runs(instance, since)
+        out["backfill_repeated"].append(repeated)
+        done_at = [ts - since for ts, asset, _ in materialised_since(instance, since) if asset == "forecasts"]
+        paths.append(report_path(runs, "forecasts", done_at[0]) if done_at else {})
+    print_path_medians(paths)
     return out
 
 
@@ -174,7 +190,6 @@ def dev(repeat: int) -> dict[str, list[float]]:
         print(f"  dev {i + 1}: code location loaded after {took:.1f} s; process group {mib(rss)}; {load()}")
         out["dev_rss"].append(rss / 1024 / 1024)
     return out
-
 
 
 def suite() -> dict[str, list[float]]:
