@@ -138,6 +138,15 @@ class RunSpan:
     partitions: str  # "[first..last]" of a range run, "[key]" or "[-]"
 
 
+def job_assets(job: str) -> frozenset[str]:
+    """The assets of one of the code location's jobs (a run launched by job has no asset selection of its own)."""
+    from sector_forecast.defs.definitions import defs
+    from sector_forecast.defs.jobs import JOBS
+
+    graph = defs.resolve_asset_graph()
+    return frozenset(k.to_user_string() for j in JOBS if j.name == job for k in j.selection.resolve(graph))
+
+
 def runs_since(instance, since: float) -> list[RunSpan]:
     """Every run created after `since`, oldest first."""
     from datetime import UTC, datetime
@@ -152,22 +161,39 @@ def runs_since(instance, since: float) -> list[RunSpan]:
         at = [t - since if t else None for t in (stats.start_time, stats.end_time)]
         span = [run.tags.get(f"dagster/asset_partition_range_{end}") for end in ("start", "end")]
         where = f"[{span[0]}..{span[1]}]" if span[0] else f"[{run.tags.get('dagster/partition', '-')}]"
-        assets = frozenset(k.to_user_string() for k in (run.asset_selection or [])) or frozenset([run.job_name])
+        selected = frozenset(k.to_user_string() for k in (run.asset_selection or []))
+        assets = selected or job_assets(run.job_name) or frozenset([run.job_name])
         spans.append(RunSpan(record.create_timestamp.timestamp() - since, *at, assets, where))
     return spans
 
 
-def path_breakdown(runs: list[RunSpan], last: RunSpan, end: float) -> tuple[int, dict[str, float]]:
+def ancestors_by_asset() -> dict[str, set[str]]:
+    """Every asset of the code location and the assets upstream of it (the chain `path_breakdown` follows)."""
+    from sector_forecast.defs.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    return {key.to_user_string(): {a.to_user_string() for a in graph.get_ancestor_asset_keys(key)}
+            for key in graph.get_all_asset_keys()}  # fmt: skip
+
+
+def path_breakdown(
+    runs: list[RunSpan], last: RunSpan, end: float, ancestors: dict[str, set[str]]
+) -> tuple[int, dict[str, float]]:
     """Where the time to `end` (inside `last`) went along the chain of runs that led to `last`: (runs, parts).
 
-    A run's predecessor is the run that ended last before it was created (the run whose end let the sensor,
-    the automation or the backfill daemon create it); runs off that chain (a drift report beside the fits)
-    are left out. The four parts add up to `end`: before the first run was created (the publication
-    sensor's poll), the runs' starts (created -> started: queue and worker process), between runs (a run's
-    end -> the next one's creation: ticks and daemon iterations) and the runs' own work (to `end` in `last`).
+    A run's predecessor is the run of an upstream asset that ended last before it was created (the run whose
+    end let the sensor, the automation or the backfill daemon create it); runs beside the chain (a drift
+    report beside the fits) are left out. The four parts add up to `end`: before the first run was created
+    (the publication sensor's poll), the runs' starts (created -> started: queue and worker process), between
+    runs (a run's end -> the next one's creation: ticks and daemon iterations) and the runs' own work.
     """
     chain = [last]
-    while before := [r for r in runs if r.ended is not None and r.ended <= chain[-1].created]:
+
+    def feeds(run: RunSpan, into: RunSpan) -> bool:
+        return run.ended is not None and run.ended <= into.created and any(
+            run.assets & ancestors.get(asset, set()) for asset in into.assets)
+
+    while before := [r for r in runs if feeds(r, chain[-1])]:
         chain.append(max(before, key=lambda r: r.ended))
     chain.reverse()
     return len(chain), {
@@ -184,7 +210,7 @@ def report_path(runs: list[RunSpan], asset: str, at: float) -> dict[str, float]:
                  and (r.ended is None or at <= r.ended)), None)  # fmt: skip
     if last is None:
         return {}
-    n, parts = path_breakdown(runs, last, at)
+    n, parts = path_breakdown(runs, last, at, ancestors_by_asset())
     print(f"    path to {asset} ({n} runs): {' + '.join(f'{v:.1f} s {k}' for k, v in parts.items())}"
           f" = {sum(parts.values()):.1f} s")
     return parts

@@ -205,10 +205,12 @@ def suite() -> dict[str, list[float]]:
 
 
 def table(figures: dict[str, list[float]]) -> None:
-    print("\nfigure | median | target | met/missed | load (1 min) at start\n--- | --- | --- | --- | ---")
+    print("\nfigure | median (\"more than once\": the worst repetition) | target | met/missed | load (1 min) at start"
+          "\n--- | --- | --- | --- | ---")
     for key, (label, limit, unit) in TARGETS.items():
         if values := figures.get(key):
-            value = statistics.median(values)
+            # Nothing materialised twice must hold in every repetition: the worst one, not the median, is the figure.
+            value = max(values) if key.endswith("_repeated") else statistics.median(values)
             spread = f" (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})" if len(values) > 1 else ""
             met = value < limit if limit else value == 0
             loads = LOADS.get({"ratio": "cold", "worker_start": "live"}.get(key, key.split("_")[0]), [])
