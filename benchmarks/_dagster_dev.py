@@ -6,6 +6,7 @@ Used by `speed.py`'s live, backfill and dev parts.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -138,13 +139,20 @@ class RunSpan:
     partitions: str  # "[first..last]" of a range run, "[key]" or "[-]"
 
 
+@functools.cache
+def _asset_graph():
+    """The code location's asset graph, resolved once per process (the runs' assets and their ancestors)."""
+    from sector_forecast.defs.definitions import defs
+
+    return defs.resolve_asset_graph()
+
+
+@functools.cache
 def job_assets(job: str) -> frozenset[str]:
     """The assets of one of the code location's jobs (a run launched by job has no asset selection of its own)."""
-    from sector_forecast.defs.definitions import defs
     from sector_forecast.defs.jobs import JOBS
 
-    graph = defs.resolve_asset_graph()
-    return frozenset(k.to_user_string() for j in JOBS if j.name == job for k in j.selection.resolve(graph))
+    return frozenset(k.to_user_string() for j in JOBS if j.name == job for k in j.selection.resolve(_asset_graph()))
 
 
 def runs_since(instance, since: float) -> list[RunSpan]:
@@ -167,11 +175,10 @@ def runs_since(instance, since: float) -> list[RunSpan]:
     return spans
 
 
+@functools.cache
 def ancestors_by_asset() -> dict[str, set[str]]:
     """Every asset of the code location and the assets upstream of it (the chain `path_breakdown` follows)."""
-    from sector_forecast.defs.definitions import defs
-
-    graph = defs.resolve_asset_graph()
+    graph = _asset_graph()
     return {key.to_user_string(): {a.to_user_string() for a in graph.get_ancestor_asset_keys(key)}
             for key in graph.get_all_asset_keys()}  # fmt: skip
 
@@ -216,19 +223,20 @@ def report_path(runs: list[RunSpan], asset: str, at: float) -> dict[str, float]:
     return parts
 
 
-def report_runs(instance, since: float) -> tuple[int, list[RunSpan]]:
+def report_runs(instance, since: float) -> tuple[int, list[RunSpan], list[tuple[float, str, str | None]]]:
     """Print each run after `since` (created / started / ended, s after it): the per-hop breakdown.
 
-    Returns (partitions materialised more than once, the runs)."""
+    Returns (partitions materialised more than once, the runs, `materialised_since(instance, since)`)."""
     runs = runs_since(instance, since)
     print(f"    {len(runs)} runs (created / started / ended, s after t=0; work = ended - started):")
     for run in runs:
         shown = " / ".join(f"{t:6.1f}" if t is not None else "     -" for t in (run.created, run.started, run.ended))
         print(f"      {shown}  {','.join(sorted(run.assets))[:60]}{run.partitions}")
-    counts = Counter(f"{a}[{p}]" if p else a for _, a, p in materialised_since(instance, since))
+    materialised = materialised_since(instance, since)
+    counts = Counter(f"{a}[{p}]" if p else a for _, a, p in materialised)
     repeated = {k: n for k, n in sorted(counts.items()) if n > 1}
     print(f"    partitions materialised more than once: {len(repeated)} {list(repeated.items())[:12] or ''}")
-    return len(repeated), runs
+    return len(repeated), runs, materialised
 
 
 TICKS = """query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {

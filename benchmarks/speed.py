@@ -119,7 +119,7 @@ def live(repeat: int) -> dict[str, list[float]]:
         wait_quiet(instance, QUIET_AFTER, 900)
         fresh = ", ".join(f"{a} {first.get(a, float('inf')):.1f} s" for a in ("forecasts", "drift_report"))
         print(f"  live run {n}: fresh {fresh} after publication; {load()}")
-        repeated, runs = report_runs(instance, since)
+        repeated, runs, _ = report_runs(instance, since)
         paths.append(report_path(runs, "forecasts", first.get("forecasts", float("inf"))))
         report_ticks(graphql, since)
         out["live"].append(max(first.get(a, float("inf")) for a in ("forecasts", "drift_report")))
@@ -169,9 +169,9 @@ def backfill(repeat: int) -> dict[str, list[float]]:
         wait_quiet(instance, QUIET_AFTER, 900)
         print(f"  backfill run {n}: {status} after {done:.1f} s; {load()}")
         out["backfill"].append(done if status.startswith("COMPLETED") else float("inf"))
-        repeated, runs = report_runs(instance, since)
+        repeated, runs, materialised = report_runs(instance, since)
         out["backfill_repeated"].append(repeated)
-        done_at = [ts - since for ts, asset, _ in materialised_since(instance, since) if asset == "forecasts"]
+        done_at = [ts - since for ts, asset, _ in materialised if asset == "forecasts"]
         paths.append(report_path(runs, "forecasts", done_at[0]) if done_at else {})
     print_path_medians(paths)
     return out
