@@ -39,6 +39,18 @@ def machine() -> str:
 
 
 @contextmanager
+def busy(cores: int) -> Iterator[None]:
+    """`cores` processes spinning beside the benchmark: a loaded machine, for what shows only under load (the
+    double builds of docs/benchmarks.md's eighth round appeared with one of the two cores busy)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        yield
+    finally:
+        for proc in spinners:
+            proc.kill()
+            proc.wait()
+
+@contextmanager
 def fresh_home(keep: bool = False) -> Iterator[Path]:
     """An empty `$DAGSTER_HOME` path (the MLflow store goes under it), removed afterwards unless `keep`."""
     root = Path(tempfile.mkdtemp(prefix="sector-forecast-bench-"))

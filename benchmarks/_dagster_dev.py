@@ -260,6 +260,31 @@ def report_ticks(graphql: GraphQL, since: float) -> None:
               f"max {max(spans):.2f})")
 
 
+EVALUATIONS = """query($key: AssetKeyInput!) { assetConditionEvaluationRecordsOrError(assetKey: $key, limit: 100) {
+  ... on AssetConditionEvaluationRecords { records { timestamp
+    evaluationNodes { uniqueId userLabel numTrue numCandidates childUniqueIds } } } } }"""
+
+
+def report_held_back(graphql: GraphQL, since: float) -> int:
+    """Partitions the automation held back at the tick their own run ended (`automation._own_run_just_ended`).
+
+    Each would have been built a second time: the tick saw the run end but not yet its materialisation. Read
+    from the automation's evaluation records (the guard's `Not` node: candidates it did not let through).
+    """
+    held: list[str] = []
+    for asset in sorted(ancestors_by_asset()):
+        reply = graphql(EVALUATIONS, {"key": {"path": [asset]}})["assetConditionEvaluationRecordsOrError"]
+        for record in reply.get("records", []):
+            nodes = record["evaluationNodes"]
+            guards = {n["uniqueId"] for n in nodes if n["userLabel"] == "own_run_just_ended"}
+            for node in nodes:
+                if record["timestamp"] >= since and guards & set(node["childUniqueIds"]):
+                    if (n := (node["numCandidates"] or 0) - node["numTrue"]) > 0:
+                        held.append(f"{asset} x{n} at {record['timestamp'] - since:.1f} s")
+    print(f"    held back at the tick their own run ended (else built twice): {len(held)} {held or ''}")
+    return len(held)
+
+
 def rss_of_group(pgid: int) -> int:
     """Resident memory (bytes) of every live process in a process group, from /proc."""
     total = 0

@@ -1,6 +1,7 @@
 """Every speed figure in one command, each beside its target, as medians of N repetitions, with the load.
 
     .venv/bin/python benchmarks/speed.py [--repeat 3] [--only cold live backfill dev] [--suite] [--instance-yaml Y]
+        [--busy N]
 
 Parts (benchmarks/README.md has what each prints): cold (`sector-forecast run` into an empty home, and its
 ratio to the same domain work as plain calls in a fresh process, `--direct`, alternated under the same load),
@@ -31,6 +32,7 @@ from _dagster_dev import (
     loaded,
     materialised_since,
     repetitions,
+    report_held_back,
     report_path,
     report_runs,
     report_ticks,
@@ -40,13 +42,15 @@ from _dagster_dev import (
 )
 
 PARTS = ["cold", "live", "backfill", "dev"]
-TARGETS = {  # key: (label, limit, unit); a limit of 0 means "none at all"
+TARGETS = {  # key: (label, limit, unit); a limit of 0 means "none at all", None: a count shown, not a target
     "cold": ("cold: `sector-forecast run`", 45, "s"),
     "ratio": ("cold: orchestration ratio (run / direct calls)", 1.5, "x"),
     "live": ("live: publication -> fresh forecasts + drift_report", 30, "s"),
     "live_repeated": ("live: partitions materialised more than once", 0, ""),
+    "live_held": ("live: requests held back at the tick their own run ended", None, ""),
     "backfill": ("backfill: 2 quarters of quarterly_panel+downstream", 60, "s"),
     "backfill_repeated": ("backfill: partitions materialised more than once", 0, ""),
+    "backfill_held": ("backfill: requests held back at the tick their own run ended", None, ""),
     "dev_rss": ("dev: `dagster dev` process tree RSS", 700, "MiB"),
     "worker_start": ("dev: run worker created -> started (live runs)", 3, "s"),
     "suite": ("suite: pytest wall time", 480, "s"),
@@ -105,7 +109,7 @@ def cold(repeat: int) -> dict[str, list[float]]:
 
 def live(repeat: int) -> dict[str, list[float]]:
     """Publish the quarter-closing KONK25 month under `dagster dev`; time until fresh forecasts and drift_report."""
-    out: dict[str, list[float]] = {"live": [], "live_repeated": [], "worker_start": []}
+    out: dict[str, list[float]] = {"live": [], "live_repeated": [], "live_held": [], "worker_start": []}
     paths: list[dict[str, float]] = []
     for n, url, graphql, instance in repetitions("live", repeat, trimmed=True):
         since = time.time()
@@ -122,6 +126,7 @@ def live(repeat: int) -> dict[str, list[float]]:
         repeated, runs, _ = report_runs(instance, since)
         paths.append(report_path(runs, "forecasts", first.get("forecasts", float("inf"))))
         report_ticks(graphql, since)
+        out["live_held"].append(report_held_back(graphql, since))
         out["live"].append(max(first.get(a, float("inf")) for a in ("forecasts", "drift_report")))
         out["live_repeated"].append(repeated)
         workers = [r.started - r.created for r in runs if r.started is not None]
@@ -150,7 +155,7 @@ def backfill(repeat: int) -> dict[str, list[float]]:
 
     below = dg.AssetSelection.assets("quarterly_panel").downstream().resolve(defs.resolve_asset_graph())
     assets = sorted(k.to_user_string() for k in below)
-    out: dict[str, list[float]] = {"backfill": [], "backfill_repeated": []}
+    out: dict[str, list[float]] = {"backfill": [], "backfill_repeated": [], "backfill_held": []}
     paths: list[dict[str, float]] = []
     for n, _, graphql, instance in repetitions("backfill", repeat, trimmed=False):
         quarters = sorted(instance.get_materialized_partitions(dg.AssetKey("quarterly_panel")))[-2:]
@@ -171,6 +176,7 @@ def backfill(repeat: int) -> dict[str, list[float]]:
         out["backfill"].append(done if status.startswith("COMPLETED") else float("inf"))
         repeated, runs, materialised = report_runs(instance, since)
         out["backfill_repeated"].append(repeated)
+        out["backfill_held"].append(report_held_back(graphql, since))
         done_at = [ts - since for ts, asset, _ in materialised if asset == "forecasts"]
         paths.append(report_path(runs, "forecasts", done_at[0]) if done_at else {})
     print_path_medians(paths)
@@ -210,12 +216,12 @@ def table(figures: dict[str, list[float]]) -> None:
     for key, (label, limit, unit) in TARGETS.items():
         if values := figures.get(key):
             # Nothing materialised twice must hold in every repetition: the worst one, not the median, is the figure.
-            value = max(values) if key.endswith("_repeated") else statistics.median(values)
+            value = max(values) if key.endswith(("_repeated", "_held")) else statistics.median(values)
             spread = f" (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})" if len(values) > 1 else ""
-            met = value < limit if limit else value == 0
+            target = "-" if limit is None else f"< {limit:g} {unit}".strip() if limit else "0"
+            met = "" if limit is None else "met" if (value < limit if limit else value == 0) else "missed"
             loads = LOADS.get({"ratio": "cold", "worker_start": "live"}.get(key, key.split("_")[0]), [])
-            print(f"{label} | {value:.1f} {unit}{spread} | {f'< {limit:g} {unit}'.strip() if limit else '0'} | "
-                  f"{'met' if met else 'missed'} | {', '.join(f'{x:.1f}' for x in loads)}")
+            print(f"{label} | {value:.1f} {unit}{spread} | {target} | {met} | {', '.join(f'{x:.1f}' for x in loads)}")
 
 
 RUNNERS = {"cold": cold, "live": live, "backfill": backfill, "dev": dev}
@@ -228,6 +234,8 @@ def main() -> int:
     parser.add_argument("--suite", action="store_true", help="also run the whole test suite once (minutes)")
     parser.add_argument("--instance-yaml", type=Path, default=_common.INSTANCE_YAML,
                         help="the dagster.yaml of every home (default: the project's)")  # fmt: skip
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="keep N cores busy throughout (a loaded machine: races show that a quiet one hides)")
     parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)  # cold's denominator
     args = parser.parse_args()
     if args.direct:
@@ -239,16 +247,18 @@ def main() -> int:
     # SIGTERM (e.g. `timeout`) would end Python without `finally`: make it an exit, so servers stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"{machine()}\ninstance: {_common.INSTANCE_YAML}\n"
-          f"repetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}")
+          f"repetitions: {args.repeat}; parts: {', '.join(args.only)}{' + suite' if args.suite else ''}"
+          f"{f'; {args.busy} core(s) kept busy' if args.busy else ''}")
     figures: dict[str, list[float]] = {}
     failed: list[str] = []
-    for part in [p for p in PARTS if p in args.only]:
-        print(f"\n== {part}")
-        try:
-            figures.update(RUNNERS[part](args.repeat))
-        except Exception as err:  # noqa: BLE001 — one failing part must not hide the others' figures
-            failed.append(f"{part}: {type(err).__name__}: {str(err)[-800:]}")
-            print(f"  {part} FAILED: {failed[-1]}")
+    with _common.busy(args.busy):
+        for part in [p for p in PARTS if p in args.only]:
+            print(f"\n== {part}")
+            try:
+                figures.update(RUNNERS[part](args.repeat))
+            except Exception as err:  # noqa: BLE001 — one failing part must not hide the others' figures
+                failed.append(f"{part}: {type(err).__name__}: {str(err)[-800:]}")
+                print(f"  {part} FAILED: {failed[-1]}")
     if args.suite:
         print("\n== suite")
         figures.update(suite())

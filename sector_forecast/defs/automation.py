@@ -25,6 +25,9 @@ Dagster's `eager()` changed where this graph needs it:
 - **A failed upstream blocking check stops the flow.** `~any_deps_match(any_checks_match(check_failed))`
   rather than `all_deps_blocking_checks_passed()`: the latter also demands a *passed* check from every dep,
   which a quarter after 2025Q4 cannot get from KONK4 (no partition maps to it), so it would never run.
+- **Not at the tick its own run ended.** A trigger latched while a backfill's run of the partition was going is
+  cleared when the tick sees the run's materialisation; a tick that saw the run end but not yet the
+  materialisation would build it twice. The request waits one tick (`_own_run_just_ended`).
 - **No trigger through a shortcut.** Dagster only chains requests within one tick between assets of the
   same partitions definition; across definitions (quarter -> forecast origin -> unpartitioned) the chain
   advances one tick at a time. `forecasts` reads `quarterly_panel` and `feature_frame` directly *and*
@@ -102,13 +105,26 @@ def revision_aware_eager(ignore_triggers: Iterable[str] = (), collector: bool = 
             "any_deps_updated",
             dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(*ignored)),
         )
-    return (condition & ~_blocked()).with_label("eager_with_revisions")
+    return (condition & ~_blocked() & ~_own_run_just_ended()).with_label("eager_with_revisions")
 
 
 def _blocked() -> dg.AutomationCondition:
     return dg.AutomationCondition.any_deps_match(
         dg.AutomationCondition.any_checks_match(dg.AutomationCondition.check_failed(), blocking_only=True)
     ).with_label("any_deps_blocking_check_failed")
+
+
+def _own_run_just_ended() -> dg.AutomationCondition:
+    """The partition was in progress at the previous tick and is not now: its run ended since.
+
+    A tick reads the event log (`newly_updated`, which clears a trigger) and the runs (`in_progress`) at
+    different moments. When a run ends in between, the tick sees neither the run nor its materialisation, and
+    a trigger latched while the run was going requests the partition again (measured: a UI backfill's
+    `fit_xgboost` and `drift_report` built twice, `docs/benchmarks.md`). The tick after sees the
+    materialisation as new and clears the trigger; a run that failed is retried then, one tick later than
+    Dagster's `eager()` would. Dagster's `newly_true` reads the operand over every partition, every tick.
+    """
+    return (~dg.AutomationCondition.in_progress()).newly_true().with_label("own_run_just_ended")
 
 
 def newest_origin_follows_champion() -> dg.AutomationCondition:
@@ -123,6 +139,7 @@ def newest_origin_follows_champion() -> dg.AutomationCondition:
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
         & ~_blocked()
+        & ~_own_run_just_ended()
     ).with_label("newest_origin_follows_champion")
 
 
