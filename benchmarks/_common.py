@@ -50,6 +50,7 @@ def busy(cores: int) -> Iterator[None]:
             proc.kill()
             proc.wait()
 
+
 @contextmanager
 def fresh_home(keep: bool = False) -> Iterator[Path]:
     """An empty `$DAGSTER_HOME` path (the MLflow store goes under it), removed afterwards unless `keep`."""

@@ -55,7 +55,7 @@ class Ticks:
 
 @pytest.fixture
 def ticks() -> Iterator[Ticks]:
-    HOLD["release"].clear(), HOLD["started"].clear()
+    HOLD["started"].clear()
     HOLD["fail"] = False
     HOLD["release"].set()  # the first materialisation of both runs straight through
     with dg.instance_for_test() as instance:
@@ -67,7 +67,8 @@ def ticks() -> Iterator[Ticks]:
 
 def _hold_down_run(instance: dg.DagsterInstance) -> threading.Thread:
     """Start `down`'s run in a thread and return once its step is running (the run is in progress)."""
-    HOLD["release"].clear(), HOLD["started"].clear()
+    HOLD["release"].clear()
+    HOLD["started"].clear()
     thread = threading.Thread(target=lambda: dg.materialize(
         [up, down], selection=[down], instance=instance, raise_on_error=False))
     thread.start()
