@@ -7,92 +7,91 @@ placed inside a tick from outside, so the test uses the one run that ends withou
 one. Without the guard, the tick after it ends requests the partition; with it, the request waits one tick
 (and a materialisation, seen by then, would clear the trigger instead).
 
-A two-asset graph with `with_automation`'s conditions, on a temporary instance; `down`'s run is held in a
-thread so that ticks see it in progress.
+A two-asset graph with `with_automation`'s conditions (`held_run.py`) on an instance in a temporary folder;
+`down`'s run is held open in its own process so that ticks see it in progress.
 """
 
 from __future__ import annotations
 
-import threading
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from sector_forecast.defs.assets.raw import RAW_GROUP
-from sector_forecast.defs.automation import with_automation
+from sector_forecast_tests.automation.held_run import DEFS, HOLD_SECONDS, SIGNALS_ENV, down, up
 
-HOLD = {"release": threading.Event(), "started": threading.Event(), "fail": False}
-
-
-@dg.asset(group_name=RAW_GROUP)
-def up() -> int:
-    return 1
+REPO = Path(__file__).resolve().parents[2]
 
 
-@dg.asset(deps=[up])
-def down() -> None:
-    HOLD["started"].set()
-    assert HOLD["release"].wait(60), "the test never released down's run"
-    if HOLD["fail"]:
-        raise RuntimeError("down's run fails, as the test asked")
+class World:
+    """An instance in `home`, and automation ticks over DEFS on it, carrying the cursor like the sensor does."""
 
+    def __init__(self, home: Path) -> None:
+        self.home, self.cursor = home, None
+        home.mkdir()
+        self.instance = dg.DagsterInstance.from_config(str(home))
 
-DEFS = dg.Definitions(assets=with_automation([up, down]))
-
-
-class Ticks:
-    """Automation ticks over DEFS on one instance, carrying the cursor like the sensor does."""
-
-    def __init__(self, instance: dg.DagsterInstance) -> None:
-        self.instance, self.cursor = instance, None
-
-    def __call__(self) -> set[str]:
+    def tick(self) -> set[str]:
         result = dg.evaluate_automation_conditions(defs=DEFS, instance=self.instance, cursor=self.cursor)
         self.cursor = result.cursor
         return {name for name in ("up", "down") if result.get_num_requested(dg.AssetKey(name))}
 
+    @contextmanager
+    def held_down_run(self, signals: Path, fail: bool) -> Iterator[subprocess.Popen]:
+        """`down`'s run in its own process, yielded once its step is running; killed on the way out if alive."""
+        signals.mkdir()
+        if fail:
+            (signals / "fail").touch()
+        proc = subprocess.Popen([sys.executable, "-m", "sector_forecast_tests.automation.held_run", str(self.home),
+                                 str(signals)], cwd=REPO)
+        try:
+            deadline = time.monotonic() + HOLD_SECONDS
+            while not (signals / "started").exists():
+                assert proc.poll() is None, f"down's held run exited ({proc.returncode}) before its step started"
+                assert time.monotonic() < deadline, "down's held run did not start"
+                time.sleep(0.05)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
 
 @pytest.fixture
-def ticks() -> Iterator[Ticks]:
-    HOLD["started"].clear()
-    HOLD["fail"] = False
-    HOLD["release"].set()  # the first materialisation of both runs straight through
-    with dg.instance_for_test() as instance:
-        assert dg.materialize([up, down], instance=instance).success
-        tick = Ticks(instance)
-        assert tick() == set()  # first evaluation: nothing is new
-        yield tick
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.delenv(SIGNALS_ENV, raising=False)
+    world = World(tmp_path / "home")
+    try:
+        assert dg.materialize([up, down], instance=world.instance).success
+        assert world.tick() == set()  # first evaluation: nothing is new
+        yield world
+    finally:
+        world.instance.dispose()
 
 
-def _hold_down_run(instance: dg.DagsterInstance) -> threading.Thread:
-    """Start `down`'s run in a thread and return once its step is running (the run is in progress)."""
-    HOLD["release"].clear()
-    HOLD["started"].clear()
-    thread = threading.Thread(target=lambda: dg.materialize(
-        [up, down], selection=[down], instance=instance, raise_on_error=False))
-    thread.start()
-    assert HOLD["started"].wait(60), "down's run did not start"
-    return thread
+def _release(signals: Path, run: subprocess.Popen) -> int:
+    (signals / "release").touch()
+    return run.wait(HOLD_SECONDS)
 
 
-def test_a_run_that_ends_between_ticks_is_not_requested_at_that_tick(ticks: Ticks) -> None:
-    assert dg.materialize([up], instance=ticks.instance).success  # the trigger: down's dep updated
-    HOLD["fail"] = True
-    run = _hold_down_run(ticks.instance)
-    assert ticks() == set()  # triggered, but its own run is in progress: waits, the trigger latched
-    HOLD["release"].set()
-    run.join(60)
-    assert not run.is_alive()
-    assert ticks() == set()  # the run ended since the last tick: not now (Dagster's eager() would request)
-    assert ticks() == {"down"}  # the failed run built nothing, so the trigger stands: requested a tick later
+def test_a_run_that_ends_between_ticks_is_not_requested_at_that_tick(world: World, tmp_path: Path) -> None:
+    assert dg.materialize([up], instance=world.instance).success  # the trigger: down's dep updated
+    with world.held_down_run(tmp_path / "signals", fail=True) as run:
+        assert world.tick() == set()  # triggered, but its own run is in progress: waits, the trigger latched
+        assert _release(tmp_path / "signals", run) == 1  # the run failed
+    assert world.tick() == set()  # the run ended since the last tick: not now (Dagster's eager() would request)
+    assert world.tick() == {"down"}  # the failed run built nothing, so the trigger stands: requested a tick later
 
 
-def test_a_run_that_materialised_clears_the_trigger(ticks: Ticks) -> None:
-    assert dg.materialize([up], instance=ticks.instance).success
-    run = _hold_down_run(ticks.instance)
-    assert ticks() == set()
-    HOLD["release"].set()
-    run.join(60)
-    assert ticks() == set()
-    assert ticks() == set()  # its materialisation was seen: nothing is requested, now or later
+def test_a_run_that_materialised_clears_the_trigger(world: World, tmp_path: Path) -> None:
+    assert dg.materialize([up], instance=world.instance).success
+    with world.held_down_run(tmp_path / "signals", fail=False) as run:
+        assert world.tick() == set()
+        assert _release(tmp_path / "signals", run) == 0
+    assert world.tick() == set()
+    assert world.tick() == set()  # its materialisation was seen: nothing is requested, now or later
