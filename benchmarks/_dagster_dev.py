@@ -266,21 +266,19 @@ EVALUATIONS = """query($key: AssetKeyInput!) { assetConditionEvaluationRecordsOr
 
 
 def report_held_back(graphql: GraphQL, since: float) -> int:
-    """Partitions the automation held back at the tick their own run ended (`automation._own_run_just_ended`).
-
-    Each would have been built a second time: the tick saw the run end but not yet its materialisation. Read
-    from the automation's evaluation records (the guard's `Not` node: candidates it did not let through).
+    """Ticks after `since` at which the automation held an asset back because its own run had just ended
+    (`automation._own_run_just_ended`); each would have built those partitions a second time. Read from the
+    automation's evaluation records: the candidates that the guard's `Not` node did not let through.
     """
+    graph = _asset_graph()
     held: list[str] = []
-    for asset in sorted(ancestors_by_asset()):
-        reply = graphql(EVALUATIONS, {"key": {"path": [asset]}})["assetConditionEvaluationRecordsOrError"]
-        for record in reply.get("records", []):
-            nodes = record["evaluationNodes"]
-            guards = {n["uniqueId"] for n in nodes if n["userLabel"] == "own_run_just_ended"}
-            for node in nodes:
-                if record["timestamp"] >= since and guards & set(node["childUniqueIds"]):
-                    if (n := (node["numCandidates"] or 0) - node["numTrue"]) > 0:
-                        held.append(f"{asset} x{n} at {record['timestamp'] - since:.1f} s")
+    for key in sorted(k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition is not None):
+        reply = graphql(EVALUATIONS, {"key": {"path": key.path}})["assetConditionEvaluationRecordsOrError"]
+        for record in (r for r in reply.get("records", []) if r["timestamp"] >= since):
+            guards = {n["uniqueId"] for n in record["evaluationNodes"] if n["userLabel"] == "own_run_just_ended"}
+            for node in (n for n in record["evaluationNodes"] if guards & set(n["childUniqueIds"])):
+                if (n := (node["numCandidates"] or 0) - node["numTrue"]) > 0:
+                    held.append(f"{key.to_user_string()} x{n} at {record['timestamp'] - since:.1f} s")
     print(f"    held back at the tick their own run ended (else built twice): {len(held)} {held or ''}")
     return len(held)
 
