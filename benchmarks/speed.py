@@ -210,6 +210,15 @@ def suite() -> dict[str, list[float]]:
     return {"suite": [wall]}
 
 
+def _verdict(value: float, limit: float | None, unit: str) -> tuple[str, str]:
+    """The target column and met/missed: none for a count (`None`), "0" for "none at all", else "< limit"."""
+    if limit is None:
+        return "-", ""
+    if limit == 0:
+        return "0", "met" if value == 0 else "missed"
+    return f"< {limit:g} {unit}".strip(), "met" if value < limit else "missed"
+
+
 def table(figures: dict[str, list[float]]) -> None:
     print("\nfigure | median (\"more than once\": the worst repetition) | target | met/missed | load (1 min) at start"
           "\n--- | --- | --- | --- | ---")
@@ -218,8 +227,7 @@ def table(figures: dict[str, list[float]]) -> None:
             # Nothing materialised twice must hold in every repetition: the worst one, not the median, is the figure.
             value = max(values) if key.endswith(("_repeated", "_held")) else statistics.median(values)
             spread = f" (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})" if len(values) > 1 else ""
-            target = "-" if limit is None else f"< {limit:g} {unit}".strip() if limit else "0"
-            met = "" if limit is None else "met" if (value < limit if limit else value == 0) else "missed"
+            target, met = _verdict(value, limit, unit)
             loads = LOADS.get({"ratio": "cold", "worker_start": "live"}.get(key, key.split("_")[0]), [])
             print(f"{label} | {value:.1f} {unit}{spread} | {target} | {met} | {', '.join(f'{x:.1f}' for x in loads)}")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +22,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from scripts.processes import REPO, wait_until
 from sector_forecast_tests.automation.held_run import DEFS, HOLD_SECONDS, SIGNALS_ENV, down, up
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class World:
@@ -50,11 +48,7 @@ class World:
         proc = subprocess.Popen([sys.executable, "-m", "sector_forecast_tests.automation.held_run", str(self.home),
                                  str(signals)], cwd=REPO)
         try:
-            deadline = time.monotonic() + HOLD_SECONDS
-            while not (signals / "started").exists():
-                assert proc.poll() is None, f"down's held run exited ({proc.returncode}) before its step started"
-                assert time.monotonic() < deadline, "down's held run did not start"
-                time.sleep(0.05)
+            wait_until((signals / "started").exists, "down's held run starting its step", HOLD_SECONDS, proc, poll=0.05)
             yield proc
         finally:
             if proc.poll() is None:
